@@ -1,0 +1,29 @@
+#include "cache/resource.h"
+
+#include "common/hash.h"
+#include "common/wire.h"
+
+namespace tern::cache {
+
+ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, bool wildcard) {
+  auto r = std::make_shared<Resource>();
+  r->type = type;
+  r->name = std::move(name);
+  r->body = std::move(body);
+  r->version = ContentHash(r->body);
+  r->wildcard = wildcard;
+
+  std::string any;
+  wire::PutBytes(any, 1, TypeUrl(type));
+  wire::PutBytes(any, 2, r->body);
+  wire::PutBytes(r->sotw_field, 2, any);  // DiscoveryResponse.resources
+
+  std::string res;  // envoy.service.discovery.v3.Resource
+  wire::PutBytes(res, 3, r->name);
+  wire::PutBytes(res, 1, r->version);
+  wire::PutBytes(res, 2, any);
+  wire::PutBytes(r->delta_field, 2, res);  // DeltaDiscoveryResponse.resources
+  return r;
+}
+
+}  // namespace tern::cache

@@ -1,0 +1,41 @@
+#pragma once
+// A source watches one origin of truth (a YAML file set, Consul, Nomad) and hands the core
+// immutable model fragments. Sources never block the core: watching happens on the source's own
+// thread(s); the sink is called with complete, decoded fragments only.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/model.h"
+
+namespace tern::sources {
+
+using FragmentPtr = std::shared_ptr<const model::World>;
+
+class UpdateSink {
+ public:
+  virtual ~UpdateSink() = default;
+  // A new complete fragment from `source`; `reason` says which event produced it (for the audit
+  // log and debug output), e.g. "file services.yaml changed".
+  virtual void OnUpdate(const std::string& source, FragmentPtr fragment, std::string reason) = 0;
+  // The source could not produce a fragment (unreachable, malformed input). The core keeps the
+  // source's last good fragment. `problems` name what was wrong and where.
+  virtual void OnError(const std::string& source, std::vector<model::Problem> problems) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual const std::string& name() const = 0;
+  // Reads everything once, synchronously (render, validate, and the first sync of serve).
+  // On bad input: every problem, each naming its location.
+  virtual absl::StatusOr<FragmentPtr> SyncOnce(std::vector<model::Problem>* problems) = 0;
+  // Watches for changes in the background; calls `sink` on every change or failure.
+  virtual void Start(UpdateSink& sink) = 0;
+  virtual void Stop() = 0;
+};
+
+}  // namespace tern::sources

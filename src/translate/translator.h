@@ -1,0 +1,62 @@
+#pragma once
+// model::World → Envoy resources. Pure and deterministic: no clock, no I/O, same input → same
+// bytes. The translator knows Envoy's API but nothing of gRPC, the cache or Consul.
+//
+// Naming (stable: tests, bootstrap and users depend on it):
+//   cluster / ClusterLoadAssignment  = model cluster name
+//   gateway listener                 = model listener name; its RouteConfiguration has the same name
+//   proxyless API listener           = service name (what a gRPC client puts in xds:///NAME);
+//                                      its RouteConfiguration is named "svc/<service>"
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "common/type_urls.h"
+#include "model/model.h"
+
+namespace tern::translate {
+
+using MessagePtr = std::shared_ptr<const google::protobuf::Message>;
+
+struct NamedMessage {
+  std::string name;
+  MessagePtr message;
+};
+
+// A dependency between resources (listener → route config, cluster → endpoints); lets the cache
+// check a snapshot is consistent.
+struct Dependency {
+  ResourceType from_type;
+  std::string from_name;
+  ResourceType to_type;
+  std::string to_name;
+};
+
+struct GatewayResources {
+  std::vector<NamedMessage> listeners;
+  std::vector<NamedMessage> routes;
+  std::vector<std::string> clusters;  // names of the clusters its routes use (sorted, unique)
+  std::vector<Dependency> dependencies;
+};
+
+// Everything translated from one world. Clusters and endpoints are translated once and shared
+// by every gateway that uses them.
+struct Translation {
+  std::map<std::string, MessagePtr> clusters;   // envoy.config.cluster.v3.Cluster
+  std::map<std::string, MessagePtr> endpoints;  // envoy.config.endpoint.v3.ClusterLoadAssignment
+  std::map<std::string, GatewayResources> gateways;  // by gateway name (= node cluster)
+  // Proxyless gRPC: one API listener + route configuration per service (clusters and
+  // service_routes of the world), served only to clients that ask for them by name.
+  GatewayResources mesh;
+};
+
+struct Options {
+  std::string ads_config_source = "ads";  // listeners and clusters point RDS/EDS at ADS
+};
+
+Translation Translate(const model::World& world, const Options& options = {});
+
+}  // namespace tern::translate

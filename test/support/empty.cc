@@ -1,0 +1,1 @@
+// keeps tern_test_support non-empty

@@ -1,0 +1,105 @@
+#include "server/snapshot_builder.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "translate/pgv_validator.h"
+
+namespace tern::server {
+
+std::string SerializeDeterministic(const google::protobuf::Message& msg) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream sos(&out);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    msg.SerializeToCodedStream(&cos);
+  }
+  return out;
+}
+
+cache::ResourcePtr SnapshotBuilder::Intern(ResourceType type, const std::string& name,
+                                           const google::protobuf::Message& msg, bool wildcard,
+                                           std::map<std::string, cache::ResourcePtr>& next) {
+  std::string key = std::string(ShortName(type)) + "/" + (wildcard ? "w/" : "n/") + name;
+  if (auto it = next.find(key); it != next.end()) return it->second;
+  std::string body = SerializeDeterministic(msg);
+  auto prev = previous_.find(key);
+  cache::ResourcePtr r = (prev != previous_.end() && prev->second->body == body)
+                             ? prev->second
+                             : cache::MakeResource(type, name, std::move(body), wildcard);
+  next.emplace(std::move(key), r);
+  return r;
+}
+
+namespace {
+void CheckEnvoyRules(ResourceType type, const std::string& name, const google::protobuf::Message& msg,
+                     std::vector<model::Problem>* problems) {
+  for (auto& err : translate::ValidateResource(msg)) {
+    problems->push_back({std::string(ShortName(type)) + " '" + name + "'", "rejected by Envoy's rules: " + err});
+  }
+}
+
+std::vector<cache::Reference> References(const std::vector<translate::Dependency>& deps) {
+  std::vector<cache::Reference> out;
+  out.reserve(deps.size());
+  for (const auto& d : deps) out.push_back({d.from_type, d.from_name, d.to_type, d.to_name});
+  return out;
+}
+}  // namespace
+
+std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
+                                                     std::vector<model::Problem>* problems) {
+  size_t before = problems->size();
+  for (auto& p : model::Validate(world)) problems->push_back(std::move(p));
+  if (problems->size() > before) return std::nullopt;
+
+  translate::Translation t = translate::Translate(world);
+  std::map<std::string, cache::ResourcePtr> next;
+
+  // Validate every distinct resource once.
+  for (const auto& [name, m] : t.clusters) CheckEnvoyRules(ResourceType::kCluster, name, *m, problems);
+  for (const auto& [name, m] : t.endpoints) CheckEnvoyRules(ResourceType::kEndpoint, name, *m, problems);
+  auto check_gateway = [&](const translate::GatewayResources& g) {
+    for (const auto& l : g.listeners) CheckEnvoyRules(ResourceType::kListener, l.name, *l.message, problems);
+    for (const auto& r : g.routes) CheckEnvoyRules(ResourceType::kRoute, r.name, *r.message, problems);
+  };
+  for (const auto& [gname, g] : t.gateways) check_gateway(g);
+  check_gateway(t.mesh);
+  if (problems->size() > before) return std::nullopt;
+
+  auto build = [&](const std::string& node_cluster, const translate::GatewayResources& g, bool wildcard) {
+    std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> res;
+    auto& listeners = res[static_cast<size_t>(ResourceType::kListener)];
+    auto& routes = res[static_cast<size_t>(ResourceType::kRoute)];
+    auto& clusters = res[static_cast<size_t>(ResourceType::kCluster)];
+    auto& endpoints = res[static_cast<size_t>(ResourceType::kEndpoint)];
+    for (const auto& l : g.listeners) listeners.push_back(Intern(ResourceType::kListener, l.name, *l.message, wildcard, next));
+    for (const auto& r : g.routes) routes.push_back(Intern(ResourceType::kRoute, r.name, *r.message, true, next));
+    for (const auto& c : g.clusters) {
+      auto ci = t.clusters.find(c);
+      auto ei = t.endpoints.find(c);
+      if (ci != t.clusters.end()) clusters.push_back(Intern(ResourceType::kCluster, c, *ci->second, wildcard, next));
+      if (ei != t.endpoints.end()) endpoints.push_back(Intern(ResourceType::kEndpoint, c, *ei->second, true, next));
+    }
+    return std::make_shared<const cache::Snapshot>(node_cluster, std::move(res), References(g.dependencies));
+  };
+
+  BuiltSnapshots out;
+  for (const auto& [gname, g] : t.gateways) out.gateways[gname] = build(gname, g, true);
+  // Proxyless clients name what they want; an Envoy that connects with an unknown node cluster
+  // gets nothing through its wildcard subscriptions.
+  out.mesh = build("", t.mesh, false);
+
+  auto check_consistent = [&](const cache::SnapshotPtr& s) {
+    if (absl::Status st = s->Consistent(); !st.ok()) problems->push_back({"translation", std::string(st.message())});
+  };
+  for (const auto& [gname, s] : out.gateways) check_consistent(s);
+  check_consistent(out.mesh);
+  if (problems->size() > before) return std::nullopt;
+
+  previous_ = std::move(next);
+  return out;
+}
+
+}  // namespace tern::server

@@ -1,0 +1,179 @@
+#include "xds/sotw_reactor.h"
+
+#include <spdlog/spdlog.h>
+
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "xds/xds_server.h"
+
+namespace tern::xds {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+
+namespace {
+bool ParseRequest(const grpc::ByteBuffer& buf, DiscoveryRequest* req) {
+  std::vector<grpc::Slice> slices;
+  if (!buf.Dump(&slices).ok()) return false;
+  std::string bytes;
+  bytes.reserve(buf.Length());
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return req->ParseFromString(bytes);
+}
+}  // namespace
+
+SotwReactor::SotwReactor(grpc::CallbackServerContext* ctx, StreamDeps deps, std::optional<ResourceType> fixed_type,
+                         std::string service_name)
+    : ctx_(ctx), deps_(deps), handle_(std::make_shared<Handle>()), state_(fixed_type) {
+  {
+    absl::MutexLock hl(&handle_->mu);
+    handle_->reactor = this;
+  }
+  StreamInfo info;
+  info.peer = ctx->peer();
+  info.service = std::move(service_name);
+  info.connected_at = std::chrono::system_clock::now();
+  registry_id_ = deps_.registry.Add(std::move(info));
+  if (deps_.observer) deps_.observer->OnStreamOpened(false);
+  absl::MutexLock l(&mu_);
+  StartRead(&request_);
+}
+
+void SotwReactor::OnReadDone(bool ok) {
+  absl::MutexLock l(&mu_);
+  if (!ok) {  // client half-closed or the stream broke
+    FinishOnce(grpc::Status::OK);
+    return;
+  }
+  if (finished_) return;
+  HandleRequest();
+  if (!finished_) StartRead(&request_);
+}
+
+void SotwReactor::HandleRequest() {
+  DiscoveryRequest req;
+  if (!ParseRequest(request_, &req)) {
+    const std::string msg = "malformed DiscoveryRequest: not a valid envoy.service.discovery.v3.DiscoveryRequest";
+    if (deps_.observer) deps_.observer->OnBadRequest(msg);
+    spdlog::warn("xds stream {} from {}: {}", registry_id_, ctx_->peer(), msg);
+    FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg));
+    return;
+  }
+  if (!watching_) {
+    // The first request identifies the proxy; later ones may omit node (xds_protocol.rst:
+    // "Only the first request on a stream is guaranteed to carry the node identifier").
+    if (!req.has_node() || req.node().id().empty() && req.node().cluster().empty()) {
+      const std::string msg = "the first DiscoveryRequest on a stream must carry node (id and cluster)";
+      if (deps_.observer) deps_.observer->OnBadRequest(msg);
+      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg));
+      return;
+    }
+    node_id_ = req.node().id();
+    node_cluster_ = req.node().cluster();
+    if (deps_.authorizer) {
+      absl::Status st = deps_.authorizer->Authorize(*ctx_, node_id_, node_cluster_);
+      if (!st.ok()) {
+        spdlog::warn("xds stream from {} refused: {}", ctx_->peer(), std::string(st.message()));
+        FinishOnce(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(st.message())));
+        return;
+      }
+    }
+    deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
+      s.node_id = node_id_;
+      s.node_cluster = node_cluster_;
+    });
+    std::weak_ptr<Handle> weak = handle_;
+    snapshot_ = deps_.watcher.Watch(
+        node_cluster_,
+        [weak](cache::SnapshotPtr snap) {
+          if (auto h = weak.lock()) {
+            absl::MutexLock hl(&h->mu);
+            if (h->reactor) h->reactor->OnSnapshot(std::move(snap));
+          }
+        },
+        &watch_id_);
+    watching_ = true;
+  }
+
+  RequestKind kind;
+  ResourceType type;
+  absl::Status st = state_.OnRequest(req, &kind, &type);
+  if (!st.ok()) {
+    if (deps_.observer) deps_.observer->OnBadRequest(std::string(st.message()));
+    spdlog::warn("xds stream {} node {}/{}: {}", registry_id_, node_cluster_, node_id_, std::string(st.message()));
+    FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(st.message())));
+    return;
+  }
+  if (kind == RequestKind::kNack) {
+    spdlog::warn("NACK from {}/{} for {} version {}: {}", node_cluster_, node_id_, ShortName(type),
+                 req.version_info(), req.error_detail().message());
+    if (deps_.observer) deps_.observer->OnNack(type, req.error_detail().message());
+  } else if (kind == RequestKind::kAck) {
+    if (deps_.observer) deps_.observer->OnAck(type);
+  }
+  PublishInfo();
+  MaybeWrite();
+}
+
+void SotwReactor::OnSnapshot(cache::SnapshotPtr snapshot) {
+  absl::MutexLock l(&mu_);
+  snapshot_ = std::move(snapshot);
+  MaybeWrite();
+}
+
+void SotwReactor::MaybeWrite() {
+  if (finished_ || write_in_flight_ || !snapshot_) return;
+  std::optional<PendingResponse> resp = state_.NextResponse(*snapshot_);
+  if (!resp) return;
+  grpc::Slice slice(resp->bytes);
+  response_ = grpc::ByteBuffer(&slice, 1);
+  write_in_flight_ = true;
+  in_flight_type_ = resp->type;
+  in_flight_bytes_ = resp->bytes.size();
+  in_flight_resources_ = resp->resources;
+  PublishInfo();
+  StartWrite(&response_);
+}
+
+void SotwReactor::OnWriteDone(bool ok) {
+  absl::MutexLock l(&mu_);
+  write_in_flight_ = false;
+  if (ok && deps_.observer && in_flight_type_) {
+    deps_.observer->OnResponseSent(*in_flight_type_, in_flight_resources_, in_flight_bytes_);
+  }
+  if (!ok) {
+    FinishOnce(grpc::Status::OK);
+    return;
+  }
+  MaybeWrite();
+}
+
+void SotwReactor::FinishOnce(grpc::Status status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(std::move(status));
+}
+
+void SotwReactor::PublishInfo() {
+  deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
+    for (ResourceType t : kAdsOrder) s.types[static_cast<size_t>(t)] = state_.info(t);
+  });
+}
+
+void SotwReactor::OnDone() {
+  {
+    absl::MutexLock hl(&handle_->mu);
+    handle_->reactor = nullptr;
+  }
+  bool watching;
+  uint64_t watch_id;
+  {
+    absl::MutexLock l(&mu_);
+    watching = watching_;
+    watch_id = watch_id_;
+  }
+  if (watching) deps_.watcher.CancelWatch(watch_id);
+  deps_.registry.Remove(registry_id_);
+  if (deps_.observer) deps_.observer->OnStreamClosed(false);
+  delete this;
+}
+
+}  // namespace tern::xds

@@ -1,0 +1,206 @@
+#include "xds/sotw_state.h"
+
+#include "common/wire.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+
+namespace tern::xds {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+
+absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind, ResourceType* type) {
+  ResourceType t;
+  if (req.type_url().empty()) {
+    if (!fixed_type_) return absl::InvalidArgumentError("DiscoveryRequest on ADS has an empty type_url");
+    t = *fixed_type_;
+  } else if (!ParseTypeUrl(req.type_url(), &t)) {
+    return absl::InvalidArgumentError("DiscoveryRequest has unknown type_url '" + req.type_url() + "'");
+  }
+  if (fixed_type_ && t != *fixed_type_) {
+    return absl::InvalidArgumentError("DiscoveryRequest type_url '" + req.type_url() + "' on the " +
+                                      std::string(ShortName(*fixed_type_)) + " service");
+  }
+  if (t == ResourceType::kVirtualHost) {
+    return absl::InvalidArgumentError("virtual hosts are served on the delta protocol only (VHDS)");
+  }
+  *type = t;
+  TypeState& st = types_[static_cast<size_t>(t)];
+  const bool first = !st.requested;
+
+  // ACK / NACK / stale, decided by the nonce (xds_protocol.rst, "ACK/NACK and resource type
+  // instance version" and "Resource updates": a stale nonce is ignored as an ACK/NACK).
+  if (first) {
+    *kind = RequestKind::kInitial;
+  } else if (req.response_nonce().empty()) {
+    *kind = RequestKind::kUpdate;
+  } else if (req.response_nonce() != st.info.last_nonce) {
+    *kind = RequestKind::kStale;
+  } else if (req.has_error_detail()) {
+    *kind = RequestKind::kNack;
+    st.info.last_nack = req.error_detail().message();
+    st.info.nacks++;
+  } else {
+    *kind = RequestKind::kAck;
+    st.info.version_acked = req.version_info();
+    st.info.acks++;
+  }
+
+  // Subscription.
+  std::set<std::string> names;
+  bool star = false;
+  for (const auto& n : req.resource_names()) {
+    if (n == "*") star = true;
+    else names.insert(n);
+  }
+  bool wildcard;
+  if (first) {
+    st.legacy_wildcard = IsFullState(t) && req.resource_names().empty();
+    wildcard = star || st.legacy_wildcard;
+  } else if (star) {
+    wildcard = true;
+    st.legacy_wildcard = false;
+  } else if (req.resource_names().empty() && st.legacy_wildcard) {
+    wildcard = true;  // a legacy wildcard client keeps sending empty lists
+  } else {
+    wildcard = false;
+    st.legacy_wildcard = false;
+  }
+
+  if (wildcard != st.wildcard || names != st.names) {
+    for (const auto& n : names) {
+      if (!st.names.contains(n)) st.force.insert(n);  // newly named: send even if unchanged
+    }
+    for (const auto& n : st.names) {
+      if (!names.contains(n) && !wildcard) st.sent.erase(n);  // forget it: a re-subscribe sends again
+    }
+    if (st.wildcard && !wildcard) {
+      for (auto it = st.sent.begin(); it != st.sent.end();) {
+        it = names.contains(it->first) ? std::next(it) : st.sent.erase(it);
+      }
+    }
+    st.full_state_dirty = true;
+  }
+  st.wildcard = wildcard;
+  st.names = std::move(names);
+  st.info.subscribed = true;
+  st.info.wildcard = wildcard;
+  st.info.names = st.names.size();
+
+  if (first) {
+    st.requested = true;
+    st.initial_pending = true;
+    if (!req.version_info().empty()) st.client_version = req.version_info();
+  }
+  return absl::OkStatus();
+}
+
+std::vector<cache::ResourcePtr> SotwState::Visible(const TypeState& st, const cache::TypeSet& set) const {
+  std::vector<cache::ResourcePtr> out;
+  if (st.wildcard) {
+    for (const auto& [name, r] : set.resources) {
+      if (r->wildcard || st.names.contains(name)) out.push_back(r);
+    }
+  } else {
+    for (const auto& n : st.names) {
+      auto it = set.resources.find(n);
+      if (it != set.resources.end()) out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& snapshot) {
+  for (ResourceType t : kAdsOrder) {
+    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!st.requested) continue;
+    const cache::TypeSet& set = snapshot.Get(t);
+    std::vector<cache::ResourcePtr> visible = Visible(st, set);
+
+    // Reconnect: the client already holds this exact version; adopt it without sending.
+    if (st.client_version) {
+      bool holds_current = *st.client_version == set.version;
+      st.client_version.reset();
+      if (holds_current) {
+        for (const auto& r : visible) st.sent[r->name] = r->version;
+        st.force.clear();
+        st.full_state_dirty = false;
+        st.initial_pending = false;
+        st.info.version_sent = set.version;
+        continue;
+      }
+    }
+
+    if (IsFullState(t)) {
+      bool changed = st.full_state_dirty || st.initial_pending || visible.size() != st.sent.size();
+      for (const auto& r : visible) {
+        if (changed) break;
+        auto it = st.sent.find(r->name);
+        changed = it == st.sent.end() || it->second != r->version;
+      }
+      if (!changed) continue;
+      // Clusters that are new or changed are followed by their endpoints (ADS only matters,
+      // but marking is harmless elsewhere).
+      if (t == ResourceType::kCluster) {
+        TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
+        for (const auto& r : visible) {
+          auto it = st.sent.find(r->name);
+          if (it == st.sent.end() || it->second != r->version) eds.force.insert(r->name);
+        }
+      }
+      st.sent.clear();
+      for (const auto& r : visible) st.sent[r->name] = r->version;
+      return Build(t, st, set, visible);
+    }
+
+    // Per-resource types: only what changed or was newly subscribed.
+    std::vector<cache::ResourcePtr> send;
+    std::set<std::string> present;
+    for (const auto& r : visible) {
+      present.insert(r->name);
+      auto it = st.sent.find(r->name);
+      if (it == st.sent.end() || it->second != r->version || st.force.contains(r->name)) send.push_back(r);
+    }
+    // Forget resources that disappeared, so that they are sent again if they come back.
+    for (auto it = st.sent.begin(); it != st.sent.end();) {
+      it = present.contains(it->first) ? std::next(it) : st.sent.erase(it);
+    }
+    // Names forced but absent stay remembered only through the subscription itself.
+    for (auto it = st.force.begin(); it != st.force.end();) {
+      it = present.contains(*it) ? std::next(it) : st.force.erase(it);
+    }
+    if (send.empty()) continue;
+    for (const auto& r : send) {
+      st.sent[r->name] = r->version;
+      st.force.erase(r->name);
+    }
+    return Build(t, st, set, send);
+  }
+  return std::nullopt;
+}
+
+std::optional<PendingResponse> SotwState::Build(ResourceType t, TypeState& st, const cache::TypeSet& set,
+                                                const std::vector<cache::ResourcePtr>& send) {
+  PendingResponse out;
+  out.type = t;
+  out.version = set.version;
+  out.nonce = std::to_string(++nonce_);
+  out.resources = send.size();
+  size_t total = out.version.size() + out.nonce.size() + 128;
+  for (const auto& r : send) total += r->sotw_field.size();
+  out.bytes.reserve(total);
+  wire::PutBytes(out.bytes, 1, out.version);  // version_info
+  for (const auto& r : send) out.bytes += r->sotw_field;  // resources (field 2)
+  wire::PutBytes(out.bytes, 4, TypeUrl(t));    // type_url
+  wire::PutBytes(out.bytes, 5, out.nonce);     // nonce
+  std::string cp;
+  wire::PutBytes(cp, 1, "tern");               // ControlPlane.identifier
+  wire::PutBytes(out.bytes, 6, cp);
+
+  st.full_state_dirty = false;
+  st.initial_pending = false;
+  st.info.version_sent = out.version;
+  st.info.last_nonce = out.nonce;
+  st.info.responses++;
+  return out;
+}
+
+}  // namespace tern::xds

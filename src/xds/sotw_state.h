@@ -1,0 +1,90 @@
+#pragma once
+// The state-of-the-world protocol state of one xDS stream, free of gRPC so that it can be
+// reasoned about (and tested) on its own. The reactor feeds it requests and snapshots and writes
+// whatever response it asks for, one at a time.
+//
+// Protocol rules (envoyproxy/envoy docs/root/api-docs/xds_protocol.rst):
+//  * Each response carries a nonce, unique and increasing on the stream. A request whose
+//    response_nonce is not the last nonce sent for its type is stale ("Resource updates ...
+//    nonce"): it is neither an ACK nor a NACK, but its resource_names are honoured.
+//  * A non-stale request with error_detail is a NACK of the response with that nonce; without,
+//    it is an ACK of version_info.
+//  * Wildcard: for LDS and CDS, a first request with no names is the legacy wildcard; "*" is
+//    the explicit wildcard for any type. Once a client names resources without "*", it is no
+//    longer a wildcard subscriber.
+//  * LDS and CDS responses carry every subscribed resource ("full state"); the absence of a
+//    resource means it was deleted. RDS, EDS and SDS responses carry only the resources that
+//    changed or were newly subscribed.
+//  * Names that do not exist yet stay subscribed and are sent when they appear.
+//  * A client reconnecting with the version it already holds is sent nothing until something
+//    changes (versions are content hashes, so this holds across tern replicas).
+//  * On ADS, a cluster that was (re)sent is followed by its endpoints even when they did not
+//    change: Envoy re-warms a changed cluster and waits for its ClusterLoadAssignment.
+#include <array>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cache/snapshot.h"
+#include "xds/stream_info.h"
+
+namespace envoy::service::discovery::v3 {
+class DiscoveryRequest;
+}
+
+namespace tern::xds {
+
+struct PendingResponse {
+  ResourceType type;
+  std::string bytes;  // serialized DiscoveryResponse
+  std::string version;
+  std::string nonce;
+  size_t resources = 0;
+};
+
+enum class RequestKind { kInitial, kAck, kNack, kStale, kUpdate };
+
+class SotwState {
+ public:
+  // `fixed_type`: the per-type services accept only their own type; ADS accepts every type.
+  explicit SotwState(std::optional<ResourceType> fixed_type) : fixed_type_(fixed_type) {}
+
+  // Applies one request. An error means the request is malformed; the stream is then closed
+  // with INVALID_ARGUMENT and this message.
+  absl::Status OnRequest(const envoy::service::discovery::v3::DiscoveryRequest& req, RequestKind* kind,
+                         ResourceType* type);
+
+  // The next response to write for `snapshot`, in ADS order, or nullopt when the client is up
+  // to date. Records what it returns as sent.
+  std::optional<PendingResponse> NextResponse(const cache::Snapshot& snapshot);
+
+  const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+
+ private:
+  struct TypeState {
+    bool requested = false;
+    bool wildcard = false;
+    bool legacy_wildcard = false;
+    std::set<std::string> names;
+    std::map<std::string, std::string> sent;  // name → version last sent
+    std::set<std::string> force;              // send these even if unchanged
+    bool full_state_dirty = false;            // LDS/CDS: the subscription changed
+    bool initial_pending = false;             // first request not answered yet
+    std::optional<std::string> client_version;  // version the client said it holds on (re)connect
+    TypeInfo info;
+  };
+
+  static bool IsFullState(ResourceType t) { return t == ResourceType::kListener || t == ResourceType::kCluster; }
+  std::vector<cache::ResourcePtr> Visible(const TypeState& st, const cache::TypeSet& set) const;
+  std::optional<PendingResponse> Build(ResourceType t, TypeState& st, const cache::TypeSet& set,
+                                       const std::vector<cache::ResourcePtr>& send);
+
+  std::optional<ResourceType> fixed_type_;
+  std::array<TypeState, kNumResourceTypes> types_;
+  uint64_t nonce_ = 0;
+};
+
+}  // namespace tern::xds

@@ -1,0 +1,36 @@
+#pragma once
+// What /debug/proxies shows about one connected stream.
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/type_urls.h"
+
+namespace tern::xds {
+
+struct TypeInfo {
+  bool subscribed = false;
+  bool wildcard = false;
+  size_t names = 0;            // explicitly subscribed names
+  std::string version_sent;
+  std::string version_acked;
+  std::string last_nonce;
+  std::string last_nack;       // error_detail.message of the last NACK, "" if none since
+  uint64_t responses = 0;
+  uint64_t acks = 0;
+  uint64_t nacks = 0;
+};
+
+struct StreamInfo {
+  uint64_t id = 0;
+  std::string node_id;
+  std::string node_cluster;
+  std::string peer;
+  std::string service;         // "ads", "lds", ...
+  bool delta = false;
+  std::chrono::system_clock::time_point connected_at;
+  std::array<TypeInfo, kNumResourceTypes> types;
+};
+
+}  // namespace tern::xds

@@ -1,0 +1,167 @@
+#include "support/raw_xds_client.h"
+
+#include <grpcpp/generic/generic_stub.h>
+
+namespace tern::testing {
+
+namespace {
+// Tags for the completion queue.
+enum Tag : intptr_t { kStart = 1, kWrite, kRead, kFinish, kWritesDone };
+
+bool Await(grpc::CompletionQueue& cq, intptr_t want) {
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+    if (reinterpret_cast<intptr_t>(tag) == want) return ok;
+  }
+  return false;
+}
+}  // namespace
+
+// The async generic call is driven from two threads: the reader thread owns Read/Finish and
+// completion-queue polling; writers wait for their own completion through a private queue.
+RawXdsClient::RawXdsClient(const std::string& target, const std::string& method) {
+  channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  stub_ = std::make_unique<grpc::GenericStub>(channel_);
+  call_ = stub_->PrepareCall(&ctx_, method, &cq_);
+  call_->StartCall(reinterpret_cast<void*>(kStart));
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+RawXdsClient::~RawXdsClient() {
+  ctx_.TryCancel();
+  if (reader_.joinable()) reader_.join();
+  cq_.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq_.Next(&tag, &ok)) {
+  }
+}
+
+void RawXdsClient::ReadLoop() {
+  // Wait for the call to start, then read until the stream ends, then fetch the status.
+  void* tag;
+  bool ok;
+  bool started = false;
+  bool read_pending = false;
+  grpc::ByteBuffer buf;
+  grpc::Status status;
+  bool finish_pending = false;
+  while (cq_.Next(&tag, &ok)) {
+    auto t = reinterpret_cast<intptr_t>(tag);
+    if (t == kStart) {
+      started = ok;
+      if (!ok) {
+        call_->Finish(&status, reinterpret_cast<void*>(kFinish));
+        finish_pending = true;
+        continue;
+      }
+      call_->Read(&buf, reinterpret_cast<void*>(kRead));
+      read_pending = true;
+    } else if (t == kRead) {
+      read_pending = false;
+      if (!ok) {
+        call_->Finish(&status, reinterpret_cast<void*>(kFinish));
+        finish_pending = true;
+        continue;
+      }
+      std::vector<grpc::Slice> slices;
+      buf.Dump(&slices);
+      std::string bytes;
+      for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      DiscoveryResponse resp;
+      resp.ParseFromString(bytes);
+      {
+        absl::MutexLock l(&mu_);
+        responses_.push_back(std::move(resp));
+      }
+      call_->Read(&buf, reinterpret_cast<void*>(kRead));
+      read_pending = true;
+    } else if (t == kFinish) {
+      absl::MutexLock l(&mu_);
+      status_ = status;
+      closed_ = true;
+      return;
+    }
+    if (t == kWrite || t == kWritesDone) {
+      absl::MutexLock l(&mu_);
+      write_pending_ = false;
+    }
+  }
+  (void)started;
+  (void)read_pending;
+  (void)finish_pending;
+}
+
+bool RawXdsClient::SendRaw(const std::string& bytes) {
+  absl::MutexLock wl(&write_mu_);  // one writer at a time
+  {
+    // gRPC allows one outstanding write: wait for the previous one's completion (seen by the
+    // reader thread, which polls the queue).
+    absl::MutexLock l(&mu_);
+    auto can_write = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !write_pending_ || closed_; };
+    mu_.AwaitWithTimeout(absl::Condition(&can_write), absl::Seconds(5));
+    if (closed_ || write_pending_) return false;
+    write_pending_ = true;
+  }
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer buf(&slice, 1);
+  call_->Write(buf, reinterpret_cast<void*>(kWrite));
+  return true;
+}
+
+bool RawXdsClient::Send(const DiscoveryRequest& req) { return SendRaw(req.SerializeAsString()); }
+
+std::optional<DiscoveryResponse> RawXdsClient::Next(std::chrono::milliseconds timeout) {
+  absl::MutexLock l(&mu_);
+  auto have = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !responses_.empty() || closed_; };
+  mu_.AwaitWithTimeout(absl::Condition(&have), absl::Milliseconds(timeout.count()));
+  if (responses_.empty()) return std::nullopt;
+  DiscoveryResponse r = std::move(responses_.front());
+  responses_.pop_front();
+  return r;
+}
+
+bool RawXdsClient::Quiet(std::chrono::milliseconds wait) {
+  absl::MutexLock l(&mu_);
+  auto have = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !responses_.empty(); };
+  return !mu_.AwaitWithTimeout(absl::Condition(&have), absl::Milliseconds(wait.count()));
+}
+
+grpc::Status RawXdsClient::AwaitStatus(std::chrono::milliseconds timeout) {
+  absl::MutexLock l(&mu_);
+  auto done = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return status_.has_value(); };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(timeout.count()))) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "stream did not end");
+  }
+  return *status_;
+}
+
+grpc::Status RawXdsClient::Finish() {
+  {
+    absl::MutexLock wl(&write_mu_);
+    absl::MutexLock l(&mu_);
+    auto can_write = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !write_pending_ || closed_; };
+    mu_.AwaitWithTimeout(absl::Condition(&can_write), absl::Seconds(5));
+    if (!closed_) {
+      write_pending_ = true;
+      call_->WritesDone(reinterpret_cast<void*>(kWritesDone));
+    }
+  }
+  return AwaitStatus();
+}
+
+DiscoveryRequest RawXdsClient::Request(const std::string& type_url, std::vector<std::string> names,
+                                       const std::string& version, const std::string& nonce,
+                                       const std::string& node_cluster, const std::string& node_id) {
+  DiscoveryRequest r;
+  r.set_type_url(type_url);
+  for (auto& n : names) r.add_resource_names(n);
+  r.set_version_info(version);
+  r.set_response_nonce(nonce);
+  r.mutable_node()->set_id(node_id);
+  r.mutable_node()->set_cluster(node_cluster);
+  return r;
+}
+
+}  // namespace tern::testing

@@ -1,0 +1,59 @@
+#pragma once
+// A raw xDS client for protocol tests: sends exactly the DiscoveryRequests a test writes and
+// hands back every DiscoveryResponse in arrival order. No protocol logic of its own.
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+
+namespace tern::testing {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+class RawXdsClient {
+ public:
+  // `method`: full gRPC method, e.g. "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources".
+  RawXdsClient(const std::string& target, const std::string& method);
+  ~RawXdsClient();
+
+  bool Send(const DiscoveryRequest& req);
+  bool SendRaw(const std::string& bytes);
+  // Next response, or nullopt after `timeout`.
+  std::optional<DiscoveryResponse> Next(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // True if no response arrives within `wait`.
+  bool Quiet(std::chrono::milliseconds wait = std::chrono::milliseconds(300));
+  // Half-closes and returns the final status.
+  grpc::Status Finish();
+  // Waits for the server to end the stream and returns its status.
+  grpc::Status AwaitStatus(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  static DiscoveryRequest Request(const std::string& type_url, std::vector<std::string> names,
+                                  const std::string& version = "", const std::string& nonce = "",
+                                  const std::string& node_cluster = "edge", const std::string& node_id = "envoy-1");
+
+ private:
+  void ReadLoop();
+  std::shared_ptr<grpc::Channel> channel_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  absl::Mutex mu_;
+  std::deque<DiscoveryResponse> responses_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> status_ ABSL_GUARDED_BY(mu_);
+  bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex write_mu_;
+  std::thread reader_;
+};
+
+}  // namespace tern::testing

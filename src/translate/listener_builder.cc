@@ -1,0 +1,60 @@
+#include "translate/listener_builder.h"
+
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "translate/proto_util.h"
+
+namespace tern::translate {
+namespace {
+
+using envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+
+HttpConnectionManager MakeHcm(const std::string& stat_prefix, const std::string& route_config_name,
+                              const std::string& config_source) {
+  HttpConnectionManager hcm;
+  hcm.set_stat_prefix(stat_prefix);
+  hcm.set_codec_type(HttpConnectionManager::AUTO);
+  auto* rds = hcm.mutable_rds();
+  SetConfigSource(config_source, rds->mutable_config_source());
+  rds->set_route_config_name(route_config_name);
+  // gRPC requires the router to be the last (here: only) filter.
+  auto* router = hcm.add_http_filters();
+  router->set_name(kRouterFilterName);
+  router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+  return hcm;
+}
+
+}  // namespace
+
+std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
+    const model::Listener& listener, const std::string& config_source) {
+  auto out = std::make_unique<envoy::config::listener::v3::Listener>();
+  out->set_name(listener.name);
+  auto* sa = out->mutable_address()->mutable_socket_address();
+  sa->set_address(listener.address);
+  sa->set_port_value(listener.port);
+  auto* filter = out->add_filter_chains()->add_filters();
+  if (listener.protocol == model::Protocol::kTcp) {
+    envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+    tcp.set_stat_prefix(listener.name);
+    tcp.set_cluster(listener.tcp_cluster);
+    filter->set_name(kTcpProxyFilterName);
+    filter->mutable_typed_config()->PackFrom(tcp);
+  } else {
+    filter->set_name(kHcmFilterName);
+    filter->mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source));
+  }
+  return out;
+}
+
+std::unique_ptr<envoy::config::listener::v3::Listener> BuildApiListener(
+    const std::string& service, const std::string& route_config_name, const std::string& config_source) {
+  auto out = std::make_unique<envoy::config::listener::v3::Listener>();
+  out->set_name(service);
+  out->mutable_api_listener()->mutable_api_listener()->PackFrom(
+      MakeHcm(service, route_config_name, config_source));
+  return out;
+}
+
+}  // namespace tern::translate

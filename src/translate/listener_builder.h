@@ -1,0 +1,25 @@
+#pragma once
+// Listeners: gateway listeners (a socket Envoy binds) and proxyless API listeners (what a gRPC
+// client gets for xds:///SERVICE).
+#include <memory>
+#include <string>
+
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "model/model.h"
+
+namespace tern::translate {
+
+inline constexpr char kHcmFilterName[] = "envoy.filters.network.http_connection_manager";
+inline constexpr char kTcpProxyFilterName[] = "envoy.filters.network.tcp_proxy";
+inline constexpr char kRouterFilterName[] = "envoy.filters.http.router";
+
+// HTTP-like listeners get an HTTP connection manager whose routes come over RDS under the
+// listener's name; kTcp listeners forward to listener.tcp_cluster.
+std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
+    const model::Listener& listener, const std::string& config_source);
+
+// An API listener named like the service, pointing at RouteConfiguration `route_config_name`.
+std::unique_ptr<envoy::config::listener::v3::Listener> BuildApiListener(
+    const std::string& service, const std::string& route_config_name, const std::string& config_source);
+
+}  // namespace tern::translate

@@ -1,0 +1,150 @@
+#include "translate/route_builder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "translate/proto_util.h"
+
+namespace tern::translate {
+namespace {
+
+namespace route = envoy::config::route::v3;
+
+// Status sent when every cluster a route forwards to is missing: the route still has to exist
+// (dropping it would let its requests fall through to a later, broader route).
+constexpr uint32_t kNoClusterStatus = 503;
+
+void SetHeaderMatch(const std::string& name, const model::StringMatch& m, route::HeaderMatcher* out) {
+  out->set_name(name);
+  if (m.kind == model::StringMatch::Kind::kPresent) {
+    out->set_present_match(true);
+  } else {
+    SetStringMatcher(m, out->mutable_string_match());
+  }
+  out->set_invert_match(m.invert);
+}
+
+route::RedirectAction::RedirectResponseCode RedirectCode(uint32_t code) {
+  switch (code) {
+    case 302: return route::RedirectAction::FOUND;
+    case 303: return route::RedirectAction::SEE_OTHER;
+    case 307: return route::RedirectAction::TEMPORARY_REDIRECT;
+    case 308: return route::RedirectAction::PERMANENT_REDIRECT;
+    default: return route::RedirectAction::MOVED_PERMANENTLY;
+  }
+}
+
+void SetRedirect(const model::Redirect& r, route::RedirectAction* out) {
+  out->set_response_code(RedirectCode(r.code));
+  if (!r.host.empty()) out->set_host_redirect(r.host);
+  if (!r.path.empty()) out->set_path_redirect(r.path);
+  if (r.scheme == "https") {
+    out->set_https_redirect(true);
+  } else if (!r.scheme.empty()) {
+    out->set_scheme_redirect(r.scheme);
+  }
+}
+
+void SetRetry(const model::RetryPolicy& r, route::RetryPolicy* out) {
+  std::vector<std::string> on;
+  if (r.on_connect_failure) on.push_back("connect-failure");
+  if (!r.on_status_codes.empty()) on.push_back("retriable-status-codes");
+  for (const auto& c : r.retry_on) {
+    if (std::find(on.begin(), on.end(), c) == on.end()) on.push_back(c);
+  }
+  out->set_retry_on(absl::StrJoin(on, ","));
+  out->mutable_num_retries()->set_value(r.num_retries);
+  for (uint32_t code : r.on_status_codes) out->add_retriable_status_codes(code);
+  if (r.per_try_timeout) SetDuration(*r.per_try_timeout, out->mutable_per_try_timeout());
+}
+
+}  // namespace
+
+std::unique_ptr<route::RouteConfiguration> RouteBuilder::Build(
+    const std::string& name, const std::vector<model::VirtualHost>& virtual_hosts) const {
+  auto out = std::make_unique<route::RouteConfiguration>();
+  out->set_name(name);
+  // Envoy rejects a route table where two virtual hosts claim the same domain; the first claim
+  // wins, and a host left with no domain is dropped (it could never match).
+  std::set<std::string> claimed;
+  for (const auto& vh : virtual_hosts) {
+    std::vector<std::string> domains;
+    for (const auto& d : vh.domains) {
+      if (claimed.insert(d).second) domains.push_back(d);
+    }
+    if (domains.empty()) continue;
+    auto* v = out->add_virtual_hosts();
+    v->set_name(vh.name);
+    for (auto& d : domains) v->add_domains(std::move(d));
+    for (const auto& r : vh.routes) BuildRoute(r, v->add_routes());
+  }
+  return out;
+}
+
+void RouteBuilder::BuildRoute(const model::Route& r, route::Route* out) const {
+  if (!r.name.empty()) out->set_name(r.name);
+  BuildMatch(r.match, out->mutable_match());
+  BuildAction(r.action, out);
+}
+
+void RouteBuilder::BuildMatch(const model::RouteMatch& m, route::RouteMatch* out) const {
+  switch (m.path_kind) {
+    case model::RouteMatch::PathKind::kPrefix: out->set_prefix(m.path); break;
+    case model::RouteMatch::PathKind::kExact: out->set_path(m.path); break;
+    case model::RouteMatch::PathKind::kRegex: out->mutable_safe_regex()->set_regex(m.path); break;
+  }
+  for (const auto& h : m.headers) SetHeaderMatch(h.name, h.match, out->add_headers());
+  for (const auto& q : m.query) {
+    auto* qm = out->add_query_parameters();
+    qm->set_name(q.name);
+    if (q.match.kind == model::StringMatch::Kind::kPresent) {
+      qm->set_present_match(true);
+    } else {
+      // QueryParameterMatcher has no invert flag; an inverted query match cannot be expressed
+      // and matches positively (model::Validate is the place to reject it).
+      SetStringMatcher(q.match, qm->mutable_string_match());
+    }
+  }
+  if (!m.methods.empty()) {
+    // Envoy and gRPC both see the method as the :method pseudo-header.
+    model::StringMatch methods{.kind = model::StringMatch::Kind::kRegex,
+                               .value = "^(" + absl::StrJoin(m.methods, "|") + ")$",
+                               .invert = false};
+    SetHeaderMatch(":method", methods, out->add_headers());
+  }
+}
+
+void RouteBuilder::BuildAction(const model::RouteAction& a, route::Route* out) const {
+  if (a.redirect) {
+    SetRedirect(*a.redirect, out->mutable_redirect());
+    return;
+  }
+  std::vector<model::WeightedCluster> targets;
+  uint64_t total = 0;
+  for (const auto& wc : a.clusters) {
+    if (!clusters_.contains(wc.cluster)) continue;
+    targets.push_back(wc);
+    total += wc.weight;
+  }
+  if (targets.empty() || (targets.size() > 1 && total == 0)) {
+    out->mutable_direct_response()->set_status(kNoClusterStatus);
+    return;
+  }
+  auto* ra = out->mutable_route();
+  if (targets.size() == 1) {
+    ra->set_cluster(targets[0].cluster);
+  } else {
+    auto* wcs = ra->mutable_weighted_clusters();
+    for (const auto& t : targets) {
+      auto* c = wcs->add_clusters();
+      c->set_name(t.cluster);
+      c->mutable_weight()->set_value(t.weight);
+    }
+  }
+  for (const auto& t : targets) used_->insert(t.cluster);
+  if (a.prefix_rewrite) ra->set_prefix_rewrite(*a.prefix_rewrite);
+  if (a.timeout) SetDuration(*a.timeout, ra->mutable_timeout());
+  if (a.retry) SetRetry(*a.retry, ra->mutable_retry_policy());
+}
+
+}  // namespace tern::translate

@@ -1,0 +1,35 @@
+#pragma once
+// RouteConfigurations: gateway route tables and the per-service tables of proxyless clients.
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "envoy/config/route/v3/route.pb.h"
+#include "envoy/config/route/v3/route_components.pb.h"
+#include "model/model.h"
+
+namespace tern::translate {
+
+// References to clusters that are not in `clusters` are dropped (model::Validate has reported
+// them); every cluster that is referenced and exists is added to `used`.
+class RouteBuilder {
+ public:
+  RouteBuilder(const std::map<std::string, model::Cluster>& clusters, std::set<std::string>* used)
+      : clusters_(clusters), used_(used) {}
+
+  std::unique_ptr<envoy::config::route::v3::RouteConfiguration> Build(
+      const std::string& name, const std::vector<model::VirtualHost>& virtual_hosts) const;
+
+  void BuildRoute(const model::Route& route, envoy::config::route::v3::Route* out) const;
+
+ private:
+  void BuildMatch(const model::RouteMatch& match, envoy::config::route::v3::RouteMatch* out) const;
+  void BuildAction(const model::RouteAction& action, envoy::config::route::v3::Route* out) const;
+
+  const std::map<std::string, model::Cluster>& clusters_;
+  std::set<std::string>* used_;
+};
+
+}  // namespace tern::translate

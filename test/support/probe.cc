@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "support/process.h"
 
 namespace tern::testing {
 
@@ -23,7 +22,7 @@ std::string NodeModulesDir() {
   return env != nullptr && *env ? env : std::string(TERN_SOURCE_DIR) + "/node_modules";
 }
 
-absl::StatusOr<ProbeResult> RunProbe(const ProbeOptions& options) {
+absl::StatusOr<std::unique_ptr<Subprocess>> StartProbe(const ProbeOptions& options) {
   SubprocessOptions sp;
   if (options.client == ProbeClient::kGrpcCpp) {
     sp.argv = {XdsProbePath()};
@@ -35,45 +34,64 @@ absl::StatusOr<ProbeResult> RunProbe(const ProbeOptions& options) {
   sp.argv.insert(sp.argv.end(),
                  {"--target", options.target, "--calls", std::to_string(options.calls),
                   "--deadline-ms", std::to_string(options.deadline_ms), "--wait-ready-ms",
-                  std::to_string(options.wait_ready_ms)});
+                  std::to_string(options.wait_ready_ms), "--rounds",
+                  std::to_string(options.rounds), "--round-interval-ms",
+                  std::to_string(options.round_interval_ms)});
   sp.env["GRPC_XDS_BOOTSTRAP"] = options.bootstrap_path;
   sp.log_path = options.log_path;
+  return Subprocess::Start(sp);
+}
 
-  absl::StatusOr<std::unique_ptr<Subprocess>> proc = Subprocess::Start(sp);
+std::vector<ProbeResult> ParseProbeOutput(const std::string& output) {
+  std::vector<ProbeResult> results;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("ok") || !j["ok"].is_number_integer()) continue;
+    ProbeResult r;
+    r.ok = j["ok"].get<long>();
+    if (j.contains("failed") && j["failed"].is_number_integer()) r.failed = j["failed"].get<long>();
+    if (j.contains("last_error") && j["last_error"].is_string()) {
+      r.last_error = j["last_error"].get<std::string>();
+    }
+    if (j.contains("backends") && j["backends"].is_object()) {
+      for (const auto& [name, count] : j["backends"].items()) {
+        if (count.is_number_integer()) r.backends[name] = count.get<long>();
+      }
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+absl::StatusOr<ProbeResult> RunProbe(const ProbeOptions& options) {
+  absl::StatusOr<std::unique_ptr<Subprocess>> proc = StartProbe(options);
   if (!proc.ok()) return proc.status();
   absl::StatusOr<int> code = (*proc)->Wait(options.timeout);
   if (!code.ok()) return code.status();
-
-  // The result is the last line that parses as a JSON object with "ok"; gRPC may log other lines
-  // to stderr, which shares the log.
-  std::istringstream log((*proc)->Log());
-  std::string line;
-  nlohmann::json parsed;
-  bool found = false;
-  while (std::getline(log, line)) {
-    if (line.empty() || line[0] != '{') continue;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("ok")) {
-      parsed = std::move(j);
-      found = true;
-    }
-  }
-  if (!found) {
+  std::vector<ProbeResult> results = ParseProbeOutput((*proc)->Log());
+  if (results.empty()) {
     return absl::InternalError(absl::StrCat(ProbeClientName(options.client),
                                             " printed no result (exit ", *code, "); log tail:\n",
                                             (*proc)->LogTail()));
   }
-  ProbeResult r;
+  ProbeResult r = results.back();
   r.exit_code = *code;
-  r.ok = parsed.value("ok", 0L);
-  r.failed = parsed.value("failed", 0L);
-  r.last_error = parsed.value("last_error", std::string());
-  if (parsed.contains("backends") && parsed["backends"].is_object()) {
-    for (const auto& [name, count] : parsed["backends"].items()) {
-      if (count.is_number_integer()) r.backends[name] = count.get<long>();
-    }
-  }
   return r;
+}
+
+std::string ToString(const ProbeResult& result) {
+  std::string s = absl::StrCat("ok=", result.ok, " failed=", result.failed, " backends={");
+  bool first = true;
+  for (const auto& [name, count] : result.backends) {
+    absl::StrAppend(&s, first ? "" : ", ", name, ": ", count);
+    first = false;
+  }
+  absl::StrAppend(&s, "}");
+  if (!result.last_error.empty()) absl::StrAppend(&s, " last_error=\"", result.last_error, "\"");
+  return s;
 }
 
 }  // namespace tern::testing

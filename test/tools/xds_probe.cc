@@ -1,12 +1,15 @@
 // tern-xds-probe: a proxyless gRPC client, the same kind a tern user runs in production.
 //
 //   tern-xds-probe --target xds:///NAME --calls N [--deadline-ms D] [--wait-ready-ms W]
+//                  [--rounds R] [--round-interval-ms I]
 //
 // The channel's xDS client reads its bootstrap from GRPC_XDS_BOOTSTRAP. gRPC's XdsClient is
 // process-global, so each probe run is its own process: it never shares xDS state with another.
 // First it retries one call until the channel works (or W ms pass), then it makes N unary calls
 // and prints one JSON line: {"ok":N,"failed":F,"backends":{"a":900,"b":100}}; when a call failed
-// the line also carries "last_error". Exit status: 0 all calls ok, 1 some failed, 2 never ready.
+// the line also carries "last_error". With --rounds R it repeats the N calls R times on the same
+// channel, one JSON line per round (I ms apart): a test watches one long-lived client follow a
+// configuration push. Exit status: 0 all calls ok, 1 some failed, 2 never ready.
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -26,11 +29,13 @@ struct Flags {
   long calls = -1;
   long deadline_ms = 2000;
   long wait_ready_ms = 10000;
+  long rounds = 1;
+  long round_interval_ms = 0;
 };
 
 void Usage() {
   std::cerr << "usage: tern-xds-probe --target xds:///NAME --calls N [--deadline-ms D] "
-               "[--wait-ready-ms W]\n";
+               "[--wait-ready-ms W] [--rounds R] [--round-interval-ms I]\n";
   std::exit(64);
 }
 
@@ -57,6 +62,10 @@ Flags ParseFlags(int argc, char** argv) {
       f.deadline_ms = ParseNonNegative(value());
     } else if (a == "--wait-ready-ms") {
       f.wait_ready_ms = ParseNonNegative(value());
+    } else if (a == "--rounds") {
+      f.rounds = ParseNonNegative(value());
+    } else if (a == "--round-interval-ms") {
+      f.round_interval_ms = ParseNonNegative(value());
     } else {
       Usage();
     }
@@ -112,22 +121,30 @@ int main(int argc, char** argv) {
     std::cout << out.dump() << std::endl;
     return 2;
   }
-  last_error.clear();
-
-  long ok = 0, failed = 0;
-  for (long i = 0; i < flags.calls; ++i) {
-    if (CallOnce(stub, flags.deadline_ms, &backend, &last_error)) {
-      ++ok;
-      ++backends[backend];
-    } else {
-      ++failed;
+  bool all_ok = true;
+  for (long round = 0; round < flags.rounds; ++round) {
+    if (round > 0 && flags.round_interval_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(flags.round_interval_ms));
     }
+    last_error.clear();
+    backends.clear();
+    long ok = 0, failed = 0;
+    for (long i = 0; i < flags.calls; ++i) {
+      if (CallOnce(stub, flags.deadline_ms, &backend, &last_error)) {
+        ++ok;
+        ++backends[backend];
+      } else {
+        ++failed;
+      }
+    }
+    out = nlohmann::json::object();
+    out["ok"] = ok;
+    out["failed"] = failed;
+    out["backends"] = nlohmann::json::object();
+    for (const auto& [name, count] : backends) out["backends"][name] = count;
+    if (failed > 0) out["last_error"] = last_error;
+    std::cout << out.dump() << std::endl;
+    all_ok = all_ok && failed == 0;
   }
-  out["ok"] = ok;
-  out["failed"] = failed;
-  out["backends"] = nlohmann::json::object();
-  for (const auto& [name, count] : backends) out["backends"][name] = count;
-  if (failed > 0) out["last_error"] = last_error;
-  std::cout << out.dump() << std::endl;
-  return failed == 0 ? 0 : 1;
+  return all_ok ? 0 : 1;
 }

@@ -1,0 +1,83 @@
+#pragma once
+// tern.yaml: what tern listens on and which sources it watches. Documented field by field in
+// docs/config.md. Secrets are never held here: only where to read them (a file or an env var),
+// so a Config can be logged or shown in /debug output without leaking a token.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tern::app {
+
+struct XdsTls {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // set: client certificates are verified against it
+  bool require_client_cert = false;
+};
+
+struct XdsConfig {
+  std::string address = "127.0.0.1:18000";
+  std::optional<XdsTls> tls;  // absent: plaintext
+};
+
+struct AdminConfig {
+  std::string address = "127.0.0.1:19000";
+};
+
+struct ConsulTls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
+};
+
+struct ConsulConfig {
+  std::string address = "http://127.0.0.1:8500";
+  std::string datacenter;  // "" = the agent's own
+  std::string token_file;  // ACL token read from this file ...
+  std::string token_env;   // ... or from this environment variable
+  std::string consistency = "default";  // default | stale | consistent
+  std::optional<ConsulTls> tls;
+};
+
+struct NomadConfig {
+  std::string address = "http://127.0.0.1:4646";
+  std::string token_file;
+  std::string token_env;
+  std::string namespace_name;  // "" = Nomad's default namespace
+  std::string region;
+};
+
+struct AuditConfig {
+  std::string path;  // absolute once loaded
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace | debug | info | warn | error
+};
+
+struct Config {
+  XdsConfig xds;
+  AdminConfig admin;
+  std::optional<ConsulConfig> consul;  // present = Consul source enabled
+  std::optional<NomadConfig> nomad;    // present = Nomad source enabled
+  std::vector<std::string> files;      // absolute paths of services.yaml files
+  std::optional<AuditConfig> audit;    // present = audit log enabled
+  LogConfig log;
+};
+
+// xDS on 127.0.0.1:18000, admin on 127.0.0.1:19000, no sources.
+Config DefaultConfig();
+
+// Parses tern.yaml text. `label` names the file in problems ("<label>:<line>:<col> <path>");
+// relative paths in the file (files, audit.path, token files, TLS files) are resolved against
+// `base_dir`. On error the status message lists every problem, one per line.
+absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& label,
+                                   const std::string& base_dir);
+
+// Reads and parses `path`; relative paths inside resolve against the file's directory.
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+}  // namespace tern::app

@@ -1,0 +1,25 @@
+#pragma once
+// What a source can say about itself for /debug/sources and /readyz. Kept apart from source.h
+// so that the Source interface stays minimal; a source that reports status also implements
+// StatusReporter, and the admin layer asks for it with dynamic_cast.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace tern::sources {
+
+struct SourceStatus {
+  std::string name;
+  bool synced = false;  // at least one successful sync
+  uint64_t index = 0;   // generation: bumped on every successful sync that produced a fragment
+  std::chrono::system_clock::time_point last_sync;  // of the last successful sync
+  std::string last_error;  // "" while the latest attempt succeeded
+};
+
+class StatusReporter {
+ public:
+  virtual ~StatusReporter() = default;
+  virtual SourceStatus status() const = 0;
+};
+
+}  // namespace tern::sources

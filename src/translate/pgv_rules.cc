@@ -91,9 +91,10 @@ bool IsTchar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || absl::StrContains("!#$%&'*+-.^_`|~", c);
 }
 
-// The two regexes Envoy uses, written out: RFC 7230 tokens (strict) or "no CR, LF, NUL".
+// protoc-gen-validate's known regexes, written out: RFC 7230 tokens when strict; otherwise
+// only "no NUL, CR or LF" (which, like the generated code, accepts the empty string).
 bool ValidHeaderName(const std::string& s, bool strict) {
-  if (!strict) return !s.empty() && s.find_first_of(std::string("\0\r\n", 3)) == std::string::npos;
+  if (!strict) return s.find_first_of(std::string("\0\r\n", 3)) == std::string::npos;
   const size_t start = (!s.empty() && s[0] == ':') ? 1 : 0;
   if (s.size() == start) return false;
   return std::all_of(s.begin() + start, s.end(), IsTchar);

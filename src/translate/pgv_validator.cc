@@ -173,7 +173,10 @@ class Walker {
       return;
     }
     if (index < 0 && !refl->HasField(m, f)) {
-      if (rules != nullptr && Required(*rules)) Add(path, "is required");
+      // An unset oneof member is just another member being chosen: its `required` only says
+      // that, when chosen, it must not be empty.
+      const auto* oneof = f->real_containing_oneof();
+      if (rules != nullptr && Required(*rules) && oneof == nullptr) Add(path, "is required");
       return;
     }
     const Message& sub = index < 0 ? refl->GetMessage(m, f) : refl->GetRepeatedMessage(m, f, index);

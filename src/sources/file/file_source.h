@@ -1,0 +1,85 @@
+#pragma once
+// A source made of services.yaml files.
+//
+// Watching is polling, on one thread: every poll_interval the files are stat()ed; only a changed
+// (mtime, size), or an mtime too recent to trust (timestamps are coarse, so two writes in one
+// tick can look identical), makes the source read them and compare content hashes. So an
+// unchanged rewrite (a `touch`, a config tool rewriting the same bytes) is not an update. When
+// content did change, all files are decoded and merged again: success → OnUpdate, failure →
+// OnError (the core keeps the last good fragment). A broken state is remembered by its hashes,
+// so it is reported once, not every poll.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "sources/source.h"
+#include "sources/source_status.h"
+
+namespace tern::sources {
+
+class FileSource : public Source, public StatusReporter {
+ public:
+  struct Options {
+    std::chrono::milliseconds poll_interval{200};
+  };
+
+  FileSource(std::string name, std::vector<std::string> paths);
+  FileSource(std::string name, std::vector<std::string> paths, Options options);
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  const std::string& name() const override { return name_; }
+  absl::StatusOr<FragmentPtr> SyncOnce(std::vector<model::Problem>* problems) override;
+  void Start(UpdateSink& sink) override;
+  void Stop() override;
+  SourceStatus status() const override;
+
+ private:
+  // What one poll saw of one file. `hash` is of the content read, or of the error.
+  struct FileState {
+    bool exists = false;
+    int64_t mtime_ns = 0;
+    int64_t size = 0;
+    std::string hash;
+  };
+  struct Reading {
+    std::vector<FileState> states;
+    std::vector<std::string> contents;
+    std::vector<std::string> read_errors;  // "" when the file was read
+  };
+
+  Reading ReadAll() const;
+  // Decodes and merges; on failure `problems` gets every problem.
+  absl::StatusOr<FragmentPtr> Decode(const Reading& reading, std::vector<model::Problem>* problems) const;
+  // True when a stat() pass shows something that may have changed since `known_`.
+  bool MaybeChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  void Poll(UpdateSink& sink);
+  void Run(UpdateSink* sink);
+  void RecordSuccess(const Reading& reading, FragmentPtr fragment);
+  void RecordFailure(const Reading& reading, const std::vector<model::Problem>& problems);
+
+  const std::string name_;
+  const std::vector<std::string> paths_;
+  const Options options_;
+
+  // Serializes SyncOnce and the watcher so that `known_` always matches `last_good_`.
+  absl::Mutex sync_mu_;
+  std::vector<FileState> known_ ABSL_GUARDED_BY(sync_mu_);  // empty until the first read
+  FragmentPtr last_good_ ABSL_GUARDED_BY(sync_mu_);
+  bool in_error_ ABSL_GUARDED_BY(sync_mu_) = false;
+
+  mutable absl::Mutex status_mu_;
+  SourceStatus status_ ABSL_GUARDED_BY(status_mu_);
+
+  absl::Mutex run_mu_;
+  absl::CondVar run_cv_;  // wakes the watcher at once on Stop()
+  bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace tern::sources

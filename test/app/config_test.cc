@@ -1,0 +1,137 @@
+#include "app/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace tern::app {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+TEST(ConfigTest, TheDefaultStartsAnywhereWithNoSources) {
+  const Config c = DefaultConfig();
+  EXPECT_EQ(c.xds.address, "127.0.0.1:18000");
+  EXPECT_EQ(c.admin.address, "127.0.0.1:19000");
+  EXPECT_FALSE(c.consul.has_value());
+  EXPECT_FALSE(c.nomad.has_value());
+  EXPECT_FALSE(c.audit.has_value());
+  EXPECT_TRUE(c.files.empty());
+  EXPECT_EQ(c.log.level, "info");
+}
+
+TEST(ConfigTest, AnEmptyFileMeansTheDefaults) {
+  auto c = ParseConfig("", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->xds.address, "127.0.0.1:18000");
+  EXPECT_TRUE(c->files.empty());
+}
+
+TEST(ConfigTest, TheFixedKeysAreRead) {
+  auto c = ParseConfig(R"(
+xds:    { address: "127.0.0.1:0" }
+admin:  { address: "0.0.0.0:9901" }
+consul: { address: "http://127.0.0.1:8500" }
+nomad:  { address: "http://127.0.0.1:4646" }
+files:  [ "services.yaml", "/abs/more.yaml", "../shared/x.yaml" ]
+audit:  { path: "audit.jsonl" }
+)",
+                       "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->xds.address, "127.0.0.1:0");
+  EXPECT_EQ(c->admin.address, "0.0.0.0:9901");
+  ASSERT_TRUE(c->consul.has_value());
+  EXPECT_EQ(c->consul->address, "http://127.0.0.1:8500");
+  EXPECT_EQ(c->consul->consistency, "default");
+  ASSERT_TRUE(c->nomad.has_value());
+  EXPECT_EQ(c->nomad->address, "http://127.0.0.1:4646");
+  EXPECT_EQ(c->files, (std::vector<std::string>{"/etc/tern/services.yaml", "/abs/more.yaml",
+                                                 "/etc/shared/x.yaml"}));
+  ASSERT_TRUE(c->audit.has_value());
+  EXPECT_EQ(c->audit->path, "/etc/tern/audit.jsonl");
+}
+
+TEST(ConfigTest, TheOptionalSectionsAreRead) {
+  auto c = ParseConfig(R"(
+xds:
+  address: 0.0.0.0:18000
+  tls: { cert_file: tls/cert.pem, key_file: tls/key.pem, ca_file: tls/ca.pem, require_client_cert: true }
+consul:
+  address: 127.0.0.1:8500
+  datacenter: dc2
+  token_env: CONSUL_HTTP_TOKEN
+  consistency: stale
+  tls: { ca_file: ca.pem, server_name: consul.service }
+nomad: { token_file: nomad.token, namespace: apps, region: eu }
+log: { level: debug }
+)",
+                       "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->xds.tls.has_value());
+  EXPECT_EQ(c->xds.tls->cert_file, "/etc/tern/tls/cert.pem");
+  EXPECT_TRUE(c->xds.tls->require_client_cert);
+  EXPECT_EQ(c->consul->address, "http://127.0.0.1:8500");  // a bare host:port means http
+  EXPECT_EQ(c->consul->datacenter, "dc2");
+  EXPECT_EQ(c->consul->token_env, "CONSUL_HTTP_TOKEN");
+  EXPECT_EQ(c->consul->consistency, "stale");
+  EXPECT_EQ(c->consul->tls->server_name, "consul.service");
+  EXPECT_EQ(c->nomad->address, "http://127.0.0.1:4646");
+  EXPECT_EQ(c->nomad->token_file, "/etc/tern/nomad.token");
+  EXPECT_EQ(c->nomad->namespace_name, "apps");
+  EXPECT_EQ(c->log.level, "debug");
+}
+
+TEST(ConfigTest, AnEmptySectionEnablesASourceWithDefaults) {
+  auto c = ParseConfig("consul:\nnomad: {}\n", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->consul->address, "http://127.0.0.1:8500");
+  EXPECT_EQ(c->nomad->address, "http://127.0.0.1:4646");
+}
+
+TEST(ConfigTest, AnUnknownKeyIsAnErrorWithItsPathAndLine) {
+  auto c = ParseConfig("admin: { address: 127.0.0.1:19000 }\nxds:\n  adress: 127.0.0.1:18000\n",
+                       "tern.yaml", "/etc/tern");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "tern.yaml:3:3 xds.adress: unknown key");
+}
+
+TEST(ConfigTest, EveryMistakeIsListed) {
+  auto c = ParseConfig(
+      "xds: { address: localhost }\n"
+      "log: { level: verbose }\n"
+      "consul: { address: ftp://x, token_file: t, token_env: T }\n"
+      "files: services.yaml\n",
+      "tern.yaml", "/etc/tern");
+  ASSERT_FALSE(c.ok());
+  const std::string m(c.status().message());
+  EXPECT_THAT(m, HasSubstr("tern.yaml:1:8 xds.address: 'localhost' is not host:port"));
+  EXPECT_THAT(m, HasSubstr("tern.yaml:2:8 log.level: unknown value 'verbose'"));
+  EXPECT_THAT(m, HasSubstr("consul.address: 'ftp://x' is not an http:// or https:// address"));
+  EXPECT_THAT(m, HasSubstr("consul.token_env: give either token_file or token_env"));
+  EXPECT_THAT(m, HasSubstr("tern.yaml:4:1 files: expected a list"));
+}
+
+TEST(ConfigTest, LoadConfigResolvesFilesAgainstTheConfigDirectory) {
+  const fs::path dir = fs::temp_directory_path() / ("tern_config_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "conf");
+  const fs::path file = dir / "conf" / "tern.yaml";
+  std::ofstream(file) << "files: [services.yaml]\naudit: {}\n";
+  auto c = LoadConfig(file.string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->files, std::vector<std::string>{(dir / "conf" / "services.yaml").string()});
+  EXPECT_EQ(c->audit->path, (dir / "conf" / "audit.jsonl").string());
+}
+
+TEST(ConfigTest, AMissingConfigFileNamesThePath) {
+  auto c = LoadConfig("/nonexistent/tern.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("/nonexistent/tern.yaml"));
+}
+
+}  // namespace
+}  // namespace tern::app

@@ -1,0 +1,29 @@
+#pragma once
+// The `tern` subcommands. main.cc parses the command line and calls one of these; each returns
+// the process exit code.
+#include <string>
+
+namespace tern::app {
+
+struct RenderArgs {
+  std::string config;  // "" = embedded default
+  std::string node_cluster;
+  std::string node_id;
+  std::string type = "all";
+  bool reveal_secrets = false;
+};
+
+struct BootstrapArgs {
+  std::string node_cluster;
+  std::string node_id;
+  std::string xds = "127.0.0.1:18000";
+  int admin_port = 9901;
+  bool grpc = false;
+};
+
+int Serve(const std::string& config_path);
+int Render(const RenderArgs& args);
+int Validate(const std::string& config_path);
+int Bootstrap(const BootstrapArgs& args);
+
+}  // namespace tern::app

@@ -1,0 +1,38 @@
+#include "app/runtime.h"
+
+#include "sources/file/file_source.h"
+
+namespace tern::app {
+
+absl::StatusOr<Config> LoadConfigOrDefault(const std::string& path) {
+  if (path.empty()) return DefaultConfig();
+  return LoadConfig(path);
+}
+
+std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) {
+  std::vector<std::unique_ptr<sources::Source>> out;
+  if (!config.files.empty()) out.push_back(std::make_unique<sources::FileSource>("file", config.files));
+  return out;
+}
+
+std::optional<server::BuiltSnapshots> SyncAndBuild(const Config& config, std::vector<model::Problem>* problems) {
+  auto srcs = MakeSources(config);
+  std::vector<sources::FragmentPtr> frags;
+  for (auto& s : srcs) {
+    auto f = s->SyncOnce(problems);
+    if (!f.ok()) {
+      if (problems->empty()) problems->push_back({s->name(), std::string(f.status().message())});
+      continue;
+    }
+    frags.push_back(*f);
+  }
+  if (!problems->empty()) return std::nullopt;
+  std::vector<const model::World*> parts;
+  for (const auto& f : frags) parts.push_back(f.get());
+  model::World world = model::Merge(parts, problems);
+  if (!problems->empty()) return std::nullopt;
+  server::SnapshotBuilder builder;
+  return builder.Build(world, problems);
+}
+
+}  // namespace tern::app

@@ -1,0 +1,179 @@
+// `tern serve`: sources → reconciler → cache → xDS server, plus the admin API.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "admin/http_server.h"
+#include "admin/metrics.h"
+#include "admin/resource_json.h"
+#include "app/commands.h"
+#include "app/runtime.h"
+#include "cache/snapshot_cache.h"
+#include "server/reconciler.h"
+#include "xds/xds_server.h"
+
+namespace tern::app {
+
+namespace {
+
+std::string Iso8601(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Reconciler events → metrics.
+class MetricsBridge : public server::ReconcilerObserver {
+ public:
+  explicit MetricsBridge(admin::Metrics& m) : m_(m) {}
+  void OnPublished(const server::BuiltSnapshots& s, const std::vector<std::string>& reasons) override {
+    size_t n = s.mesh ? s.mesh->size() : 0;
+    for (const auto& [name, snap] : s.gateways) n += snap->size();
+    m_.SnapshotPublished(s.gateways.size(), n);
+    double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& r : reasons) m_.SourceUpdated(r.substr(0, r.find(':')), now);
+  }
+  void OnRejected(const std::string& source, const std::vector<model::Problem>&) override { m_.SourceFailed(source); }
+
+ private:
+  admin::Metrics& m_;
+};
+
+nlohmann::json ProxiesJson(const std::vector<xds::StreamInfo>& streams) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : streams) {
+    nlohmann::json j;
+    j["stream_id"] = s.id;
+    j["node_id"] = s.node_id;
+    j["node_cluster"] = s.node_cluster;
+    j["peer"] = s.peer;
+    j["service"] = s.service;
+    j["protocol"] = s.delta ? "delta" : "sotw";
+    j["connected_at"] = Iso8601(s.connected_at);
+    nlohmann::json types = nlohmann::json::object();
+    for (ResourceType t : kAdsOrder) {
+      const auto& ti = s.types[static_cast<size_t>(t)];
+      if (!ti.subscribed) continue;
+      types[std::string(ShortName(t))] = {
+          {"wildcard", ti.wildcard},        {"subscribed_names", ti.names},
+          {"version_sent", ti.version_sent}, {"version_acked", ti.version_acked},
+          {"last_nonce", ti.last_nonce},     {"last_nack", ti.last_nack},
+          {"responses", ti.responses},       {"acks", ti.acks},
+          {"nacks", ti.nacks}};
+    }
+    j["types"] = std::move(types);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::json SourcesJson(const std::vector<server::SourceState>& states) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : states) {
+    out.push_back({{"name", s.name},
+                   {"synced", s.synced},
+                   {"updates", s.updates},
+                   {"index", s.updates},
+                   {"errors", s.errors},
+                   {"rejected_updates", s.rejected},
+                   {"last_successful_sync", s.last_sync ? Iso8601(*s.last_sync) : ""},
+                   {"last_error", s.last_error},
+                   {"last_error_time", s.last_error_time ? Iso8601(*s.last_error_time) : ""},
+                   {"last_update_reason", s.last_reason},
+                   {"serving_last_good", !s.last_error.empty() && s.synced}});
+  }
+  return out;
+}
+
+admin::HttpResponse Json(int status, const nlohmann::json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
+
+}  // namespace
+
+int Serve(const std::string& config_path) {
+  auto config = LoadConfigOrDefault(config_path);
+  if (!config.ok()) {
+    spdlog::error("{}", std::string(config.status().message()));
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log.level));
+
+  // Block the termination signals in every thread; the main thread waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  admin::Metrics metrics;
+  MetricsBridge bridge(metrics);
+  cache::SnapshotCache cache;
+  auto sources = MakeSources(*config);
+  std::vector<std::string> names;
+  for (const auto& s : sources) names.push_back(s->name());
+  server::Reconciler reconciler(cache, names, &bridge);
+
+  xds::XdsServer xds(cache, {.address = config->xds.address, .observer = &metrics});
+  if (auto st = xds.Start(); !st.ok()) {
+    spdlog::error("{}", std::string(st.message()));
+    return 1;
+  }
+
+  admin::HttpServer http;
+  http.Handle("/healthz", [](const admin::HttpRequest&) { return admin::HttpResponse{200, "text/plain", "ok\n"}; });
+  http.Handle("/readyz", [&](const admin::HttpRequest&) {
+    bool ready = reconciler.Ready();
+    return Json(ready ? 200 : 503, {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources())}});
+  });
+  http.Handle("/metrics", [&](const admin::HttpRequest&) {
+    return admin::HttpResponse{200, "text/plain; version=0.0.4", metrics.Render()};
+  });
+  http.Handle("/debug/proxies", [&](const admin::HttpRequest&) { return Json(200, ProxiesJson(xds.Streams())); });
+  http.Handle("/debug/sources", [&](const admin::HttpRequest&) { return Json(200, SourcesJson(reconciler.Sources())); });
+  http.Handle("/debug/resources", [&](const admin::HttpRequest& req) {
+    auto nc = req.query.find("node_cluster");
+    if (nc == req.query.end()) return Json(400, {{"error", "node_cluster is required"}});
+    auto type = req.query.find("type");
+    auto snap = cache.Get(nc->second);
+    if (!snap) return Json(503, {{"error", "no snapshot published yet"}});
+    auto js = admin::SnapshotToJson(*snap, nc->second, type == req.query.end() ? "all" : type->second);
+    if (!js.ok()) return Json(400, {{"error", std::string(js.status().message())}});
+    return admin::HttpResponse{200, "application/json", *js};
+  });
+  if (auto st = http.Start(config->admin.address); !st.ok()) {
+    spdlog::error("{}", std::string(st.message()));
+    return 1;
+  }
+  spdlog::info("admin API on http://{}", config->admin.address);
+
+  // First sync, synchronously, so that the first snapshot holds everything the sources have.
+  for (auto& s : sources) {
+    std::vector<model::Problem> problems;
+    auto f = s->SyncOnce(&problems);
+    if (f.ok()) {
+      reconciler.OnUpdate(s->name(), *f, "initial sync");
+    } else {
+      if (problems.empty()) problems.push_back({s->name(), std::string(f.status().message())});
+      reconciler.OnError(s->name(), problems);
+    }
+  }
+  reconciler.Start();
+  for (auto& s : sources) s->Start(reconciler);
+  spdlog::info("tern serving xDS on {}", config->xds.address);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  spdlog::info("signal {}: shutting down", sig);
+  for (auto& s : sources) s->Stop();
+  http.Stop();
+  xds.Shutdown();
+  reconciler.Stop();
+  return 0;
+}
+
+}  // namespace tern::app

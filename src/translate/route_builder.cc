@@ -74,7 +74,8 @@ std::unique_ptr<route::RouteConfiguration> RouteBuilder::Build(
     }
     if (domains.empty()) continue;
     auto* v = out->add_virtual_hosts();
-    v->set_name(vh.name);
+    // Envoy requires a name; an unnamed host is named after the first domain it serves.
+    v->set_name(vh.name.empty() ? domains.front() : vh.name);
     for (auto& d : domains) v->add_domains(std::move(d));
     for (const auto& r : vh.routes) BuildRoute(r, v->add_routes());
   }

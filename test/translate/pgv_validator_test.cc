@@ -57,6 +57,14 @@ TEST(PgvValidatorTest, AZeroConnectTimeoutIsRejected) {
   EXPECT_THAT(ValidateResource(c), ElementsAre("Cluster 'web': connect_timeout: must be greater than 0s"));
 }
 
+TEST(PgvValidatorTest, AModelClusterWithAZeroConnectTimeoutIsCaughtBeforeEnvoySeesIt) {
+  auto m = testing::MakeCluster("web");
+  m.connect_timeout = std::chrono::milliseconds(0);
+  const Translation t = Translate(model::World{.clusters = {{"web", m}}, .gateways = {}, .service_routes = {}});
+  EXPECT_THAT(ValidateResource(*t.clusters.at("web")),
+              ElementsAre("Cluster 'web': connect_timeout: must be greater than 0s"));
+}
+
 TEST(PgvValidatorTest, AnUndefinedEnumValueIsRejected) {
   auto c = GoodCluster();
   c.set_lb_policy(static_cast<envoy::config::cluster::v3::Cluster::LbPolicy>(99));

@@ -270,3 +270,58 @@ TEST(TranslatorTest, AnEmptyWorldTranslatesToNothing) {
 
 }  // namespace
 }  // namespace tern::translate
+
+namespace tern::translate {
+namespace {
+
+TEST(TranslatorOddInputTest, ADomainClaimedTwiceGoesToTheFirstHostOnly) {
+  model::World w = testing::Shop();
+  auto& vhs = w.gateways["edge"].listeners[1].virtual_hosts;
+  model::VirtualHost dup;
+  dup.domains = {"shop.example.com"};  // already claimed by "shop"; Envoy would NACK the table
+  dup.routes = {testing::Forward("/", {{"web", 1}})};
+  model::VirtualHost extra;
+  extra.domains = {"admin.example.com", "shop.example.com"};
+  vhs.push_back(dup);
+  vhs.push_back(extra);
+  const Translation t = Translate(w);
+  const auto* rc = testing::Find<envoy::config::route::v3::RouteConfiguration>(t.gateways.at("edge").routes, "edge-http");
+  ASSERT_EQ(rc->virtual_hosts_size(), 2);
+  EXPECT_EQ(rc->virtual_hosts(1).name(), "admin.example.com");
+  ASSERT_EQ(rc->virtual_hosts(1).domains_size(), 1);
+  EXPECT_EQ(rc->virtual_hosts(1).domains(0), "admin.example.com");
+}
+
+TEST(TranslatorOddInputTest, DanglingReferencesAndEmptyThingsDoNotCrash) {
+  model::World w;
+  model::Listener tcp;
+  tcp.name = "tcp";
+  tcp.protocol = model::Protocol::kTcp;
+  tcp.tcp_cluster = "nowhere";
+  model::Listener http;
+  http.name = "http";
+  model::VirtualHost vh;
+  vh.domains = {"*"};
+  model::Route r;  // no clusters, no redirect
+  vh.routes = {r, testing::Forward("/", {{"ghost", 0}, {"phantom", 0}})};
+  http.virtual_hosts = {vh, model::VirtualHost{}};
+  w.gateways["g"] = model::Gateway{.name = "g", .listeners = {tcp, http}, .origin = ""};
+  model::ServiceRoutes sr;
+  sr.service = "lonely";
+  w.service_routes["lonely"] = sr;
+  w.clusters["empty"] = testing::MakeCluster("empty");
+
+  const Translation t = Translate(w);
+  const auto& g = t.gateways.at("g");
+  EXPECT_TRUE(g.clusters.empty());
+  for (const auto& d : g.dependencies) EXPECT_NE(d.to_type, ResourceType::kCluster) << d.to_name;
+  const auto* rc = testing::Find<envoy::config::route::v3::RouteConfiguration>(g.routes, "http");
+  ASSERT_EQ(rc->virtual_hosts_size(), 1);
+  EXPECT_EQ(rc->virtual_hosts(0).routes(0).direct_response().status(), 503u);
+  EXPECT_EQ(rc->virtual_hosts(0).routes(1).direct_response().status(), 503u);
+  EXPECT_EQ(t.endpoints.at("empty")->GetDescriptor()->name(), "ClusterLoadAssignment");
+  EXPECT_NE(testing::Find<envoy::config::route::v3::RouteConfiguration>(t.mesh.routes, "svc/lonely"), nullptr);
+}
+
+}  // namespace
+}  // namespace tern::translate

@@ -120,14 +120,21 @@ void RouteBuilder::BuildAction(const model::RouteAction& a, route::Route* out) c
     SetRedirect(*a.redirect, out->mutable_redirect());
     return;
   }
+  // A zero-weight share is left out of the route: gRPC ignores (C++) or mishandles (Go) such
+  // entries, and Envoy sends it nothing anyway. Its cluster still counts as used, so a canary at
+  // 0% is already warm in CDS when its weight goes up.
   std::vector<model::WeightedCluster> targets;
   uint64_t total = 0;
+  bool referenced = false;
   for (const auto& wc : a.clusters) {
     if (!clusters_.contains(wc.cluster)) continue;
+    used_->insert(wc.cluster);
+    referenced = true;
+    if (wc.weight == 0 && a.clusters.size() > 1) continue;
     targets.push_back(wc);
     total += wc.weight;
   }
-  if (targets.empty() || (targets.size() > 1 && total == 0)) {
+  if (!referenced || targets.empty()) {
     out->mutable_direct_response()->set_status(kNoClusterStatus);
     return;
   }
@@ -135,14 +142,16 @@ void RouteBuilder::BuildAction(const model::RouteAction& a, route::Route* out) c
   if (targets.size() == 1) {
     ra->set_cluster(targets[0].cluster);
   } else {
+    // Envoy and gRPC both reject a split whose weights sum past uint32; scale it down.
+    constexpr uint64_t kMax = 0xFFFFFFFFull;
+    const uint64_t divisor = total > kMax ? total / kMax + 1 : 1;
     auto* wcs = ra->mutable_weighted_clusters();
     for (const auto& t : targets) {
       auto* c = wcs->add_clusters();
       c->set_name(t.cluster);
-      c->mutable_weight()->set_value(t.weight);
+      c->mutable_weight()->set_value(static_cast<uint32_t>(std::max<uint64_t>(1, t.weight / divisor)));
     }
   }
-  for (const auto& t : targets) used_->insert(t.cluster);
   if (a.prefix_rewrite) ra->set_prefix_rewrite(*a.prefix_rewrite);
   if (a.timeout) SetDuration(*a.timeout, ra->mutable_timeout());
   if (a.retry) SetRetry(*a.retry, ra->mutable_retry_policy());

@@ -325,3 +325,32 @@ TEST(TranslatorOddInputTest, DanglingReferencesAndEmptyThingsDoNotCrash) {
 
 }  // namespace
 }  // namespace tern::translate
+
+namespace tern::translate {
+namespace {
+
+TEST(TranslatorSplitTest, ABlueGreenSplitAt100To0SendsAllToBlueButKeepsGreenWarm) {
+  model::World w = testing::Shop();
+  auto& route = w.gateways["edge"].listeners[1].virtual_hosts[0].routes[0];
+  route.action.clusters = {{"api", 100}, {"api-canary", 0}};
+  const Translation t = Translate(w);
+  const auto& edge = t.gateways.at("edge");
+  const auto* rc = testing::Find<envoy::config::route::v3::RouteConfiguration>(edge.routes, "edge-http");
+  EXPECT_EQ(rc->virtual_hosts(0).routes(0).route().cluster(), "api");
+  EXPECT_EQ(edge.clusters, (std::vector<std::string>{"api", "api-canary", "db", "web"}));
+}
+
+TEST(TranslatorSplitTest, WeightsSummingPastUint32AreScaledDown) {
+  model::World w = testing::Shop();
+  auto& route = w.gateways["edge"].listeners[1].virtual_hosts[0].routes[0];
+  route.action.clusters = {{"api", 0xFFFFFFFFu}, {"api-canary", 0xFFFFFFFFu}};
+  const Translation t = Translate(w);
+  const auto* rc = testing::Find<envoy::config::route::v3::RouteConfiguration>(t.gateways.at("edge").routes, "edge-http");
+  const auto& wc = rc->virtual_hosts(0).routes(0).route().weighted_clusters();
+  ASSERT_EQ(wc.clusters_size(), 2);
+  EXPECT_EQ(wc.clusters(0).weight().value(), wc.clusters(1).weight().value());
+  EXPECT_LE(uint64_t{wc.clusters(0).weight().value()} + wc.clusters(1).weight().value(), 0xFFFFFFFFull);
+}
+
+}  // namespace
+}  // namespace tern::translate

@@ -51,6 +51,10 @@ void RawXdsClient::ReadLoop() {
     auto t = reinterpret_cast<intptr_t>(tag);
     if (t == kStart) {
       started = ok;
+      {
+        absl::MutexLock l(&mu_);
+        started_ = true;
+      }
       if (!ok) {
         call_->Finish(&status, reinterpret_cast<void*>(kFinish));
         finish_pending = true;
@@ -99,9 +103,9 @@ bool RawXdsClient::SendRaw(const std::string& bytes) {
     // gRPC allows one outstanding write: wait for the previous one's completion (seen by the
     // reader thread, which polls the queue).
     absl::MutexLock l(&mu_);
-    auto can_write = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !write_pending_ || closed_; };
+    auto can_write = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return (started_ && !write_pending_) || closed_; };
     mu_.AwaitWithTimeout(absl::Condition(&can_write), absl::Seconds(5));
-    if (closed_ || write_pending_) return false;
+    if (closed_ || write_pending_ || !started_) return false;
     write_pending_ = true;
   }
   grpc::Slice slice(bytes);

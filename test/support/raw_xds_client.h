@@ -53,6 +53,7 @@ class RawXdsClient {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> status_ ABSL_GUARDED_BY(mu_);
   bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex write_mu_;
   std::thread reader_;
 };

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace tern::app {
 namespace {
@@ -125,6 +126,29 @@ TEST(ConfigTest, LoadConfigResolvesFilesAgainstTheConfigDirectory) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->files, std::vector<std::string>{(dir / "conf" / "services.yaml").string()});
   EXPECT_EQ(c->audit->path, (dir / "conf" / "audit.jsonl").string());
+}
+
+TEST(ConfigTest, TheDocumentedExampleParses) {
+  std::ifstream in(std::string(TERN_SOURCE_DIR) + "/docs/config.md");
+  ASSERT_TRUE(in.good());
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string doc = buf.str();
+  const size_t begin = doc.find("```yaml\n", doc.find("## tern.yaml"));
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = doc.find("```", begin + 8);
+  auto c = ParseConfig(doc.substr(begin + 8, end - begin - 8), "config.md", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->consul.has_value());
+  EXPECT_TRUE(c->nomad.has_value());
+  EXPECT_EQ(c->files, std::vector<std::string>{"/etc/tern/services.yaml"});
+}
+
+TEST(ConfigTest, TheQuickstartConfigLoads) {
+  auto c = LoadConfig(std::string(TERN_SOURCE_DIR) + "/examples/quickstart/tern.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->files.size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(c->files[0]));
 }
 
 TEST(ConfigTest, AMissingConfigFileNamesThePath) {

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "sources/file/yaml_reader.h"
 
 namespace tern::sources::file {
@@ -242,6 +245,36 @@ TEST(YamlDecoderTest, ARouteToAMissingServiceIsReportedByValidateWithTheRouteOri
   EXPECT_EQ(invalid[0].ToString(),
             "services.yaml:9:17 gateways[0].listeners[0].virtual_hosts[0].routes[0]: "
             "route refers to unknown service 'wbe'");
+}
+
+TEST(YamlDecoderTest, TheQuickstartDecodesAndValidates) {
+  std::ifstream in(std::string(TERN_SOURCE_DIR) + "/examples/quickstart/services.yaml");
+  ASSERT_TRUE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto world = DecodeServicesYaml(text.str(), "services.yaml", nullptr);
+  ASSERT_TRUE(world.ok()) << world.status();
+  EXPECT_TRUE(world->gateways.contains("edge"));
+  EXPECT_TRUE(world->service_routes.contains("greeter"));
+  EXPECT_TRUE(model::Validate(*world).empty());
+}
+
+// The example in docs/config.md is what operators copy; it has to be accepted as written.
+TEST(YamlDecoderTest, TheDocumentedExampleDecodesAndValidates) {
+  std::ifstream in(std::string(TERN_SOURCE_DIR) + "/docs/config.md");
+  ASSERT_TRUE(in.good());
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string doc = buf.str();
+  const size_t section = doc.find("## services.yaml");
+  ASSERT_NE(section, std::string::npos);
+  const size_t begin = doc.find("```yaml\n", section);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = doc.find("```", begin + 8);
+  const std::string example = doc.substr(begin + 8, end - begin - 8);
+  auto world = DecodeServicesYaml(example, "config.md", nullptr);
+  ASSERT_TRUE(world.ok()) << world.status();
+  EXPECT_TRUE(model::Validate(*world).empty());
 }
 
 TEST(YamlDecoderTest, DurationsAcceptTheDocumentedForms) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "translate/proto_util.h"
 
@@ -22,6 +23,14 @@ void SetHeaderMatch(const std::string& name, const model::StringMatch& m, route:
     SetStringMatcher(m, out->mutable_string_match());
   }
   out->set_invert_match(m.invert);
+}
+
+// Method names are tokens, but a stray metacharacter must not change the regex's meaning.
+void EscapeRegex(std::string* out, const std::string& literal) {
+  for (char c : literal) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') out->push_back('\\');
+    out->push_back(c);
+  }
 }
 
 route::RedirectAction::RedirectResponseCode RedirectCode(uint32_t code) {
@@ -109,7 +118,7 @@ void RouteBuilder::BuildMatch(const model::RouteMatch& m, route::RouteMatch* out
   if (!m.methods.empty()) {
     // Envoy and gRPC both see the method as the :method pseudo-header.
     model::StringMatch methods{.kind = model::StringMatch::Kind::kRegex,
-                               .value = "^(" + absl::StrJoin(m.methods, "|") + ")$",
+                               .value = "^(" + absl::StrJoin(m.methods, "|", EscapeRegex) + ")$",
                                .invert = false};
     SetHeaderMatch(":method", methods, out->add_headers());
   }

@@ -354,3 +354,17 @@ TEST(TranslatorSplitTest, WeightsSummingPastUint32AreScaledDown) {
 
 }  // namespace
 }  // namespace tern::translate
+
+namespace tern::translate {
+namespace {
+
+TEST(TranslatorMatchTest, MethodNamesAreMatchedLiterally) {
+  model::World w = testing::Shop();
+  w.gateways["edge"].listeners[1].virtual_hosts[0].routes[0].match.methods = {"GET", "M.X"};
+  const Translation t = Translate(w);
+  const auto* rc = testing::Find<envoy::config::route::v3::RouteConfiguration>(t.gateways.at("edge").routes, "edge-http");
+  EXPECT_EQ(rc->virtual_hosts(0).routes(0).match().headers(1).string_match().safe_regex().regex(), "^(GET|M\\.X)$");
+}
+
+}  // namespace
+}  // namespace tern::translate

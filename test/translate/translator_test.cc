@@ -268,11 +268,6 @@ TEST(TranslatorTest, AnEmptyWorldTranslatesToNothing) {
   EXPECT_TRUE(t.mesh.listeners.empty());
 }
 
-}  // namespace
-}  // namespace tern::translate
-
-namespace tern::translate {
-namespace {
 
 TEST(TranslatorOddInputTest, ADomainClaimedTwiceGoesToTheFirstHostOnly) {
   model::World w = testing::Shop();
@@ -323,11 +318,6 @@ TEST(TranslatorOddInputTest, DanglingReferencesAndEmptyThingsDoNotCrash) {
   EXPECT_NE(testing::Find<envoy::config::route::v3::RouteConfiguration>(t.mesh.routes, "svc/lonely"), nullptr);
 }
 
-}  // namespace
-}  // namespace tern::translate
-
-namespace tern::translate {
-namespace {
 
 TEST(TranslatorSplitTest, ABlueGreenSplitAt100To0SendsAllToBlueButKeepsGreenWarm) {
   model::World w = testing::Shop();
@@ -352,11 +342,6 @@ TEST(TranslatorSplitTest, WeightsSummingPastUint32AreScaledDown) {
   EXPECT_LE(uint64_t{wc.clusters(0).weight().value()} + wc.clusters(1).weight().value(), 0xFFFFFFFFull);
 }
 
-}  // namespace
-}  // namespace tern::translate
-
-namespace tern::translate {
-namespace {
 
 TEST(TranslatorMatchTest, MethodNamesAreMatchedLiterally) {
   model::World w = testing::Shop();

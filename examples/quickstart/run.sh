@@ -82,7 +82,7 @@ cat >"$WORK/xds_bootstrap.json" <<JSON
 {
   "xds_servers": [{"server_uri": "$XDS", "channel_creds": [{"type": "insecure"}],
                    "server_features": ["xds_v3"]}],
-  "node": {"id": "quickstart-probe", "cluster": "quickstart"}
+  "node": {"id": "quickstart-probe", "cluster": "quickstart", "locality": {}}
 }
 JSON
 GRPC_XDS_BOOTSTRAP="$WORK/xds_bootstrap.json" "$BUILD/tern-xds-probe" \

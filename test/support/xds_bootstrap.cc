@@ -14,7 +14,11 @@ std::string XdsBootstrapJson(const XdsBootstrapOptions& options) {
   };
   nlohmann::json bootstrap = {
       {"xds_servers", nlohmann::json::array({server})},
-      {"node", {{"id", options.node_id}, {"cluster", options.node_cluster}}},
+      // grpc-js-xds rejects a bootstrap whose node has no locality; gRPC C++ does not mind.
+      {"node",
+       {{"id", options.node_id},
+        {"cluster", options.node_cluster},
+        {"locality", nlohmann::json::object()}}},
   };
   return bootstrap.dump(2) + "\n";
 }

@@ -14,7 +14,8 @@ struct XdsBootstrapOptions {
 };
 
 // {"xds_servers":[{"server_uri":..., "channel_creds":[{"type":"insecure"}],
-//   "server_features":["xds_v3"]}], "node":{"id":..., "cluster":...}}
+//   "server_features":["xds_v3"]}], "node":{"id":..., "cluster":..., "locality":{}}}
+// (grpc-js-xds requires node.locality to be present.)
 std::string XdsBootstrapJson(const XdsBootstrapOptions& options);
 
 // Writes the bootstrap to dir/name and returns the file's path.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -18,6 +19,9 @@ namespace {
 // previous one keeps both mtime and (often) size. A file modified this recently is re-hashed
 // on every poll until its timestamp is old enough to be trusted.
 constexpr int64_t kRacyWindowNs = 2'000'000'000;
+
+// How long new content must stay the same before it is decoded (see Poll).
+constexpr std::chrono::milliseconds kSettle{50};
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -149,14 +153,14 @@ bool FileSource::MaybeChanged() {
   return false;
 }
 
-void FileSource::Poll(UpdateSink& sink) {
+bool FileSource::Poll(UpdateSink& sink) {
   enum class Event { kNone, kUpdate, kError } event = Event::kNone;
   FragmentPtr fragment;
   std::vector<model::Problem> problems;
   std::string reason;
   {
     absl::MutexLock lock(&sync_mu_);
-    if (!MaybeChanged()) return;
+    if (!MaybeChanged()) return false;
     Reading reading = ReadAll();
     std::vector<std::string> changed;
     for (size_t i = 0; i < paths_.size(); ++i) {
@@ -164,8 +168,19 @@ void FileSource::Poll(UpdateSink& sink) {
     }
     if (changed.empty()) {
       known_ = reading.states;  // same bytes, newer timestamps: remember them, say nothing
-      return;
+      pending_.clear();
+      return false;
     }
+    // A writer that truncates and then writes can be caught in between, and an empty file is a
+    // valid (empty) world: acting on it would withdraw every route. So new content is acted on
+    // only once two reads in a row agree.
+    std::vector<std::string> hashes;
+    for (const auto& st : reading.states) hashes.push_back(st.hash);
+    if (hashes != pending_) {
+      pending_ = std::move(hashes);
+      return true;
+    }
+    pending_.clear();
     auto decoded = Decode(reading, &problems);
     if (!decoded.ok()) {
       RecordFailure(reading, problems);
@@ -189,16 +204,18 @@ void FileSource::Poll(UpdateSink& sink) {
   // The sink is called without our locks held, so it may call back into status().
   if (event == Event::kUpdate) sink.OnUpdate(name_, std::move(fragment), std::move(reason));
   if (event == Event::kError) sink.OnError(name_, std::move(problems));
+  return false;
 }
 
 void FileSource::Run(UpdateSink* sink) {
   absl::MutexLock lock(&run_mu_);
   while (!stopping_) {
     run_mu_.Unlock();
-    Poll(*sink);
+    const bool settling = Poll(*sink);
     run_mu_.Lock();
     if (stopping_) break;
-    run_cv_.WaitWithTimeout(&run_mu_, absl::Milliseconds(options_.poll_interval.count()));
+    const auto wait = settling ? std::min(options_.poll_interval, kSettle) : options_.poll_interval;
+    run_cv_.WaitWithTimeout(&run_mu_, absl::Milliseconds(wait.count()));
   }
 }
 

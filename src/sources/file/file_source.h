@@ -5,7 +5,8 @@
 // (mtime, size), or an mtime too recent to trust (timestamps are coarse, so two writes in one
 // tick can look identical), makes the source read them and compare content hashes. So an
 // unchanged rewrite (a `touch`, a config tool rewriting the same bytes) is not an update. When
-// content did change, all files are decoded and merged again: success → OnUpdate, failure →
+// content did change and a second read a moment later agrees (a half-written file is not
+// acted on), all files are decoded and merged again: success → OnUpdate, failure →
 // OnError (the core keeps the last good fragment). A broken state is remembered by its hashes,
 // so it is reported once, not every poll.
 #include <chrono>
@@ -58,7 +59,8 @@ class FileSource : public Source, public StatusReporter {
   absl::StatusOr<FragmentPtr> Decode(const Reading& reading, std::vector<model::Problem>* problems) const;
   // True when a stat() pass shows something that may have changed since `known_`.
   bool MaybeChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
-  void Poll(UpdateSink& sink);
+  // One check; true when new content was seen but not yet acted on (re-check soon).
+  bool Poll(UpdateSink& sink);
   void Run(UpdateSink* sink);
   void RecordSuccess(const Reading& reading, FragmentPtr fragment);
   void RecordFailure(const Reading& reading, const std::vector<model::Problem>& problems);
@@ -72,6 +74,7 @@ class FileSource : public Source, public StatusReporter {
   std::vector<FileState> known_ ABSL_GUARDED_BY(sync_mu_);  // empty until the first read
   FragmentPtr last_good_ ABSL_GUARDED_BY(sync_mu_);
   bool in_error_ ABSL_GUARDED_BY(sync_mu_) = false;
+  std::vector<std::string> pending_ ABSL_GUARDED_BY(sync_mu_);  // hashes awaiting a second look
 
   mutable absl::Mutex status_mu_;
   SourceStatus status_ ABSL_GUARDED_BY(status_mu_);

@@ -56,7 +56,7 @@ start_backend() {
     echo "--- $name log:" >&2; cat "$WORK/$name.log" >&2
     exit 1
   fi
-  echo "backend $name: grpc 127.0.0.1:$grpc${http:+, http 127.0.0.1:$http}"
+  if [ -n "$http" ]; then echo "backend $name: http://127.0.0.1:$http"; else echo "backend $name: grpc 127.0.0.1:$grpc"; fi
 }
 
 echo "== starting backends"

@@ -38,7 +38,7 @@ int Bootstrap(const BootstrapArgs& a) {
         "  \"xds_servers\": [\n"
         "    {\"server_uri\": \"%s:%d\", \"channel_creds\": [{\"type\": \"insecure\"}], \"server_features\": [\"xds_v3\"]}\n"
         "  ],\n"
-        "  \"node\": {\"id\": \"%s\", \"cluster\": \"%s\"}\n"
+        "  \"node\": {\"id\": \"%s\", \"cluster\": \"%s\", \"locality\": {}}\n"
         "}\n",
         host.c_str(), port, a.node_id.c_str(), a.node_cluster.c_str());
     return 0;

@@ -5,13 +5,15 @@
 
 namespace tern::cache {
 
-ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, bool wildcard) {
+ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, bool wildcard,
+                         std::vector<std::string> domains) {
   auto r = std::make_shared<Resource>();
   r->type = type;
   r->name = std::move(name);
   r->body = std::move(body);
   r->version = ContentHash(r->body);
   r->wildcard = wildcard;
+  r->domains = std::move(domains);
 
   std::string any;
   wire::PutBytes(any, 1, TypeUrl(type));

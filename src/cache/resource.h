@@ -3,6 +3,7 @@
 // re-serializes per stream.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/type_urls.h"
 
@@ -19,11 +20,15 @@ struct Resource {
   // Visible to wildcard subscriptions. Proxyless API listeners and mesh resources are only
   // served to clients that name them.
   bool wildcard = true;
+  // Virtual hosts only: the domains the host answers for, to resolve VHDS "<route config>/<host>"
+  // requests.
+  std::vector<std::string> domains;
 };
 
 using ResourcePtr = std::shared_ptr<const Resource>;
 
 // Serializes the wire fragments and hashes the body.
-ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, bool wildcard = true);
+ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, bool wildcard = true,
+                         std::vector<std::string> domains = {});
 
 }  // namespace tern::cache

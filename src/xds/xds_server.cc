@@ -8,7 +8,7 @@
 #include "envoy/service/listener/v3/lds.grpc.pb.h"
 #include "envoy/service/route/v3/rds.grpc.pb.h"
 #include "envoy/service/secret/v3/sds.grpc.pb.h"
-#include "xds/sotw_reactor.h"
+#include "xds/stream_reactor.h"
 #include "xds/stream_registry.h"
 
 namespace tern::xds {
@@ -26,7 +26,8 @@ using RawReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 // from pre-serialized bytes.
 class XdsServer::Services {
  public:
-  explicit Services(StreamDeps deps) : ads_(deps), lds_(deps), rds_(deps), cds_(deps), eds_(deps), sds_(deps) {}
+  explicit Services(StreamDeps deps)
+      : ads_(deps), lds_(deps), rds_(deps), cds_(deps), eds_(deps), sds_(deps), vhds_(deps) {}
 
   void Register(grpc::ServerBuilder& b) {
     b.RegisterService(&ads_);
@@ -35,52 +36,40 @@ class XdsServer::Services {
     b.RegisterService(&cds_);
     b.RegisterService(&eds_);
     b.RegisterService(&sds_);
+    b.RegisterService(&vhds_);
   }
 
  private:
-  struct Ads : ads::AggregatedDiscoveryService::WithRawCallbackMethod_StreamAggregatedResources<
-                   ads::AggregatedDiscoveryService::Service> {
-    explicit Ads(StreamDeps d) : deps(d) {}
-    RawReactor* StreamAggregatedResources(grpc::CallbackServerContext* ctx) override {
-      return new SotwReactor(ctx, deps, std::nullopt, "ads");
-    }
-    StreamDeps deps;
-  };
-  struct Lds : lds::ListenerDiscoveryService::WithRawCallbackMethod_StreamListeners<
-                   lds::ListenerDiscoveryService::Service> {
-    explicit Lds(StreamDeps d) : deps(d) {}
-    RawReactor* StreamListeners(grpc::CallbackServerContext* ctx) override {
-      return new SotwReactor(ctx, deps, ResourceType::kListener, "lds");
-    }
-    StreamDeps deps;
-  };
-  struct Rds : rds::RouteDiscoveryService::WithRawCallbackMethod_StreamRoutes<rds::RouteDiscoveryService::Service> {
-    explicit Rds(StreamDeps d) : deps(d) {}
-    RawReactor* StreamRoutes(grpc::CallbackServerContext* ctx) override {
-      return new SotwReactor(ctx, deps, ResourceType::kRoute, "rds");
-    }
-    StreamDeps deps;
-  };
-  struct Cds : cds::ClusterDiscoveryService::WithRawCallbackMethod_StreamClusters<
-                   cds::ClusterDiscoveryService::Service> {
-    explicit Cds(StreamDeps d) : deps(d) {}
-    RawReactor* StreamClusters(grpc::CallbackServerContext* ctx) override {
-      return new SotwReactor(ctx, deps, ResourceType::kCluster, "cds");
-    }
-    StreamDeps deps;
-  };
-  struct Eds : eds::EndpointDiscoveryService::WithRawCallbackMethod_StreamEndpoints<
-                   eds::EndpointDiscoveryService::Service> {
-    explicit Eds(StreamDeps d) : deps(d) {}
-    RawReactor* StreamEndpoints(grpc::CallbackServerContext* ctx) override {
-      return new SotwReactor(ctx, deps, ResourceType::kEndpoint, "eds");
-    }
-    StreamDeps deps;
-  };
-  struct Sds : sds::SecretDiscoveryService::WithRawCallbackMethod_StreamSecrets<sds::SecretDiscoveryService::Service> {
-    explicit Sds(StreamDeps d) : deps(d) {}
-    RawReactor* StreamSecrets(grpc::CallbackServerContext* ctx) override {
-      return new SotwReactor(ctx, deps, ResourceType::kSecret, "sds");
+  // Each service implements its state-of-the-world and its delta method; both make a reactor.
+#define TERN_XDS_SERVICE(Struct, Svc, Sotw, Delta, Type, Label)                                     \
+  struct Struct : Svc::WithRawCallbackMethod_##Sotw<Svc::WithRawCallbackMethod_##Delta<Svc::Service>> { \
+    explicit Struct(StreamDeps d) : deps(d) {}                                                      \
+    RawReactor* Sotw(grpc::CallbackServerContext* ctx) override {                                   \
+      return new SotwReactor(ctx, deps, Type, Label);                                               \
+    }                                                                                               \
+    RawReactor* Delta(grpc::CallbackServerContext* ctx) override {                                  \
+      return new DeltaReactor(ctx, deps, Type, Label "-delta");                                     \
+    }                                                                                               \
+    StreamDeps deps;                                                                                \
+  }
+
+  TERN_XDS_SERVICE(Ads, ads::AggregatedDiscoveryService, StreamAggregatedResources, DeltaAggregatedResources,
+                   std::nullopt, "ads");
+  TERN_XDS_SERVICE(Lds, lds::ListenerDiscoveryService, StreamListeners, DeltaListeners, ResourceType::kListener,
+                   "lds");
+  TERN_XDS_SERVICE(Rds, rds::RouteDiscoveryService, StreamRoutes, DeltaRoutes, ResourceType::kRoute, "rds");
+  TERN_XDS_SERVICE(Cds, cds::ClusterDiscoveryService, StreamClusters, DeltaClusters, ResourceType::kCluster, "cds");
+  TERN_XDS_SERVICE(Eds, eds::EndpointDiscoveryService, StreamEndpoints, DeltaEndpoints, ResourceType::kEndpoint,
+                   "eds");
+  TERN_XDS_SERVICE(Sds, sds::SecretDiscoveryService, StreamSecrets, DeltaSecrets, ResourceType::kSecret, "sds");
+#undef TERN_XDS_SERVICE
+
+  // VHDS exists only as a delta service.
+  struct Vhds : rds::VirtualHostDiscoveryService::WithRawCallbackMethod_DeltaVirtualHosts<
+                    rds::VirtualHostDiscoveryService::Service> {
+    explicit Vhds(StreamDeps d) : deps(d) {}
+    RawReactor* DeltaVirtualHosts(grpc::CallbackServerContext* ctx) override {
+      return new DeltaReactor(ctx, deps, ResourceType::kVirtualHost, "vhds");
     }
     StreamDeps deps;
   };
@@ -91,6 +80,7 @@ class XdsServer::Services {
   Cds cds_;
   Eds eds_;
   Sds sds_;
+  Vhds vhds_;
 };
 
 XdsServer::XdsServer(cache::ConfigWatcher& watcher, XdsServerOptions options)

@@ -73,11 +73,9 @@ void RawXdsClient::ReadLoop() {
       buf.Dump(&slices);
       std::string bytes;
       for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      DiscoveryResponse resp;
-      resp.ParseFromString(bytes);
       {
         absl::MutexLock l(&mu_);
-        responses_.push_back(std::move(resp));
+        responses_.push_back(std::move(bytes));
       }
       call_->Read(&buf, reinterpret_cast<void*>(kRead));
       read_pending = true;
@@ -116,13 +114,30 @@ bool RawXdsClient::SendRaw(const std::string& bytes) {
 
 bool RawXdsClient::Send(const DiscoveryRequest& req) { return SendRaw(req.SerializeAsString()); }
 
-std::optional<DiscoveryResponse> RawXdsClient::Next(std::chrono::milliseconds timeout) {
+std::optional<std::string> RawXdsClient::NextRaw(std::chrono::milliseconds timeout) {
   absl::MutexLock l(&mu_);
   auto have = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !responses_.empty() || closed_; };
   mu_.AwaitWithTimeout(absl::Condition(&have), absl::Milliseconds(timeout.count()));
   if (responses_.empty()) return std::nullopt;
-  DiscoveryResponse r = std::move(responses_.front());
+  std::string r = std::move(responses_.front());
   responses_.pop_front();
+  return r;
+}
+
+std::optional<DiscoveryResponse> RawXdsClient::Next(std::chrono::milliseconds timeout) {
+  auto raw = NextRaw(timeout);
+  if (!raw) return std::nullopt;
+  DiscoveryResponse r;
+  if (!r.ParseFromString(*raw)) return std::nullopt;
+  return r;
+}
+
+std::optional<DeltaDiscoveryResponse> RawXdsClient::NextDelta(std::chrono::milliseconds timeout, size_t* bytes) {
+  auto raw = NextRaw(timeout);
+  if (!raw) return std::nullopt;
+  if (bytes) *bytes = raw->size();
+  DeltaDiscoveryResponse r;
+  if (!r.ParseFromString(*raw)) return std::nullopt;
   return r;
 }
 

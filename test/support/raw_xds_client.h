@@ -19,6 +19,8 @@ namespace tern::testing {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
 
 class RawXdsClient {
  public:
@@ -30,6 +32,11 @@ class RawXdsClient {
   bool SendRaw(const std::string& bytes);
   // Next response, or nullopt after `timeout`.
   std::optional<DiscoveryResponse> Next(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // The same for a delta stream; also gives the response's size on the wire.
+  std::optional<DeltaDiscoveryResponse> NextDelta(std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                                  size_t* bytes = nullptr);
+  std::optional<std::string> NextRaw(std::chrono::milliseconds timeout);
+  bool Send(const DeltaDiscoveryRequest& req) { return SendRaw(req.SerializeAsString()); }
   // True if no response arrives within `wait`.
   bool Quiet(std::chrono::milliseconds wait = std::chrono::milliseconds(300));
   // Half-closes and returns the final status.
@@ -49,7 +56,7 @@ class RawXdsClient {
   grpc::CompletionQueue cq_;
   std::unique_ptr<grpc::GenericStub> stub_;
   absl::Mutex mu_;
-  std::deque<DiscoveryResponse> responses_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> responses_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> status_ ABSL_GUARDED_BY(mu_);
   bool write_pending_ ABSL_GUARDED_BY(mu_) = false;

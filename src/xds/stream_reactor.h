@@ -1,5 +1,6 @@
 #pragma once
-// One state-of-the-world stream (ADS or a per-type service) as a gRPC callback reactor.
+// One xDS stream (ADS or a per-type service; state-of-the-world or delta) as a gRPC callback
+// reactor. The protocol itself lives in the State class (SotwState, DeltaState).
 //
 // Threading: gRPC calls OnReadDone/OnWriteDone on its own threads; the cache calls the snapshot
 // watch on the publishing thread. All stream state is under mu_. Exactly one write is in flight
@@ -16,12 +17,29 @@
 #include "absl/synchronization/mutex.h"
 #include "cache/snapshot_cache.h"
 #include "xds/observer.h"
+#include "xds/delta_state.h"
 #include "xds/sotw_state.h"
 #include "xds/stream_registry.h"
+
+namespace envoy::service::discovery::v3 {
+class DiscoveryRequest;
+class DeltaDiscoveryRequest;
+}  // namespace envoy::service::discovery::v3
 
 namespace tern::xds {
 
 class StreamAuthorizer;
+
+struct SotwProtocol {
+  using Request = envoy::service::discovery::v3::DiscoveryRequest;
+  using State = SotwState;
+  static constexpr bool kDelta = false;
+};
+struct DeltaProtocol {
+  using Request = envoy::service::discovery::v3::DeltaDiscoveryRequest;
+  using State = DeltaState;
+  static constexpr bool kDelta = true;
+};
 
 struct StreamDeps {
   cache::ConfigWatcher& watcher;
@@ -30,10 +48,14 @@ struct StreamDeps {
   StreamAuthorizer* authorizer;  // may be null
 };
 
-class SotwReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+// Protocol = SotwProtocol or DeltaProtocol (below).
+template <typename Protocol>
+class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  SotwReactor(grpc::CallbackServerContext* ctx, StreamDeps deps, std::optional<ResourceType> fixed_type,
-              std::string service_name);
+  using Request = typename Protocol::Request;
+  using State = typename Protocol::State;
+  StreamReactor(grpc::CallbackServerContext* ctx, StreamDeps deps, std::optional<ResourceType> fixed_type,
+                std::string service_name);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -45,7 +67,7 @@ class SotwReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   // finds a null reactor instead of freed memory.
   struct Handle {
     absl::Mutex mu;
-    SotwReactor* reactor ABSL_GUARDED_BY(mu);
+    StreamReactor* reactor ABSL_GUARDED_BY(mu);
   };
 
   void OnSnapshot(cache::SnapshotPtr snapshot);
@@ -60,7 +82,7 @@ class SotwReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   uint64_t registry_id_ = 0;
 
   absl::Mutex mu_;
-  SotwState state_ ABSL_GUARDED_BY(mu_);
+  State state_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer request_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer response_ ABSL_GUARDED_BY(mu_);
   cache::SnapshotPtr snapshot_ ABSL_GUARDED_BY(mu_);
@@ -74,5 +96,10 @@ class SotwReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   std::string node_cluster_ ABSL_GUARDED_BY(mu_);
 };
+
+using SotwReactor = StreamReactor<SotwProtocol>;
+using DeltaReactor = StreamReactor<DeltaProtocol>;
+extern template class StreamReactor<SotwProtocol>;
+extern template class StreamReactor<DeltaProtocol>;
 
 }  // namespace tern::xds

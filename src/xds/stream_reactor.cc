@@ -1,4 +1,4 @@
-#include "xds/sotw_reactor.h"
+#include "xds/stream_reactor.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,10 +7,8 @@
 
 namespace tern::xds {
 
-using envoy::service::discovery::v3::DiscoveryRequest;
-
 namespace {
-bool ParseRequest(const grpc::ByteBuffer& buf, DiscoveryRequest* req) {
+bool ParseRequest(const grpc::ByteBuffer& buf, google::protobuf::Message* req) {
   std::vector<grpc::Slice> slices;
   if (!buf.Dump(&slices).ok()) return false;
   std::string bytes;
@@ -20,7 +18,8 @@ bool ParseRequest(const grpc::ByteBuffer& buf, DiscoveryRequest* req) {
 }
 }  // namespace
 
-SotwReactor::SotwReactor(grpc::CallbackServerContext* ctx, StreamDeps deps, std::optional<ResourceType> fixed_type,
+template <typename P>
+StreamReactor<P>::StreamReactor(grpc::CallbackServerContext* ctx, StreamDeps deps, std::optional<ResourceType> fixed_type,
                          std::string service_name)
     : ctx_(ctx), deps_(deps), handle_(std::make_shared<Handle>()), state_(fixed_type) {
   {
@@ -30,14 +29,16 @@ SotwReactor::SotwReactor(grpc::CallbackServerContext* ctx, StreamDeps deps, std:
   StreamInfo info;
   info.peer = ctx->peer();
   info.service = std::move(service_name);
+  info.delta = P::kDelta;
   info.connected_at = std::chrono::system_clock::now();
   registry_id_ = deps_.registry.Add(std::move(info));
-  if (deps_.observer) deps_.observer->OnStreamOpened(false);
+  if (deps_.observer) deps_.observer->OnStreamOpened(P::kDelta);
   absl::MutexLock l(&mu_);
   StartRead(&request_);
 }
 
-void SotwReactor::OnReadDone(bool ok) {
+template <typename P>
+void StreamReactor<P>::OnReadDone(bool ok) {
   absl::MutexLock l(&mu_);
   if (!ok) {  // client half-closed or the stream broke
     FinishOnce(grpc::Status::OK);
@@ -48,10 +49,11 @@ void SotwReactor::OnReadDone(bool ok) {
   if (!finished_) StartRead(&request_);
 }
 
-void SotwReactor::HandleRequest() {
-  DiscoveryRequest req;
+template <typename P>
+void StreamReactor<P>::HandleRequest() {
+  Request req;
   if (!ParseRequest(request_, &req)) {
-    const std::string msg = "malformed DiscoveryRequest: not a valid envoy.service.discovery.v3.DiscoveryRequest";
+    const std::string msg = "malformed request: not a valid " + req.GetDescriptor()->full_name();
     if (deps_.observer) deps_.observer->OnBadRequest(msg);
     spdlog::warn("xds stream {} from {}: {}", registry_id_, ctx_->peer(), msg);
     FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg));
@@ -103,8 +105,8 @@ void SotwReactor::HandleRequest() {
     return;
   }
   if (kind == RequestKind::kNack) {
-    spdlog::warn("NACK from {}/{} for {} version {}: {}", node_cluster_, node_id_, ShortName(type),
-                 req.version_info(), req.error_detail().message());
+    spdlog::warn("NACK from {}/{} for {} (nonce {}): {}", node_cluster_, node_id_, ShortName(type),
+                 req.response_nonce(), req.error_detail().message());
     if (deps_.observer) deps_.observer->OnNack(type, req.error_detail().message());
   } else if (kind == RequestKind::kAck) {
     if (deps_.observer) deps_.observer->OnAck(type);
@@ -113,13 +115,15 @@ void SotwReactor::HandleRequest() {
   MaybeWrite();
 }
 
-void SotwReactor::OnSnapshot(cache::SnapshotPtr snapshot) {
+template <typename P>
+void StreamReactor<P>::OnSnapshot(cache::SnapshotPtr snapshot) {
   absl::MutexLock l(&mu_);
   snapshot_ = std::move(snapshot);
   MaybeWrite();
 }
 
-void SotwReactor::MaybeWrite() {
+template <typename P>
+void StreamReactor<P>::MaybeWrite() {
   if (finished_ || write_in_flight_ || !snapshot_) return;
   std::optional<PendingResponse> resp = state_.NextResponse(*snapshot_);
   if (!resp) return;
@@ -133,7 +137,8 @@ void SotwReactor::MaybeWrite() {
   StartWrite(&response_);
 }
 
-void SotwReactor::OnWriteDone(bool ok) {
+template <typename P>
+void StreamReactor<P>::OnWriteDone(bool ok) {
   absl::MutexLock l(&mu_);
   write_in_flight_ = false;
   if (ok && deps_.observer && in_flight_type_) {
@@ -146,19 +151,22 @@ void SotwReactor::OnWriteDone(bool ok) {
   MaybeWrite();
 }
 
-void SotwReactor::FinishOnce(grpc::Status status) {
+template <typename P>
+void StreamReactor<P>::FinishOnce(grpc::Status status) {
   if (finished_) return;
   finished_ = true;
   Finish(std::move(status));
 }
 
-void SotwReactor::PublishInfo() {
+template <typename P>
+void StreamReactor<P>::PublishInfo() {
   deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
     for (ResourceType t : kAdsOrder) s.types[static_cast<size_t>(t)] = state_.info(t);
   });
 }
 
-void SotwReactor::OnDone() {
+template <typename P>
+void StreamReactor<P>::OnDone() {
   {
     absl::MutexLock hl(&handle_->mu);
     handle_->reactor = nullptr;
@@ -172,8 +180,11 @@ void SotwReactor::OnDone() {
   }
   if (watching) deps_.watcher.CancelWatch(watch_id);
   deps_.registry.Remove(registry_id_);
-  if (deps_.observer) deps_.observer->OnStreamClosed(false);
+  if (deps_.observer) deps_.observer->OnStreamClosed(P::kDelta);
   delete this;
 }
+
+template class StreamReactor<SotwProtocol>;
+template class StreamReactor<DeltaProtocol>;
 
 }  // namespace tern::xds

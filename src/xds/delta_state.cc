@@ -1,0 +1,268 @@
+#include "xds/delta_state.h"
+
+#include "common/wire.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+
+namespace tern::xds {
+
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+
+absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind* kind, ResourceType* type) {
+  ResourceType t;
+  if (req.type_url().empty()) {
+    if (!fixed_type_) return absl::InvalidArgumentError("DeltaDiscoveryRequest on ADS has an empty type_url");
+    t = *fixed_type_;
+  } else if (!ParseTypeUrl(req.type_url(), &t)) {
+    return absl::InvalidArgumentError("DeltaDiscoveryRequest has unknown type_url '" + req.type_url() + "'");
+  }
+  if (fixed_type_ && t != *fixed_type_) {
+    return absl::InvalidArgumentError("DeltaDiscoveryRequest type_url '" + req.type_url() + "' on the " +
+                                      std::string(ShortName(*fixed_type_)) + " service");
+  }
+  *type = t;
+  TypeState& st = types_[static_cast<size_t>(t)];
+  const bool first = !st.requested;
+
+  if (first) {
+    *kind = RequestKind::kInitial;
+  } else if (req.response_nonce().empty()) {
+    *kind = RequestKind::kUpdate;
+  } else if (req.response_nonce() != st.info.last_nonce) {
+    *kind = RequestKind::kStale;  // not an ACK/NACK; its subscription changes still apply
+  } else if (req.has_error_detail()) {
+    *kind = RequestKind::kNack;
+    st.info.last_nack = req.error_detail().message();
+    st.info.nacks++;
+  } else {
+    *kind = RequestKind::kAck;
+    st.info.version_acked = st.info.version_sent;
+    st.info.acks++;
+  }
+
+  if (first) {
+    st.requested = true;
+    // initial_resource_versions is only meaningful on the first request for a type.
+    for (const auto& [name, version] : req.initial_resource_versions()) st.held[name] = version;
+    if (LegacyWildcardType(t) && req.resource_names_subscribe().empty()) st.wildcard = true;
+  }
+  for (const auto& n : req.resource_names_subscribe()) {
+    if (n == "*") {
+      st.wildcard = true;
+      continue;
+    }
+    // Subscribing to something the client holds means "send it again": unless it was just
+    // declared in initial_resource_versions, forget that the client has it.
+    if (!(first && req.initial_resource_versions().contains(n))) st.held.erase(n);
+    st.told_absent.erase(n);
+    st.names.insert(n);
+  }
+  for (const auto& n : req.resource_names_unsubscribe()) {
+    if (n == "*") {
+      st.wildcard = false;
+      // Resources held only through the wildcard are the client's to drop; stop tracking them.
+      for (auto it = st.held.begin(); it != st.held.end();) {
+        it = st.names.contains(it->first) ? std::next(it) : st.held.erase(it);
+      }
+      continue;
+    }
+    if (st.names.erase(n) == 0) continue;  // unknown name: ignored
+    if (!st.wildcard) st.held.erase(n);
+    st.told_absent.erase(n);
+  }
+  st.info.subscribed = true;
+  st.info.wildcard = st.wildcard;
+  st.info.names = st.names.size();
+  return absl::OkStatus();
+}
+
+std::optional<PendingResponse> DeltaState::NextResponse(const cache::Snapshot& snapshot) {
+  for (ResourceType t : kAdsOrder) {
+    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!st.requested) continue;
+    auto resp = t == ResourceType::kVirtualHost ? NextVirtualHosts(st, snapshot) : NextFor(t, st, snapshot);
+    if (resp) return resp;
+  }
+  return std::nullopt;
+}
+
+std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st, const cache::Snapshot& snapshot) {
+  const cache::TypeSet& set = snapshot.Get(t);
+  std::string body;
+  size_t count = 0;
+  std::vector<std::string> changed_clusters;
+  auto consider = [&](const cache::ResourcePtr& r) {
+    auto it = st.held.find(r->name);
+    if (it != st.held.end() && it->second == r->version) return;
+    body += r->delta_field;
+    count++;
+    st.held[r->name] = r->version;
+    if (t == ResourceType::kCluster) changed_clusters.push_back(r->name);
+  };
+  if (st.wildcard) {
+    for (const auto& [name, r] : set.resources) {
+      if (r->wildcard || st.names.contains(name)) consider(r);
+    }
+  }
+  for (const auto& n : st.names) {
+    auto it = set.resources.find(n);
+    if (it != set.resources.end() && !(st.wildcard && it->second->wildcard)) consider(it->second);
+  }
+  // Held resources that left the snapshot (or, for a wildcard client, its wildcard view).
+  std::vector<std::string> removed;
+  for (auto it = st.held.begin(); it != st.held.end();) {
+    auto r = set.resources.find(it->first);
+    bool in_scope = r != set.resources.end() && (st.names.contains(it->first) || (st.wildcard && r->second->wildcard));
+    if (!in_scope) {
+      removed.push_back(it->first);
+      it = st.held.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (count == 0 && removed.empty()) return std::nullopt;
+  // On ADS a (re)sent cluster is followed by its endpoints.
+  if (!changed_clusters.empty()) {
+    TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
+    for (const auto& c : changed_clusters) eds.held.erase(c);
+  }
+  return Finish(t, st, set.version, std::move(body), count, removed);
+}
+
+namespace {
+bool DomainMatches(const std::string& pattern, const std::string& host) {
+  if (pattern == "*") return true;
+  if (pattern.size() > 1 && pattern.front() == '*') {
+    std::string suffix = pattern.substr(1);
+    return host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  }
+  if (pattern.size() > 1 && pattern.back() == '*') {
+    std::string prefix = pattern.substr(0, pattern.size() - 1);
+    return host.size() > prefix.size() && host.compare(0, prefix.size(), prefix) == 0;
+  }
+  return pattern == host;
+}
+
+// Envoy's precedence: exact, then longest suffix wildcard, then longest prefix wildcard, then *.
+int MatchRank(const std::string& pattern, const std::string& host) {
+  if (!DomainMatches(pattern, host)) return -1;
+  if (pattern == "*") return 0;
+  if (pattern.front() == '*') return 2000000 + static_cast<int>(pattern.size());
+  if (pattern.back() == '*') return 1000000 + static_cast<int>(pattern.size());
+  return 3000000;
+}
+}  // namespace
+
+cache::ResourcePtr ResolveVirtualHost(const cache::Snapshot& snapshot, const std::string& alias) {
+  size_t slash = alias.rfind('/');  // hosts cannot contain '/', route config names can
+  if (slash == std::string::npos) return nullptr;
+  std::string rc = alias.substr(0, slash + 1);
+  std::string host = alias.substr(slash + 1);
+  std::string host_no_port = host;
+  if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
+    host_no_port = host.substr(0, colon);
+  }
+  const auto& vhosts = snapshot.Get(ResourceType::kVirtualHost).resources;
+  cache::ResourcePtr best;
+  int best_rank = -1;
+  for (auto it = vhosts.lower_bound(rc); it != vhosts.end() && it->first.compare(0, rc.size(), rc) == 0; ++it) {
+    for (const auto& d : it->second->domains) {
+      int rank = std::max(MatchRank(d, host), MatchRank(d, host_no_port));
+      if (rank > best_rank) {
+        best_rank = rank;
+        best = it->second;
+      }
+    }
+  }
+  return best;
+}
+
+std::optional<PendingResponse> DeltaState::NextVirtualHosts(TypeState& st, const cache::Snapshot& snapshot) {
+  // A route configuration that changed since its virtual hosts were sent clears Envoy's table:
+  // send them all again.
+  const auto& routes = snapshot.Get(ResourceType::kRoute).resources;
+  for (auto& [rc, version] : st.vhds_route_versions) {
+    auto it = routes.find(rc);
+    std::string now = it == routes.end() ? "" : it->second->version;
+    if (now != version) {
+      for (auto h = st.held.begin(); h != st.held.end();) {
+        h = h->first.compare(0, rc.size() + 1, rc + "/") == 0 ? st.held.erase(h) : std::next(h);
+      }
+      version = now;
+    }
+  }
+
+  // Group the subscribed aliases by the virtual host they resolve to.
+  std::map<std::string, std::pair<cache::ResourcePtr, std::vector<std::string>>> found;
+  std::vector<std::string> absent;
+  for (const auto& alias : st.names) {
+    cache::ResourcePtr r = ResolveVirtualHost(snapshot, alias);
+    if (!r) {
+      auto h = st.held.find(alias);
+      if (!st.told_absent.contains(alias) || (h != st.held.end() && !h->second.empty())) absent.push_back(alias);
+      continue;
+    }
+    auto h = st.held.find(alias);
+    if (h != st.held.end() && h->second == r->version) continue;
+    auto& slot = found[r->name];
+    slot.first = r;
+    slot.second.push_back(alias);
+  }
+  if (found.empty() && absent.empty()) return std::nullopt;
+
+  std::string body;
+  size_t count = 0;
+  for (auto& [name, entry] : found) {
+    const auto& [r, aliases] = entry;
+    std::string res;  // envoy.service.discovery.v3.Resource
+    wire::PutBytes(res, 3, r->name);
+    wire::PutBytes(res, 1, r->version);
+    res += r->sotw_field;  // Resource.resource is field 2, like DiscoveryResponse.resources
+    for (const auto& a : aliases) wire::PutBytes(res, 4, a);
+    wire::PutBytes(body, 2, res);
+    count++;
+    for (const auto& a : aliases) {
+      st.held[a] = r->version;
+      st.told_absent.erase(a);
+      std::string rc = a.substr(0, a.rfind('/'));
+      if (!st.vhds_route_versions.contains(rc)) {
+        auto it = routes.find(rc);
+        st.vhds_route_versions[rc] = it == routes.end() ? "" : it->second->version;
+      }
+    }
+  }
+  for (const auto& a : absent) {
+    std::string res;  // name and alias, no resource: "this host is unknown"
+    wire::PutBytes(res, 3, a);
+    wire::PutBytes(res, 4, a);
+    wire::PutBytes(body, 2, res);
+    count++;
+    st.held.erase(a);
+    st.told_absent.insert(a);
+  }
+  return Finish(ResourceType::kVirtualHost, st, snapshot.Get(ResourceType::kVirtualHost).version, std::move(body),
+                count, {});
+}
+
+PendingResponse DeltaState::Finish(ResourceType t, TypeState& st, const std::string& system_version,
+                                   std::string resources, size_t count, const std::vector<std::string>& removed) {
+  PendingResponse out;
+  out.type = t;
+  out.version = system_version;
+  out.nonce = std::to_string(++nonce_);
+  out.resources = count;
+  out.bytes.reserve(resources.size() + 128);
+  wire::PutBytes(out.bytes, 1, system_version);  // system_version_info
+  out.bytes += resources;                        // resources (field 2)
+  wire::PutBytes(out.bytes, 4, TypeUrl(t));      // type_url
+  wire::PutBytes(out.bytes, 5, out.nonce);       // nonce
+  for (const auto& r : removed) wire::PutBytes(out.bytes, 6, r);  // removed_resources
+  std::string cp;
+  wire::PutBytes(cp, 1, "tern");
+  wire::PutBytes(out.bytes, 7, cp);  // control_plane
+  st.info.version_sent = system_version;
+  st.info.last_nonce = out.nonce;
+  st.info.responses++;
+  return out;
+}
+
+}  // namespace tern::xds

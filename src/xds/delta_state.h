@@ -1,0 +1,78 @@
+#pragma once
+// The incremental (delta) xDS protocol state of one stream, free of gRPC.
+//
+// Rules (envoyproxy/envoy docs/root/api-docs/xds_protocol.rst, "Incremental xDS"):
+//  * The client says what it gains and loses interest in (resource_names_subscribe /
+//    _unsubscribe); the server sends only resources whose version differs from what the client
+//    holds, and names the ones that went away in removed_resources, once.
+//  * Wildcard: "*" in resource_names_subscribe; for LDS and CDS a first request with nothing to
+//    subscribe is the legacy wildcard. Unsubscribing "*" ends it.
+//  * On reconnect, initial_resource_versions says what the client holds: held resources at the
+//    current version are not re-sent, held resources that no longer exist are removed.
+//  * Subscribing to a resource the client already holds sends it again (the client may have
+//    dropped it); unsubscribing an unknown name is ignored; a subscribed name that does not
+//    exist is remembered and sent when it appears.
+//  * Nonces and ACK/NACK/stale are as in state-of-the-world.
+//  * VHDS (on-demand virtual hosts, envoy api/ondemand_vhds_rds_protocol.rst): names are
+//    "<route config>/<host>"; the server resolves the host against the route configuration's
+//    virtual hosts (exact, then "*.suffix", then "prefix.*", then "*") and answers with that
+//    virtual host, the requested names as aliases; an unknown host gets at once an entry with
+//    the requested name and alias and no resource, so Envoy does not wait. A changed route
+//    configuration re-sends every subscribed virtual host of it.
+#include <array>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "cache/snapshot.h"
+#include "xds/sotw_state.h"
+#include "xds/stream_info.h"
+
+namespace envoy::service::discovery::v3 {
+class DeltaDiscoveryRequest;
+}
+
+namespace tern::xds {
+
+class DeltaState {
+ public:
+  explicit DeltaState(std::optional<ResourceType> fixed_type) : fixed_type_(fixed_type) {}
+
+  absl::Status OnRequest(const envoy::service::discovery::v3::DeltaDiscoveryRequest& req, RequestKind* kind,
+                         ResourceType* type);
+  std::optional<PendingResponse> NextResponse(const cache::Snapshot& snapshot);
+  const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+
+ private:
+  struct TypeState {
+    bool requested = false;
+    bool wildcard = false;
+    std::set<std::string> names;
+    // What the client holds: name → version ("" = told it does not exist: VHDS only).
+    std::map<std::string, std::string> held;
+    std::set<std::string> told_absent;  // subscribed names reported as absent (VHDS)
+    // VHDS: for each route configuration, the RDS version the held virtual hosts belong to.
+    std::map<std::string, std::string> vhds_route_versions;
+    TypeInfo info;
+  };
+
+  static bool LegacyWildcardType(ResourceType t) {
+    return t == ResourceType::kListener || t == ResourceType::kCluster;
+  }
+  std::optional<PendingResponse> NextFor(ResourceType t, TypeState& st, const cache::Snapshot& snapshot);
+  std::optional<PendingResponse> NextVirtualHosts(TypeState& st, const cache::Snapshot& snapshot);
+  PendingResponse Finish(ResourceType t, TypeState& st, const std::string& system_version,
+                         std::string resources, size_t count, const std::vector<std::string>& removed);
+
+  std::optional<ResourceType> fixed_type_;
+  std::array<TypeState, kNumResourceTypes> types_;
+  uint64_t nonce_ = 0;
+};
+
+// Resolves "<route config>/<host>" against the virtual hosts of the snapshot. Returns the
+// virtual host resource or null.
+cache::ResourcePtr ResolveVirtualHost(const cache::Snapshot& snapshot, const std::string& alias);
+
+}  // namespace tern::xds

@@ -29,6 +29,7 @@ struct StreamInfo {
   std::string peer;
   std::string service;         // "ads", "lds", ...
   bool delta = false;
+  uint64_t requests = 0;       // requests applied so far
   std::chrono::system_clock::time_point connected_at;
   std::array<TypeInfo, kNumResourceTypes> types;
 };

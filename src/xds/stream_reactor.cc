@@ -111,6 +111,7 @@ void StreamReactor<P>::HandleRequest() {
   } else if (kind == RequestKind::kAck) {
     if (deps_.observer) deps_.observer->OnAck(type);
   }
+  requests_++;
   PublishInfo();
   MaybeWrite();
 }
@@ -161,6 +162,7 @@ void StreamReactor<P>::FinishOnce(grpc::Status status) {
 template <typename P>
 void StreamReactor<P>::PublishInfo() {
   deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
+    s.requests = requests_;
     for (ResourceType t : kAdsOrder) s.types[static_cast<size_t>(t)] = state_.info(t);
   });
 }

@@ -93,6 +93,7 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   std::optional<ResourceType> in_flight_type_ ABSL_GUARDED_BY(mu_);
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_resources_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   std::string node_cluster_ ABSL_GUARDED_BY(mu_);
 };

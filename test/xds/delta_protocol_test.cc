@@ -71,6 +71,23 @@ class DeltaProtocolTest : public ::testing::Test {
     per["edge"] = std::make_shared<cache::Snapshot>("edge", std::move(res));
     cache_.SetAll(per, nullptr);
   }
+  // Waits until the server has applied a subscription change (requests are asynchronous).
+  void AwaitNames(ResourceType t, size_t names) {
+    for (int i = 0; i < 500; ++i) {
+      auto s = server_->Streams();
+      if (!s.empty() && s[0].types[static_cast<size_t>(t)].names == names) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL() << "subscription change not applied";
+  }
+  void AwaitRequests(uint64_t n) {
+    for (int i = 0; i < 500; ++i) {
+      auto s = server_->Streams();
+      if (!s.empty() && s[0].requests >= n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL() << "requests not applied";
+  }
   std::unique_ptr<RawXdsClient> Connect(const std::string& method = kDeltaAds) {
     return std::make_unique<RawXdsClient>("127.0.0.1:" + std::to_string(port_), method);
   }
@@ -108,6 +125,7 @@ TEST_F(DeltaProtocolTest, ExplicitStarSubscribesToEverythingAndUnsubscribingStar
   ASSERT_TRUE(r);
   EXPECT_EQ(Bodies(*r), (std::set<std::string>{"l1@v1", "l2@v1"}));
   c->Send(Req(L, {}, {"*"}, r->nonce()));
+  AwaitRequests(2);
   auto next = World1();
   next[ResourceType::kListener]["l3"] = "v1";
   Publish(next);
@@ -144,6 +162,7 @@ TEST_F(DeltaProtocolTest, NamedSubscribeAndUnsubscribe) {
   ASSERT_TRUE(r);
   EXPECT_EQ(Bodies(*r), (std::set<std::string>{"c1@v1", "c2@v1"}));
   c->Send(Req(E, {}, {"c1"}, r->nonce()));
+  AwaitNames(ResourceType::kEndpoint, 1);
   auto next = World1();
   next[ResourceType::kEndpoint]["c1"] = "v2";  // no longer watched
   Publish(next);

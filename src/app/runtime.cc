@@ -1,5 +1,6 @@
 #include "app/runtime.h"
 
+#include "sources/consul/consul_source.h"
 #include "sources/file/file_source.h"
 
 namespace tern::app {
@@ -12,6 +13,22 @@ absl::StatusOr<Config> LoadConfigOrDefault(const std::string& path) {
 std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) {
   std::vector<std::unique_ptr<sources::Source>> out;
   if (!config.files.empty()) out.push_back(std::make_unique<sources::FileSource>("file", config.files));
+  if (config.consul) {
+    const ConsulConfig& c = *config.consul;
+    sources::ConsulSource::Options o;
+    o.address = c.address;
+    o.datacenter = c.datacenter;
+    o.token_file = c.token_file;
+    o.token_env = c.token_env;
+    o.consistency = c.consistency;
+    if (c.tls) {
+      o.ca_file = c.tls->ca_file;
+      o.cert_file = c.tls->cert_file;
+      o.key_file = c.tls->key_file;
+      o.server_name = c.tls->server_name;
+    }
+    out.push_back(std::make_unique<sources::ConsulSource>("consul", std::move(o)));
+  }
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "app/runtime.h"
 #include "cache/snapshot_cache.h"
 #include "server/reconciler.h"
+#include "sources/source_status.h"
 #include "xds/xds_server.h"
 
 namespace tern::app {
@@ -131,7 +132,11 @@ int Serve(const std::string& config_path) {
     return Json(ready ? 200 : 503, {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources())}});
   });
   http.Handle("/metrics", [&](const admin::HttpRequest&) {
-    return admin::HttpResponse{200, "text/plain; version=0.0.4", metrics.Render()};
+    std::string text = metrics.Render();
+    for (const auto& s : sources) {
+      if (auto* m = dynamic_cast<const sources::MetricsReporter*>(s.get())) text += m->MetricsText();
+    }
+    return admin::HttpResponse{200, "text/plain; version=0.0.4", text};
   });
   http.Handle("/debug/proxies", [&](const admin::HttpRequest&) { return Json(200, ProxiesJson(xds.Streams())); });
   http.Handle("/debug/sources", [&](const admin::HttpRequest&) { return Json(200, SourcesJson(reconciler.Sources())); });

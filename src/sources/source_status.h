@@ -22,4 +22,12 @@ class StatusReporter {
   virtual SourceStatus status() const = 0;
 };
 
+// A source with its own counters (e.g. requests made to Consul) appends them to /metrics, in the
+// Prometheus text format, names `tern_<source kind>_*`.
+class MetricsReporter {
+ public:
+  virtual ~MetricsReporter() = default;
+  virtual std::string MetricsText() const = 0;
+};
+
 }  // namespace tern::sources

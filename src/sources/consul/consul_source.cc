@@ -1,0 +1,466 @@
+#include "sources/consul/consul_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+namespace tern::sources {
+namespace {
+
+constexpr char kCatalogPath[] = "/v1/catalog/services";
+constexpr size_t kMaxReasons = 8;
+
+std::string ConfigPath(const std::string& kind) { return "/v1/config/" + kind; }
+std::string ChainPath(const std::string& service) { return "/v1/discovery-chain/" + consul::UrlEscape(service); }
+
+std::string Origin(const std::string& endpoint) { return "consul " + endpoint; }
+
+// The service a chain-shaping config entry belongs to: its name.
+bool Ignored(const std::string& service) { return service == "consul"; }
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& ConsulSource::ConfigKinds() {
+  static const std::vector<std::string> kinds = {"ingress-gateway", "service-defaults", "service-router",
+                                                 "service-splitter", "service-resolver"};
+  return kinds;
+}
+
+ConsulSource::ConsulSource(std::string name, Options options) : name_(std::move(name)), options_(std::move(options)) {
+  http::ClientOptions c;
+  c.address = options_.address;
+  if (c.address.find("://") == std::string::npos) c.address = "http://" + c.address;
+  c.datacenter = options_.datacenter;
+  c.consistency = options_.consistency;
+  c.ca_file = options_.ca_file;
+  c.cert_file = options_.cert_file;
+  c.key_file = options_.key_file;
+  c.server_name = options_.server_name;
+  c.wait = options_.wait;
+  c.backoff_min = options_.backoff_min;
+  c.backoff_max = options_.backoff_max;
+  if (!options_.token_file.empty()) {
+    std::ifstream in(options_.token_file);
+    std::stringstream buf;
+    if (in) buf << in.rdbuf();
+    if (!in) token_error_ = "cannot read the Consul token file " + options_.token_file;
+    c.token = Trimmed(buf.str());
+  } else if (!options_.token_env.empty()) {
+    const char* v = std::getenv(options_.token_env.c_str());
+    if (!v) token_error_ = "the Consul token variable " + options_.token_env + " is not set";
+    else c.token = Trimmed(v);
+  }
+  client_ = std::make_unique<http::BlockingClient>(std::move(c));
+  status_.name = name_;
+}
+
+ConsulSource::~ConsulSource() { Stop(); }
+
+uint64_t ConsulSource::requests_total() const { return client_->total_requests(); }
+
+// --- one full synchronous read ---------------------------------------------------------------
+
+absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* problems) {
+  if (!token_error_.empty()) {
+    problems->push_back({name_, token_error_});
+    return absl::FailedPreconditionError(token_error_);
+  }
+  const size_t before = problems->size();
+  auto get = [&](const std::string& path) -> std::optional<std::string> {
+    http::Response r = client_->Get(path);
+    if (!r.ok) {
+      problems->push_back({Origin(path), r.error});
+      return std::nullopt;
+    }
+    return r.body;
+  };
+  consul::ConsulView view;
+  std::vector<model::Problem> entry_problems;
+  std::map<std::string, std::set<std::string>> bad;
+  if (auto body = get(kCatalogPath)) {
+    auto s = consul::DecodeCatalogServices(*body, kCatalogPath);
+    if (s.ok()) view.services = *s;
+    else problems->push_back({Origin(kCatalogPath), std::string(s.status().message())});
+  }
+  for (const auto& kind : ConfigKinds()) {
+    auto body = get(ConfigPath(kind));
+    if (!body) continue;
+    std::vector<model::Problem> p;
+    absl::Status st;
+    if (kind == "ingress-gateway") {
+      auto v = consul::DecodeIngressGateways(*body, ConfigPath(kind), &p);
+      if (v.ok()) view.ingress = *v;
+      st = v.status();
+    } else if (kind == "service-defaults") {
+      auto v = consul::DecodeServiceDefaults(*body, ConfigPath(kind), &p);
+      if (v.ok()) for (auto& d : *v) view.defaults[d.name] = d;
+      st = v.status();
+    } else {
+      auto v = consul::DecodeChainEntries(kind, *body, ConfigPath(kind), &p);
+      st = v.status();
+    }
+    if (!st.ok()) problems->push_back({Origin(ConfigPath(kind)), std::string(st.message())});
+    for (auto& pr : p) entry_problems.push_back(pr);
+  }
+  if (problems->size() > before) return absl::UnavailableError("Consul could not be read");
+  std::set<std::string> health_paths;
+  for (const auto& [service, tags] : view.services) {
+    if (Ignored(service)) continue;
+    health_paths.insert(consul::ServiceHealthPath(service));
+    auto body = get(ChainPath(service));
+    if (!body) continue;
+    auto chain = consul::DecodeDiscoveryChain(*body, ChainPath(service));
+    if (!chain.ok()) {
+      problems->push_back({Origin(ChainPath(service)), std::string(chain.status().message())});
+      continue;
+    }
+    for (const auto& p : consul::HealthPaths(*chain)) health_paths.insert(p);
+    view.chains[service] = *chain;
+  }
+  for (const auto& path : health_paths) {
+    auto body = get(path);
+    if (!body) continue;
+    auto inst = consul::DecodeHealthService(*body, path);
+    if (!inst.ok()) {
+      problems->push_back({Origin(path), std::string(inst.status().message())});
+      continue;
+    }
+    view.health[path] = *inst;
+  }
+  if (problems->size() > before) return absl::UnavailableError("Consul could not be read");
+  std::vector<model::Problem> mapping;
+  auto fragment = std::make_shared<const model::World>(consul::BuildWorld(view, &mapping));
+  for (auto& p : entry_problems) spdlog::warn("source {}: {}", name_, p.ToString());
+  for (auto& p : mapping) spdlog::warn("source {}: {}", name_, p.ToString());
+
+  absl::MutexLock lock(&mu_);
+  if (!Watching()) {
+    // Seed the watchers with what was read so that their first answers change nothing.
+    catalog_ = view.services;
+    ingress_ = view.ingress;
+    defaults_.emplace();
+    for (auto& [n, d] : view.defaults) defaults_->push_back(d);
+    for (const auto& kind : ConfigKinds()) config_known_.insert(kind);
+    for (auto& [service, chain] : view.chains) {
+      services_[service].newest = chain;
+      services_[service].effective = chain;
+    }
+    for (auto& [path, inst] : view.health) health_[path].data = inst;
+    published_ = fragment;
+  }
+  status_.synced = true;
+  status_.index++;
+  status_.last_sync = std::chrono::system_clock::now();
+  status_.last_error.clear();
+  return FragmentPtr(fragment);
+}
+
+// --- watching ---------------------------------------------------------------------------------
+
+void ConsulSource::Start(UpdateSink& sink) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (sink_) return;
+    sink_ = &sink;
+    catalog_watch_ = client_->Watch(kCatalogPath, [this](const http::Response& r) { OnCatalog(r); });
+    for (const auto& kind : ConfigKinds()) {
+      config_watches_[kind] = client_->Watch(ConfigPath(kind), [this, kind](const http::Response& r) { OnConfig(kind, r); });
+    }
+    // Services seeded by SyncOnce get their watches now.
+    if (catalog_) SetServices(*catalog_);
+  }
+  client_->SetBatchHook([this] { OnBatch(); });
+  client_->Start();
+}
+
+void ConsulSource::Stop() {
+  client_->Stop();
+  absl::MutexLock lock(&mu_);
+  sink_ = nullptr;
+}
+
+void ConsulSource::Failed(const std::string& endpoint, const std::string& error) {
+  errors_total_++;
+  status_.last_error = Origin(endpoint) + ": " + error;
+  auto it = failing_.find(endpoint);
+  if (it != failing_.end() && it->second == error) return;  // already said
+  failing_[endpoint] = error;
+  spdlog::warn("source {}: {}: {} (keeping its last good data)", name_, Origin(endpoint), error);
+  pending_errors_.push_back({Origin(endpoint), error});
+}
+
+void ConsulSource::Succeeded(const std::string& endpoint, const std::string& reason) {
+  if (failing_.erase(endpoint) > 0) {
+    spdlog::info("source {}: {} answers again", name_, Origin(endpoint));
+    if (failing_.empty()) {
+      status_.last_error.clear();
+      force_publish_ = true;  // tells the core the source is healthy again
+    }
+  }
+  dirty_ = true;
+  if (reasons_.size() < kMaxReasons) reasons_.push_back(reason);
+}
+
+void ConsulSource::OnCatalog(const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  if (!r.ok) return Failed(kCatalogPath, r.error);
+  auto services = consul::DecodeCatalogServices(r.body, kCatalogPath);
+  if (!services.ok()) return Failed(kCatalogPath, std::string(services.status().message()));
+  catalog_index_ = r.index;
+  catalog_ = *services;
+  SetServices(*services);
+  Succeeded(kCatalogPath, "consul catalog index " + std::to_string(r.index));
+}
+
+void ConsulSource::SetServices(consul::ServiceList services) {
+  for (auto it = services_.begin(); it != services_.end();) {
+    if (services.count(it->first)) {
+      ++it;
+      continue;
+    }
+    // A successful read says the service is gone: this is a real removal.
+    if (it->second.chain_watch) client_->Unwatch(it->second.chain_watch);
+    spdlog::info("source {}: service {} left the catalog", name_, it->first);
+    it = services_.erase(it);
+  }
+  for (const auto& [service, tags] : services) {
+    if (Ignored(service)) continue;
+    ServiceState& st = services_[service];
+    if (Watching() && st.chain_watch == 0) {
+      std::string svc = service;
+      st.chain_watch = client_->Watch(ChainPath(service), [this, svc](const http::Response& r) { OnChain(svc, r); });
+    }
+  }
+  Reconcile();
+}
+
+void ConsulSource::OnChain(const std::string& service, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  const std::string path = ChainPath(service);
+  auto it = services_.find(service);
+  if (it == services_.end()) return;
+  if (!r.ok) return Failed(path, r.error);
+  auto chain = consul::DecodeDiscoveryChain(r.body, path);
+  if (!chain.ok()) return Failed(path, std::string(chain.status().message()));
+  it->second.newest = *chain;
+  Reconcile();
+  Succeeded(path, "consul discovery-chain " + service + " index " + std::to_string(r.index));
+}
+
+void ConsulSource::OnHealth(const std::string& path, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  auto it = health_.find(path);
+  if (it == health_.end()) return;
+  if (!r.ok) return Failed(path, r.error);
+  auto inst = consul::DecodeHealthService(r.body, path);
+  if (!inst.ok()) return Failed(path, std::string(inst.status().message()));
+  it->second.data = *inst;
+  Reconcile();
+  std::string what = path.substr(std::string("/v1/health/service/").size());
+  Succeeded(path, "consul health " + what + " index " + std::to_string(r.index));
+}
+
+void ConsulSource::OnConfig(const std::string& kind, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  const std::string path = ConfigPath(kind);
+  if (!r.ok) return Failed(path, r.error);
+  std::vector<model::Problem> problems;
+  absl::Status st;
+  std::set<std::string> good;
+  if (kind == "ingress-gateway") {
+    auto v = consul::DecodeIngressGateways(r.body, path, &problems);
+    st = v.status();
+    if (v.ok()) {
+      // A bad ingress entry keeps its previous version.
+      std::vector<consul::IngressGateway> next = *v;
+      for (const auto& p : problems) {
+        std::string name = p.origin.substr(p.origin.find('/') + 1);
+        if (ingress_) {
+          for (const auto& old : *ingress_) if (old.name == name) next.push_back(old);
+        }
+      }
+      ingress_ = std::move(next);
+    }
+  } else if (kind == "service-defaults") {
+    auto v = consul::DecodeServiceDefaults(r.body, path, &problems);
+    st = v.status();
+    if (v.ok()) {
+      std::vector<consul::ServiceDefaults> next = *v;
+      for (const auto& p : problems) {
+        std::string name = p.origin.substr(p.origin.find('/') + 1);
+        if (defaults_) {
+          for (const auto& old : *defaults_) if (old.name == name) next.push_back(old);
+        }
+      }
+      defaults_ = std::move(next);
+    }
+  } else {
+    auto v = consul::DecodeChainEntries(kind, r.body, path, &problems);
+    st = v.status();
+  }
+  if (!st.ok()) return Failed(path, std::string(st.message()));
+  std::set<std::string> bad;
+  for (const auto& p : problems) {
+    bad.insert(p.origin.substr(p.origin.find('/') + 1));
+    Failed(p.origin, p.message);
+  }
+  // Entries that are fine again clear their error.
+  for (const auto& name : bad_entries_[kind]) {
+    if (!bad.count(name)) failing_.erase(kind + "/" + name);
+  }
+  bad_entries_[kind] = bad;
+  config_known_.insert(kind);
+  Reconcile();
+  Succeeded(path, "consul config " + kind + " index " + std::to_string(r.index));
+}
+
+bool ConsulSource::ChainBlocked(const std::string& service) const {
+  for (const auto& kind : {"service-router", "service-splitter", "service-resolver"}) {
+    auto it = bad_entries_.find(kind);
+    if (it != bad_entries_.end() && it->second.count(service)) return true;
+  }
+  return false;
+}
+
+void ConsulSource::Reconcile() {
+  // Promote each service's newest chain once every health path it needs has data.
+  for (auto& [service, st] : services_) {
+    if (!st.newest || st.newest == st.effective || ChainBlocked(service)) continue;
+    bool ready = true;
+    for (const auto& p : consul::HealthPaths(*st.newest)) {
+      auto h = health_.find(p);
+      if (h == health_.end() || !h->second.data) ready = false;
+    }
+    if (ready) st.effective = st.newest;
+  }
+  // The health watches wanted now: each service's own, and every target of its chains.
+  std::set<std::string> wanted;
+  for (const auto& [service, st] : services_) {
+    wanted.insert(consul::ServiceHealthPath(service));
+    for (const auto* chain : {&st.newest, &st.effective}) {
+      if (!*chain) continue;
+      for (const auto& p : consul::HealthPaths(**chain)) wanted.insert(p);
+    }
+  }
+  for (auto it = health_.begin(); it != health_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.watch) client_->Unwatch(it->second.watch);
+    failing_.erase(it->first);
+    it = health_.erase(it);
+  }
+  if (!Watching()) return;
+  bool added = false;
+  for (const auto& path : wanted) {
+    HealthState& h = health_[path];
+    if (h.watch) continue;
+    h.watch = client_->Watch(path, [this, path](const http::Response& r) { OnHealth(path, r); });
+    added = true;
+  }
+  // A chain waiting for new targets is promoted from OnHealth once they answer.
+  (void)added;
+}
+
+consul::ConsulView ConsulSource::View() const {
+  consul::ConsulView v;
+  if (catalog_) v.services = *catalog_;
+  for (const auto& [service, st] : services_) {
+    if (st.effective) v.chains[service] = *st.effective;
+  }
+  for (const auto& [path, h] : health_) {
+    if (h.data) v.health[path] = *h.data;
+  }
+  if (defaults_) for (const auto& d : *defaults_) v.defaults[d.name] = d;
+  if (ingress_) v.ingress = *ingress_;
+  return v;
+}
+
+void ConsulSource::OnBatch() {
+  UpdateSink* sink = nullptr;
+  std::vector<model::Problem> errors;
+  FragmentPtr fragment;
+  std::string reason;
+  {
+    absl::MutexLock lock(&mu_);
+    sink = sink_;
+    errors.swap(pending_errors_);
+    // Nothing is published before the catalog and every config kind have been read once:
+    // a fragment without them would withdraw gateways and routes that are really there.
+    bool complete = catalog_.has_value() && config_known_.size() == ConfigKinds().size();
+    if ((dirty_ || force_publish_) && complete) {
+      std::vector<model::Problem> mapping;
+      auto world = std::make_shared<const model::World>(consul::BuildWorld(View(), &mapping));
+      if (mapping != mapping_problems_) {
+        for (const auto& p : mapping) errors.push_back(p);
+        mapping_problems_ = mapping;
+      }
+      if (!published_ || !(*published_ == *world) || force_publish_) {
+        fragment = world;
+        published_ = world;
+        updates_total_++;
+        for (size_t i = 0; i < reasons_.size(); ++i) reason += (i ? ", " : "") + reasons_[i];
+        if (reason.empty()) reason = "consul answers again";
+        status_.synced = true;
+        status_.index++;
+      }
+      status_.last_sync = std::chrono::system_clock::now();
+      dirty_ = false;
+      force_publish_ = false;
+      reasons_.clear();
+    }
+  }
+  if (!sink) return;
+  if (fragment) sink->OnUpdate(name_, fragment, reason);
+  if (!errors.empty()) sink->OnError(name_, std::move(errors));
+}
+
+SourceStatus ConsulSource::status() const {
+  absl::MutexLock lock(&mu_);
+  SourceStatus s = status_;
+  s.index = catalog_index_ ? catalog_index_ : s.index;
+  return s;
+}
+
+std::string ConsulSource::MetricsText() const {
+  uint64_t errors, updates, index, failing;
+  {
+    absl::MutexLock lock(&mu_);
+    errors = errors_total_;
+    updates = updates_total_;
+    index = catalog_index_;
+    failing = failing_.size();
+  }
+  std::string n = "{source=\"" + name_ + "\"}";
+  std::string out;
+  out += "# HELP tern_consul_requests_total HTTP requests made to Consul (blocking queries and reads).\n";
+  out += "# TYPE tern_consul_requests_total counter\n";
+  out += "tern_consul_requests_total" + n + " " + std::to_string(client_->total_requests()) + "\n";
+  out += "# HELP tern_consul_errors_total Failed or undecodable Consul answers.\n";
+  out += "# TYPE tern_consul_errors_total counter\n";
+  out += "tern_consul_errors_total" + n + " " + std::to_string(errors) + "\n";
+  out += "# HELP tern_consul_updates_total Fragments handed to the core.\n";
+  out += "# TYPE tern_consul_updates_total counter\n";
+  out += "tern_consul_updates_total" + n + " " + std::to_string(updates) + "\n";
+  out += "# HELP tern_consul_watches Blocking queries currently watched.\n";
+  out += "# TYPE tern_consul_watches gauge\n";
+  out += "tern_consul_watches" + n + " " + std::to_string(client_->watch_count()) + "\n";
+  out += "# HELP tern_consul_failing_endpoints Consul endpoints whose last answer failed.\n";
+  out += "# TYPE tern_consul_failing_endpoints gauge\n";
+  out += "tern_consul_failing_endpoints" + n + " " + std::to_string(failing) + "\n";
+  out += "# HELP tern_consul_catalog_index X-Consul-Index of the last catalog answer.\n";
+  out += "# TYPE tern_consul_catalog_index gauge\n";
+  out += "tern_consul_catalog_index" + n + " " + std::to_string(index) + "\n";
+  return out;
+}
+
+}  // namespace tern::sources

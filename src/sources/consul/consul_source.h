@@ -1,0 +1,131 @@
+#pragma once
+// The Consul source: watches Consul with blocking queries and turns what it sees into one
+// model::World fragment (see mapper.h for the mapping, docs/consul.md for the whole story).
+//
+// Watches, all multiplexed on one BlockingClient thread:
+//   /v1/catalog/services                      which services exist: per-service watches start and
+//                                             stop with it
+//   /v1/config/<kind>                         ingress-gateway, service-defaults, service-router,
+//                                             service-splitter, service-resolver
+//   /v1/discovery-chain/<service>             per service: Consul's compiled routing
+//   /v1/health/service/<service>[?filter=..]  per service, and per chain target with its subset
+//                                             filter (Consul evaluates the filter)
+//
+// Every answer is decoded; a good one replaces that endpoint's last good data, a bad one (Consul
+// unreachable, 5xx, malformed JSON) is reported once through sink.OnError naming the endpoint and
+// changes nothing: a failed watch keeps its last good data, so a fragment never loses routes
+// because a watch failed. Only a successful answer that no longer lists a service removes it.
+// A new chain is used only once every target it names has its endpoints, so a canary change
+// never routes to a cluster whose endpoints are still being fetched. After each batch of answers
+// the fragment is rebuilt; if it changed, sink.OnUpdate gets it with a reason naming the events
+// ("consul health web index 42").
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "sources/consul/decoders.h"
+#include "sources/consul/mapper.h"
+#include "sources/http/blocking_client.h"
+#include "sources/source.h"
+#include "sources/source_status.h"
+
+namespace tern::sources {
+
+class ConsulSource : public Source, public StatusReporter, public MetricsReporter {
+ public:
+  struct Options {
+    std::string address = "http://127.0.0.1:8500";
+    std::string datacenter;
+    std::string token_file;  // the ACL token is read from this file ...
+    std::string token_env;   // ... or this environment variable; never logged
+    std::string consistency = "default";
+    std::string ca_file, cert_file, key_file, server_name;
+    std::chrono::milliseconds wait{std::chrono::seconds(60)};
+    std::chrono::milliseconds backoff_min{50};
+    std::chrono::milliseconds backoff_max{2000};
+  };
+
+  ConsulSource(std::string name, Options options);
+  ~ConsulSource() override;
+  ConsulSource(const ConsulSource&) = delete;
+  ConsulSource& operator=(const ConsulSource&) = delete;
+
+  const std::string& name() const override { return name_; }
+  absl::StatusOr<FragmentPtr> SyncOnce(std::vector<model::Problem>* problems) override;
+  void Start(UpdateSink& sink) override;
+  void Stop() override;
+  SourceStatus status() const override;
+  std::string MetricsText() const override;
+
+  uint64_t requests_total() const;
+
+  static const std::vector<std::string>& ConfigKinds();
+
+ private:
+  struct ServiceState {
+    http::WatchId chain_watch = 0;
+    std::optional<consul::DiscoveryChain> newest;     // last decoded chain
+    std::optional<consul::DiscoveryChain> effective;  // the one in use (all targets known)
+  };
+  struct HealthState {
+    http::WatchId watch = 0;
+    std::optional<std::vector<consul::Instance>> data;
+  };
+
+  // Watch callbacks (client thread).
+  void OnCatalog(const http::Response& r);
+  void OnChain(const std::string& service, const http::Response& r);
+  void OnHealth(const std::string& path, const http::Response& r);
+  void OnConfig(const std::string& kind, const http::Response& r);
+  void OnBatch();
+
+  // Records a failed endpoint (reported once per distinct error) or its recovery.
+  void Failed(const std::string& endpoint, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Succeeded(const std::string& endpoint, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a new catalog: starts and stops per-service watches.
+  void SetServices(consul::ServiceList services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Promotes chains whose targets are all known; starts/stops health watches to match.
+  void Reconcile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ChainBlocked(const std::string& service) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  consul::ConsulView View() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Watching() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sink_ != nullptr; }
+
+  const std::string name_;
+  const Options options_;
+  std::string token_error_;  // set when the token could not be read
+  std::unique_ptr<http::BlockingClient> client_;
+
+  mutable absl::Mutex mu_;
+  UpdateSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::optional<consul::ServiceList> catalog_ ABSL_GUARDED_BY(mu_);
+  uint64_t catalog_index_ ABSL_GUARDED_BY(mu_) = 0;
+  http::WatchId catalog_watch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, ServiceState> services_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, HealthState> health_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, http::WatchId> config_watches_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::vector<consul::IngressGateway>> ingress_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::vector<consul::ServiceDefaults>> defaults_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> config_known_ ABSL_GUARDED_BY(mu_);  // kinds read at least once
+  // kind → names of entries that failed to decode (their service keeps its last good chain).
+  std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> failing_ ABSL_GUARDED_BY(mu_);  // endpoint → error
+  std::vector<model::Problem> pending_errors_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> reasons_ ABSL_GUARDED_BY(mu_);
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  bool force_publish_ ABSL_GUARDED_BY(mu_) = false;
+  FragmentPtr published_ ABSL_GUARDED_BY(mu_);
+  std::vector<model::Problem> mapping_problems_ ABSL_GUARDED_BY(mu_);
+
+  SourceStatus status_ ABSL_GUARDED_BY(mu_);
+  uint64_t errors_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t updates_total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace tern::sources

@@ -1,0 +1,586 @@
+#include "sources/consul/decoders.h"
+
+#include <cmath>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace tern::sources::consul {
+namespace {
+
+using json = nlohmann::json;
+
+absl::Status Bad(const std::string& where, const std::string& path, const std::string& msg) {
+  return absl::InvalidArgumentError(where + ": " + (path.empty() ? "" : path + ": ") + msg);
+}
+
+absl::StatusOr<json> Parse(const std::string& text, const std::string& endpoint) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Bad(endpoint, "", "malformed JSON");
+  return j;
+}
+
+std::string Join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+// A field that is absent or null keeps the default: newer and older Consul versions differ in
+// which fields they send, and Go encodes empty slices and maps as null.
+const json* Field(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// Each getter checks the type and says where a wrong one was.
+struct Reader {
+  std::string where;  // endpoint or entry
+  absl::Status status = absl::OkStatus();
+
+  bool Fail(const std::string& path, const std::string& msg) {
+    if (status.ok()) status = Bad(where, path, msg);
+    return false;
+  }
+  bool Object(const json& obj, const std::string& path) {
+    return obj.is_object() || Fail(path, "expected an object");
+  }
+  bool Array(const json& obj, const std::string& path) {
+    return obj.is_array() || Fail(path, "expected a list");
+  }
+  bool String(const json& obj, const char* key, const std::string& path, std::string* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    if (!v->is_string()) return Fail(Join(path, key), "expected a string");
+    *out = v->get<std::string>();
+    return true;
+  }
+  bool Uint(const json& obj, const char* key, const std::string& path, uint32_t* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() > 0xffffffffLL)
+      return Fail(Join(path, key), "expected a non-negative integer");
+    *out = static_cast<uint32_t>(v->get<int64_t>());
+    return true;
+  }
+  bool Number(const json& obj, const char* key, const std::string& path, double* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    if (!v->is_number()) return Fail(Join(path, key), "expected a number");
+    *out = v->get<double>();
+    return true;
+  }
+  bool Bool(const json& obj, const char* key, const std::string& path, bool* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    if (!v->is_boolean()) return Fail(Join(path, key), "expected true or false");
+    *out = v->get<bool>();
+    return true;
+  }
+  bool Strings(const json& obj, const char* key, const std::string& path, std::vector<std::string>* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    if (!v->is_array()) return Fail(Join(path, key), "expected a list of strings");
+    for (size_t i = 0; i < v->size(); ++i) {
+      if (!(*v)[i].is_string()) return Fail(Index(Join(path, key), i), "expected a string");
+      out->push_back((*v)[i].get<std::string>());
+    }
+    return true;
+  }
+  bool StringMap(const json& obj, const char* key, const std::string& path, std::map<std::string, std::string>* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    if (!v->is_object()) return Fail(Join(path, key), "expected a map of strings");
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      if (!it.value().is_string()) return Fail(Join(Join(path, key), it.key()), "expected a string");
+      (*out)[it.key()] = it.value().get<std::string>();
+    }
+    return true;
+  }
+  bool Duration(const json& obj, const char* key, const std::string& path,
+                std::optional<std::chrono::milliseconds>* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    std::optional<std::chrono::milliseconds> d;
+    if (v->is_number()) {
+      d = ParseGoDuration(v->dump());
+    } else if (v->is_string()) {
+      d = ParseGoDuration(v->get<std::string>());
+    }
+    if (!d) return Fail(Join(path, key), "expected a duration such as \"5s\"");
+    *out = d;
+    return true;
+  }
+};
+
+model::Health WorseOf(model::Health a, model::Health b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
+
+bool IsMaintenanceCheck(const std::string& check_id) {
+  return check_id == "_node_maintenance" || check_id.rfind("_service_maintenance:", 0) == 0;
+}
+
+model::Health CheckHealth(const std::string& status) {
+  if (status == "passing") return model::Health::kPassing;
+  if (status == "warning") return model::Health::kWarning;
+  return model::Health::kCritical;  // "critical", and anything unknown is not trusted with traffic
+}
+
+bool DecodeStringMatches(Reader& r, const json& arr, const std::string& path, bool header,
+                         std::vector<model::HeaderMatch>* headers, std::vector<model::QueryMatch>* query) {
+  if (!r.Array(arr, path)) return false;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string p = Index(path, i);
+    const json& m = arr[i];
+    if (!r.Object(m, p)) return false;
+    std::string name, exact, prefix, suffix, regex;
+    bool present = false, invert = false;
+    if (!r.String(m, "Name", p, &name) || !r.Bool(m, "Present", p, &present) || !r.String(m, "Exact", p, &exact) ||
+        !r.String(m, "Prefix", p, &prefix) || !r.String(m, "Suffix", p, &suffix) || !r.String(m, "Regex", p, &regex) ||
+        !r.Bool(m, "Invert", p, &invert))
+      return false;
+    if (name.empty()) return r.Fail(Join(p, "Name"), "is required");
+    model::StringMatch sm;
+    if (present) {
+      sm.kind = model::StringMatch::Kind::kPresent;
+    } else if (!exact.empty()) {
+      sm = {model::StringMatch::Kind::kExact, exact};
+    } else if (!prefix.empty()) {
+      sm = {model::StringMatch::Kind::kPrefix, prefix};
+    } else if (!suffix.empty()) {
+      sm = {model::StringMatch::Kind::kSuffix, suffix};
+    } else if (!regex.empty()) {
+      sm = {model::StringMatch::Kind::kRegex, regex};
+    } else {
+      // Consul compiles an empty match as "present".
+      sm.kind = model::StringMatch::Kind::kPresent;
+    }
+    sm.invert = invert;
+    if (header) headers->push_back({name, sm});
+    else query->push_back({name, sm});
+  }
+  return true;
+}
+
+bool DecodeRoute(Reader& r, const json& route, const std::string& p, ChainRoute* out) {
+  if (!r.Object(route, p)) return false;
+  if (!r.String(route, "NextNode", p, &out->next_node)) return false;
+  const json* def = Field(route, "Definition");
+  if (!def) return true;
+  const std::string dp = Join(p, "Definition");
+  if (!r.Object(*def, dp)) return false;
+  if (const json* match = Field(*def, "Match")) {
+    const std::string mp = Join(dp, "Match");
+    if (!r.Object(*match, mp)) return false;
+    if (const json* h = Field(*match, "HTTP")) {
+      const std::string hp = Join(mp, "HTTP");
+      if (!r.Object(*h, hp)) return false;
+      std::string exact, prefix, regex;
+      if (!r.String(*h, "PathExact", hp, &exact) || !r.String(*h, "PathPrefix", hp, &prefix) ||
+          !r.String(*h, "PathRegex", hp, &regex) || !r.Strings(*h, "Methods", hp, &out->match.methods))
+        return false;
+      if (!exact.empty()) {
+        out->match.path_kind = model::RouteMatch::PathKind::kExact;
+        out->match.path = exact;
+      } else if (!regex.empty()) {
+        out->match.path_kind = model::RouteMatch::PathKind::kRegex;
+        out->match.path = regex;
+      } else if (!prefix.empty()) {
+        out->match.path = prefix;
+      }
+      if (const json* hs = Field(*h, "Header")) {
+        if (!DecodeStringMatches(r, *hs, Join(hp, "Header"), true, &out->match.headers, nullptr)) return false;
+      }
+      if (const json* qs = Field(*h, "QueryParam")) {
+        if (!DecodeStringMatches(r, *qs, Join(hp, "QueryParam"), false, nullptr, &out->match.query)) return false;
+      }
+    }
+  }
+  if (const json* dest = Field(*def, "Destination")) {
+    const std::string dsp = Join(dp, "Destination");
+    if (!r.Object(*dest, dsp)) return false;
+    std::string rewrite;
+    ChainDestination& d = out->destination;
+    if (!r.String(*dest, "PrefixRewrite", dsp, &rewrite) || !r.Duration(*dest, "RequestTimeout", dsp, &d.request_timeout) ||
+        !r.Uint(*dest, "NumRetries", dsp, &d.num_retries) ||
+        !r.Bool(*dest, "RetryOnConnectFailure", dsp, &d.retry_on_connect_failure))
+      return false;
+    if (!rewrite.empty()) d.prefix_rewrite = rewrite;
+    if (d.request_timeout && d.request_timeout->count() == 0) d.request_timeout.reset();
+    if (const json* codes = Field(*dest, "RetryOnStatusCodes")) {
+      const std::string cp = Join(dsp, "RetryOnStatusCodes");
+      if (!r.Array(*codes, cp)) return false;
+      for (size_t i = 0; i < codes->size(); ++i) {
+        const json& c = (*codes)[i];
+        if (!c.is_number_integer() || c.get<int64_t>() < 100 || c.get<int64_t>() > 599)
+          return r.Fail(Index(cp, i), "expected an HTTP status code");
+        d.retry_on_status_codes.push_back(static_cast<uint32_t>(c.get<int64_t>()));
+      }
+    }
+  }
+  return true;
+}
+
+std::optional<model::LbPolicy> LbPolicyFromConsul(const std::string& p) {
+  if (p == "round_robin") return model::LbPolicy::kRoundRobin;
+  if (p == "least_request") return model::LbPolicy::kLeastRequest;
+  if (p == "random") return model::LbPolicy::kRandom;
+  if (p == "ring_hash") return model::LbPolicy::kRingHash;
+  if (p == "maglev") return model::LbPolicy::kMaglev;
+  return std::nullopt;  // "" or a policy added after this version: Envoy's default
+}
+
+bool DecodeNode(Reader& r, const json& n, const std::string& p, ChainNode* out) {
+  if (!r.Object(n, p)) return false;
+  if (!r.String(n, "Type", p, &out->type) || !r.String(n, "Name", p, &out->name)) return false;
+  if (const json* routes = Field(n, "Routes")) {
+    if (!r.Array(*routes, Join(p, "Routes"))) return false;
+    for (size_t i = 0; i < routes->size(); ++i) {
+      ChainRoute route;
+      if (!DecodeRoute(r, (*routes)[i], Index(Join(p, "Routes"), i), &route)) return false;
+      out->routes.push_back(std::move(route));
+    }
+  }
+  if (const json* splits = Field(n, "Splits")) {
+    if (!r.Array(*splits, Join(p, "Splits"))) return false;
+    for (size_t i = 0; i < splits->size(); ++i) {
+      const std::string sp = Index(Join(p, "Splits"), i);
+      ChainSplit s;
+      if (!r.Object((*splits)[i], sp) || !r.Number((*splits)[i], "Weight", sp, &s.weight) ||
+          !r.String((*splits)[i], "NextNode", sp, &s.next_node))
+        return false;
+      if (s.weight < 0 || s.weight > 100) return r.Fail(Join(sp, "Weight"), "must be between 0 and 100");
+      out->splits.push_back(std::move(s));
+    }
+  }
+  if (const json* res = Field(n, "Resolver")) {
+    const std::string rp = Join(p, "Resolver");
+    if (!r.Object(*res, rp) || !r.String(*res, "Target", rp, &out->target) ||
+        !r.Duration(*res, "ConnectTimeout", rp, &out->connect_timeout))
+      return false;
+    if (const json* fo = Field(*res, "Failover")) {
+      if (!r.Object(*fo, Join(rp, "Failover")) || !r.Strings(*fo, "Targets", Join(rp, "Failover"), &out->failover_targets))
+        return false;
+    }
+  }
+  if (const json* lb = Field(n, "LoadBalancer")) {
+    std::string policy;
+    if (!r.Object(*lb, Join(p, "LoadBalancer")) || !r.String(*lb, "Policy", Join(p, "LoadBalancer"), &policy)) return false;
+    out->lb_policy = LbPolicyFromConsul(policy);
+  }
+  if (out->type == "router" && out->routes.empty()) return r.Fail(Join(p, "Routes"), "a router needs routes");
+  if (out->type == "splitter" && out->splits.empty()) return r.Fail(Join(p, "Splits"), "a splitter needs splits");
+  if (out->type == "resolver" && out->target.empty()) return r.Fail(Join(p, "Resolver.Target"), "is required");
+  return true;
+}
+
+// Runs `decode` on every entry of a config entry list; a bad entry becomes a problem named
+// "<kind>/<name>" and is skipped.
+template <typename T, typename F>
+absl::StatusOr<std::vector<T>> DecodeEntries(const std::string& kind, const std::string& json_text,
+                                             const std::string& endpoint, std::vector<model::Problem>* problems,
+                                             F decode) {
+  auto root = Parse(json_text, endpoint);
+  if (!root.ok()) return root.status();
+  if (root->is_null()) return std::vector<T>{};
+  if (!root->is_array()) return Bad(endpoint, "", "expected a list of config entries");
+  std::vector<T> out;
+  for (size_t i = 0; i < root->size(); ++i) {
+    const json& e = (*root)[i];
+    std::string name;
+    if (e.is_object() && e.contains("Name") && e["Name"].is_string()) name = e["Name"].get<std::string>();
+    if (name.empty()) {
+      problems->push_back({endpoint, Index("", i) + ".Name: a config entry needs a name"});
+      continue;
+    }
+    Reader r{kind + "/" + name};
+    T value;
+    if (decode(r, e, &value) && r.status.ok()) {
+      out.push_back(std::move(value));
+    } else {
+      problems->push_back({kind + "/" + name, std::string(r.status.message()).substr(r.where.size() + 2)});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> ParseGoDuration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  // A bare number is nanoseconds (Go's time.Duration encoded as JSON).
+  bool numeric = true;
+  for (char c : text) numeric = numeric && ((c >= '0' && c <= '9') || c == '-' || c == '.');
+  if (numeric) {
+    char* end = nullptr;
+    double ns = std::strtod(text.c_str(), &end);
+    if (!end || *end != '\0' || ns < 0) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<int64_t>(ns / 1e6));
+  }
+  double total_ms = 0;
+  size_t i = 0;
+  if (text == "0") return std::chrono::milliseconds(0);
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    if (start == i) return std::nullopt;
+    double v = std::strtod(text.substr(start, i - start).c_str(), nullptr);
+    size_t ustart = i;
+    while (i < text.size() && !((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    std::string unit = text.substr(ustart, i - ustart);
+    if (unit == "h") total_ms += v * 3600e3;
+    else if (unit == "m") total_ms += v * 60e3;
+    else if (unit == "s") total_ms += v * 1e3;
+    else if (unit == "ms") total_ms += v;
+    else if (unit == "us" || unit == "\xc2\xb5s") total_ms += v / 1e3;
+    else if (unit == "ns") total_ms += v / 1e6;
+    else return std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(total_ms)));
+}
+
+absl::StatusOr<ServiceList> DecodeCatalogServices(const std::string& text, const std::string& endpoint) {
+  auto root = Parse(text, endpoint);
+  if (!root.ok()) return root.status();
+  if (!root->is_object()) return Bad(endpoint, "", "expected a map of service names to tags");
+  ServiceList out;
+  Reader r{endpoint};
+  for (auto it = root->begin(); it != root->end(); ++it) {
+    std::vector<std::string> tags;
+    json holder = {{"t", it.value()}};
+    if (!r.Strings(holder, "t", "", &tags)) return Bad(endpoint, it.key(), "expected a list of tags");
+    out[it.key()] = std::move(tags);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Instance>> DecodeHealthService(const std::string& text, const std::string& endpoint) {
+  auto root = Parse(text, endpoint);
+  if (!root.ok()) return root.status();
+  if (root->is_null()) return std::vector<Instance>{};
+  if (!root->is_array()) return Bad(endpoint, "", "expected a list of service entries");
+  Reader r{endpoint};
+  std::vector<Instance> out;
+  for (size_t i = 0; i < root->size(); ++i) {
+    const std::string p = Index("", i);
+    const json& e = (*root)[i];
+    if (!r.Object(e, p)) return r.status;
+    Instance inst;
+    std::string node_address;
+    if (const json* node = Field(e, "Node")) {
+      if (!r.Object(*node, Join(p, "Node")) || !r.String(*node, "Node", Join(p, "Node"), &inst.node) ||
+          !r.String(*node, "Address", Join(p, "Node"), &node_address))
+        return r.status;
+    }
+    const json* svc = Field(e, "Service");
+    if (!svc) return Bad(endpoint, Join(p, "Service"), "is required");
+    const std::string sp = Join(p, "Service");
+    if (!r.Object(*svc, sp) || !r.String(*svc, "ID", sp, &inst.id) || !r.String(*svc, "Service", sp, &inst.service) ||
+        !r.String(*svc, "Address", sp, &inst.address) || !r.Uint(*svc, "Port", sp, &inst.port) ||
+        !r.Strings(*svc, "Tags", sp, &inst.tags) || !r.StringMap(*svc, "Meta", sp, &inst.meta))
+      return r.status;
+    if (inst.port > 65535) return Bad(endpoint, Join(sp, "Port"), "is not a port");
+    if (const json* w = Field(*svc, "Weights")) {
+      if (!r.Object(*w, Join(sp, "Weights")) || !r.Uint(*w, "Passing", Join(sp, "Weights"), &inst.weight_passing) ||
+          !r.Uint(*w, "Warning", Join(sp, "Weights"), &inst.weight_warning))
+        return r.status;
+    }
+    if (inst.address.empty()) inst.address = node_address;
+    if (const json* checks = Field(e, "Checks")) {
+      if (!r.Array(*checks, Join(p, "Checks"))) return r.status;
+      for (size_t c = 0; c < checks->size(); ++c) {
+        const std::string cp = Index(Join(p, "Checks"), c);
+        std::string id, status;
+        if (!r.Object((*checks)[c], cp) || !r.String((*checks)[c], "CheckID", cp, &id) ||
+            !r.String((*checks)[c], "Status", cp, &status))
+          return r.status;
+        inst.health = IsMaintenanceCheck(id) ? model::Health::kMaintenance : WorseOf(inst.health, CheckHealth(status));
+        if (IsMaintenanceCheck(id)) inst.health = model::Health::kMaintenance;
+      }
+    }
+    out.push_back(std::move(inst));
+  }
+  return out;
+}
+
+std::optional<model::Endpoint> ToEndpoint(const Instance& in) {
+  uint32_t weight = 0;
+  if (in.health == model::Health::kPassing) weight = in.weight_passing;
+  else if (in.health == model::Health::kWarning) weight = in.weight_warning;
+  if (weight == 0 || in.address.empty() || in.port == 0) return std::nullopt;
+  model::Endpoint ep;
+  ep.id = in.id;
+  ep.address = in.address;
+  ep.port = in.port;
+  ep.weight = weight;
+  ep.health = in.health;
+  ep.metadata = in.meta;
+  ep.tags = in.tags;
+  return ep;
+}
+
+absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& text, const std::string& endpoint) {
+  auto root = Parse(text, endpoint);
+  if (!root.ok()) return root.status();
+  Reader r{endpoint};
+  if (!r.Object(*root, "")) return r.status;
+  const json* chain = Field(*root, "Chain");
+  if (!chain) return Bad(endpoint, "Chain", "is required");
+  if (!r.Object(*chain, "Chain")) return r.status;
+  DiscoveryChain out;
+  if (!r.String(*chain, "ServiceName", "Chain", &out.service) || !r.String(*chain, "Datacenter", "Chain", &out.datacenter) ||
+      !r.String(*chain, "Protocol", "Chain", &out.protocol) || !r.String(*chain, "StartNode", "Chain", &out.start_node))
+    return r.status;
+  if (const json* targets = Field(*chain, "Targets")) {
+    if (!r.Object(*targets, "Chain.Targets")) return r.status;
+    for (auto it = targets->begin(); it != targets->end(); ++it) {
+      const std::string tp = "Chain.Targets." + it.key();
+      ChainTarget t;
+      if (!r.Object(it.value(), tp) || !r.String(it.value(), "ID", tp, &t.id) ||
+          !r.String(it.value(), "Service", tp, &t.service) || !r.String(it.value(), "ServiceSubset", tp, &t.subset) ||
+          !r.String(it.value(), "Datacenter", tp, &t.datacenter))
+        return r.status;
+      if (const json* subset = Field(it.value(), "Subset")) {
+        if (!r.Object(*subset, Join(tp, "Subset")) || !r.String(*subset, "Filter", Join(tp, "Subset"), &t.filter) ||
+            !r.Bool(*subset, "OnlyPassing", Join(tp, "Subset"), &t.only_passing))
+          return r.status;
+      }
+      if (t.id.empty()) t.id = it.key();
+      if (t.service.empty()) return Bad(endpoint, Join(tp, "Service"), "is required");
+      out.targets[it.key()] = std::move(t);
+    }
+  }
+  if (const json* nodes = Field(*chain, "Nodes")) {
+    if (!r.Object(*nodes, "Chain.Nodes")) return r.status;
+    for (auto it = nodes->begin(); it != nodes->end(); ++it) {
+      ChainNode n;
+      if (!DecodeNode(r, it.value(), "Chain.Nodes." + it.key(), &n)) return r.status;
+      out.nodes[it.key()] = std::move(n);
+    }
+  }
+  // The chain must be closed, or routes would point nowhere.
+  if (out.start_node.empty() || !out.nodes.count(out.start_node))
+    return Bad(endpoint, "Chain.StartNode", "names no node in Chain.Nodes");
+  for (const auto& [key, n] : out.nodes) {
+    const std::string np = "Chain.Nodes." + key;
+    for (size_t i = 0; i < n.routes.size(); ++i) {
+      if (!out.nodes.count(n.routes[i].next_node))
+        return Bad(endpoint, Index(np + ".Routes", i) + ".NextNode", "names no node");
+    }
+    for (size_t i = 0; i < n.splits.size(); ++i) {
+      if (!out.nodes.count(n.splits[i].next_node))
+        return Bad(endpoint, Index(np + ".Splits", i) + ".NextNode", "names no node");
+    }
+    if (n.type == "resolver") {
+      if (!out.targets.count(n.target)) return Bad(endpoint, np + ".Resolver.Target", "names no target");
+      for (const auto& f : n.failover_targets) {
+        if (!out.targets.count(f)) return Bad(endpoint, np + ".Resolver.Failover.Targets", "'" + f + "' names no target");
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& text, const std::string& endpoint,
+                                                                  std::vector<model::Problem>* problems) {
+  return DecodeEntries<IngressGateway>(
+      "ingress-gateway", text, endpoint, problems, [](Reader& r, const json& e, IngressGateway* out) {
+        if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name)) return false;
+        const json* ls = Field(e, "Listeners");
+        if (!ls) return true;
+        if (!r.Array(*ls, "Listeners")) return false;
+        std::set<uint32_t> ports;
+        for (size_t i = 0; i < ls->size(); ++i) {
+          const std::string lp = Index("Listeners", i);
+          const json& l = (*ls)[i];
+          IngressListener listener;
+          if (!r.Object(l, lp) || !r.Uint(l, "Port", lp, &listener.port) || !r.String(l, "Protocol", lp, &listener.protocol))
+            return false;
+          if (listener.port == 0 || listener.port > 65535) return r.Fail(Join(lp, "Port"), "is not a port");
+          if (!ports.insert(listener.port).second) return r.Fail(Join(lp, "Port"), "is used by two listeners");
+          if (listener.protocol != "tcp" && listener.protocol != "http" && listener.protocol != "http2" &&
+              listener.protocol != "grpc")
+            return r.Fail(Join(lp, "Protocol"), "must be tcp, http, http2 or grpc");
+          if (const json* ss = Field(l, "Services")) {
+            if (!r.Array(*ss, Join(lp, "Services"))) return false;
+            for (size_t s = 0; s < ss->size(); ++s) {
+              const std::string svp = Index(Join(lp, "Services"), s);
+              IngressService svc;
+              if (!r.Object((*ss)[s], svp) || !r.String((*ss)[s], "Name", svp, &svc.name) ||
+                  !r.Strings((*ss)[s], "Hosts", svp, &svc.hosts))
+                return false;
+              if (svc.name.empty()) return r.Fail(Join(svp, "Name"), "is required");
+              listener.services.push_back(std::move(svc));
+            }
+          }
+          if (listener.protocol == "tcp" && listener.services.size() > 1)
+            return r.Fail(Join(lp, "Services"), "a tcp listener exposes exactly one service");
+          out->listeners.push_back(std::move(listener));
+        }
+        return true;
+      });
+}
+
+absl::StatusOr<std::vector<ServiceDefaults>> DecodeServiceDefaults(const std::string& text, const std::string& endpoint,
+                                                                   std::vector<model::Problem>* problems) {
+  return DecodeEntries<ServiceDefaults>(
+      "service-defaults", text, endpoint, problems, [](Reader& r, const json& e, ServiceDefaults* out) {
+        if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name) || !r.String(e, "Protocol", "", &out->protocol))
+          return false;
+        return true;
+      });
+}
+
+absl::StatusOr<std::vector<std::string>> DecodeChainEntries(const std::string& kind, const std::string& text,
+                                                            const std::string& endpoint,
+                                                            std::vector<model::Problem>* problems) {
+  return DecodeEntries<std::string>(kind, text, endpoint, problems, [&kind](Reader& r, const json& e, std::string* out) {
+    if (!r.Object(e, "") || !r.String(e, "Name", "", out)) return false;
+    if (kind == "service-router") {
+      if (const json* routes = Field(e, "Routes")) {
+        if (!r.Array(*routes, "Routes")) return false;
+        for (size_t i = 0; i < routes->size(); ++i) {
+          ChainRoute ignored;
+          json as_chain_route = {{"Definition", (*routes)[i]}};
+          if (!(*routes)[i].is_object()) return r.Fail(Index("Routes", i), "expected an object");
+          Reader inner{r.where};
+          if (!DecodeRoute(inner, as_chain_route, "", &ignored)) {
+            std::string msg(inner.status.message());
+            msg = msg.substr(inner.where.size() + 2);
+            if (msg.rfind("Definition.", 0) == 0) msg = msg.substr(11);
+            return r.Fail(Index("Routes", i), msg);
+          }
+        }
+      }
+    } else if (kind == "service-splitter") {
+      const json* splits = Field(e, "Splits");
+      if (!splits) return r.Fail("Splits", "is required");
+      if (!r.Array(*splits, "Splits")) return false;
+      double total = 0;
+      for (size_t i = 0; i < splits->size(); ++i) {
+        double w = 0;
+        if (!r.Object((*splits)[i], Index("Splits", i)) || !r.Number((*splits)[i], "Weight", Index("Splits", i), &w))
+          return false;
+        total += w;
+      }
+      if (std::fabs(total - 100) > 0.01) return r.Fail("Splits", "weights add up to " + std::to_string(total) + ", not 100");
+    } else if (kind == "service-resolver") {
+      std::optional<std::chrono::milliseconds> timeout;
+      if (!r.Duration(e, "ConnectTimeout", "", &timeout)) return false;
+      std::string default_subset;
+      if (!r.String(e, "DefaultSubset", "", &default_subset)) return false;
+      std::set<std::string> names;
+      if (const json* subsets = Field(e, "Subsets")) {
+        if (!r.Object(*subsets, "Subsets")) return false;
+        for (auto it = subsets->begin(); it != subsets->end(); ++it) {
+          std::string filter;
+          if (!r.Object(it.value(), "Subsets." + it.key()) || !r.String(it.value(), "Filter", "Subsets." + it.key(), &filter))
+            return false;
+          names.insert(it.key());
+        }
+      }
+      if (!default_subset.empty() && !names.count(default_subset))
+        return r.Fail("DefaultSubset", "'" + default_subset + "' is not one of Subsets");
+    }
+    return true;
+  });
+}
+
+}  // namespace tern::sources::consul

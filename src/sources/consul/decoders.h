@@ -1,0 +1,143 @@
+#pragma once
+// Pure decoders for the Consul HTTP API answers tern reads: JSON text in, plain structs out.
+// No I/O. Errors name the endpoint and the JSON path of the offending value
+// ("/v1/health/service/web: [2].Service.Port: expected a number"). Fields tern does not use are
+// ignored, so answers from newer Consul versions (which add fields) still decode.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/model.h"
+
+namespace tern::sources::consul {
+
+// /v1/catalog/services: service name → tags.
+using ServiceList = std::map<std::string, std::vector<std::string>>;
+absl::StatusOr<ServiceList> DecodeCatalogServices(const std::string& json, const std::string& endpoint);
+
+// One entry of /v1/health/service/:name.
+struct Instance {
+  std::string id;       // Service.ID
+  std::string service;  // Service.Service
+  std::string node;     // Node.Node
+  std::string address;  // Service.Address, or Node.Address when empty
+  uint32_t port = 0;
+  std::vector<std::string> tags;
+  std::map<std::string, std::string> meta;
+  uint32_t weight_passing = 1;  // Service.Weights (Consul's defaults: 1 and 1)
+  uint32_t weight_warning = 1;
+  model::Health health = model::Health::kPassing;  // worst check; maintenance wins
+  bool operator==(const Instance&) const = default;
+};
+absl::StatusOr<std::vector<Instance>> DecodeHealthService(const std::string& json, const std::string& endpoint);
+
+// The model endpoint for an instance, or nullopt when it must not receive traffic (critical,
+// maintenance, or warning with Weights.Warning = 0).
+std::optional<model::Endpoint> ToEndpoint(const Instance& instance);
+
+// /v1/discovery-chain/:service — Consul's own compilation of router, splitter and resolver.
+struct ChainTarget {
+  std::string id;  // "v1.web.default.dc1"
+  std::string service;
+  std::string subset;
+  std::string datacenter;
+  std::string filter;  // Subset.Filter ("" = every instance)
+  bool only_passing = false;
+  bool operator==(const ChainTarget&) const = default;
+};
+
+struct ChainDestination {
+  std::optional<std::string> prefix_rewrite;
+  std::optional<std::chrono::milliseconds> request_timeout;
+  uint32_t num_retries = 0;
+  bool retry_on_connect_failure = false;
+  std::vector<uint32_t> retry_on_status_codes;
+  bool operator==(const ChainDestination&) const = default;
+};
+
+struct ChainRoute {
+  model::RouteMatch match;
+  ChainDestination destination;
+  std::string next_node;
+  bool operator==(const ChainRoute&) const = default;
+};
+
+struct ChainSplit {
+  double weight = 0;  // percent, may have decimals
+  std::string next_node;
+  bool operator==(const ChainSplit&) const = default;
+};
+
+struct ChainNode {
+  std::string type;  // "router" | "splitter" | "resolver"
+  std::string name;
+  std::vector<ChainRoute> routes;  // router
+  std::vector<ChainSplit> splits;  // splitter
+  // resolver
+  std::string target;
+  std::optional<std::chrono::milliseconds> connect_timeout;
+  std::vector<std::string> failover_targets;
+  std::optional<model::LbPolicy> lb_policy;
+  bool operator==(const ChainNode&) const = default;
+};
+
+struct DiscoveryChain {
+  std::string service;
+  std::string datacenter;
+  std::string protocol;
+  std::string start_node;
+  std::map<std::string, ChainNode> nodes;
+  std::map<std::string, ChainTarget> targets;
+  bool operator==(const DiscoveryChain&) const = default;
+};
+// Also checks that the chain is closed: the start node and every NextNode exist, every resolver's
+// target and failover targets are in Targets.
+absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& json, const std::string& endpoint);
+
+// /v1/config/:kind lists. Each decoder returns the entries that decoded; an entry that did not
+// adds a Problem whose origin is "<kind>/<name>" (so it affects only its own service) and is left
+// out. A document that is not a list at all is an error.
+struct IngressService {
+  std::string name;
+  std::vector<std::string> hosts;
+  bool operator==(const IngressService&) const = default;
+};
+struct IngressListener {
+  uint32_t port = 0;
+  std::string protocol = "tcp";
+  std::vector<IngressService> services;
+  bool operator==(const IngressListener&) const = default;
+};
+struct IngressGateway {
+  std::string name;
+  std::vector<IngressListener> listeners;
+  bool operator==(const IngressGateway&) const = default;
+};
+absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& json,
+                                                                  const std::string& endpoint,
+                                                                  std::vector<model::Problem>* problems);
+
+struct ServiceDefaults {
+  std::string name;
+  std::string protocol;  // "" = Consul's default (tcp)
+  bool operator==(const ServiceDefaults&) const = default;
+};
+absl::StatusOr<std::vector<ServiceDefaults>> DecodeServiceDefaults(const std::string& json,
+                                                                   const std::string& endpoint,
+                                                                   std::vector<model::Problem>* problems);
+
+// service-router, service-splitter, service-resolver lists: tern follows the compiled discovery
+// chain, so from these it needs only which services have a well-formed entry. Returns the names
+// of the entries that are well formed; the others become problems ("service-router/web: ...").
+absl::StatusOr<std::vector<std::string>> DecodeChainEntries(const std::string& kind, const std::string& json,
+                                                            const std::string& endpoint,
+                                                            std::vector<model::Problem>* problems);
+
+// "5s", "1m30s", "250ms", "1.5s" (Go durations) or a number of nanoseconds.
+std::optional<std::chrono::milliseconds> ParseGoDuration(const std::string& text);
+
+}  // namespace tern::sources::consul

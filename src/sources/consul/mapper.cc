@@ -1,0 +1,239 @@
+#include "sources/consul/mapper.h"
+
+#include <cmath>
+#include <set>
+
+namespace tern::sources::consul {
+namespace {
+
+// Splitter weights are percentages with up to two decimals; the model wants integers.
+uint32_t ScaledWeight(double percent) { return static_cast<uint32_t>(std::llround(percent * 100)); }
+
+// Where a node leads: one cluster for a resolver, weighted clusters for a splitter.
+std::vector<model::WeightedCluster> NodeClusters(const DiscoveryChain& chain, const std::string& key, int depth = 0) {
+  std::vector<model::WeightedCluster> out;
+  auto it = chain.nodes.find(key);
+  if (it == chain.nodes.end() || depth > 8) return out;
+  const ChainNode& n = it->second;
+  if (n.type == "resolver") {
+    out.push_back({.cluster = n.target, .weight = 1});
+  } else if (n.type == "splitter") {
+    std::map<std::string, uint32_t> weights;
+    std::vector<std::string> order;
+    for (const auto& s : n.splits) {
+      for (const auto& wc : NodeClusters(chain, s.next_node, depth + 1)) {
+        if (!weights.count(wc.cluster)) order.push_back(wc.cluster);
+        weights[wc.cluster] += ScaledWeight(s.weight);
+      }
+    }
+    for (const auto& c : order) out.push_back({.cluster = c, .weight = weights[c]});
+  } else if (n.type == "router" && !n.routes.empty()) {
+    // A router only starts a chain; reaching one here means "its default route".
+    return NodeClusters(chain, n.routes.back().next_node, depth + 1);
+  }
+  return out;
+}
+
+model::Route CatchAll(const DiscoveryChain& chain, const std::string& origin) {
+  model::Route r;
+  r.name = chain.service + "/default";
+  r.action.clusters = NodeClusters(chain, chain.start_node);
+  r.origin = origin;
+  return r;
+}
+
+}  // namespace
+
+std::string UrlEscape(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string ServiceHealthPath(const std::string& service) { return "/v1/health/service/" + UrlEscape(service); }
+
+std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter) {
+  std::string path = ServiceHealthPath(t.service);
+  char sep = '?';
+  if (!t.filter.empty()) {
+    path += sep + std::string("filter=") + UrlEscape(t.filter);
+    sep = '&';
+  }
+  if (t.only_passing) {
+    path += sep + std::string("passing=true");
+    sep = '&';
+  }
+  if (!t.datacenter.empty() && t.datacenter != chain_datacenter) path += sep + std::string("dc=") + UrlEscape(t.datacenter);
+  return path;
+}
+
+std::vector<std::string> HealthPaths(const DiscoveryChain& chain) {
+  std::set<std::string> out;
+  for (const auto& [id, t] : chain.targets) out.insert(HealthPath(t, chain.datacenter));
+  return {out.begin(), out.end()};
+}
+
+model::Protocol ProtocolFromConsul(const std::string& p) {
+  if (p == "http") return model::Protocol::kHttp;
+  if (p == "http2") return model::Protocol::kHttp2;
+  if (p == "grpc") return model::Protocol::kGrpc;
+  return model::Protocol::kTcp;
+}
+
+std::string DefaultTarget(const DiscoveryChain& chain) {
+  auto clusters = NodeClusters(chain, chain.start_node);
+  if (clusters.empty()) return "";
+  // A split's default is its heaviest share.
+  const model::WeightedCluster* best = &clusters.front();
+  for (const auto& c : clusters) if (c.weight > best->weight) best = &c;
+  return best->cluster;
+}
+
+std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain) {
+  const std::string origin = "discovery-chain/" + chain.service;
+  std::vector<model::Route> out;
+  auto start = chain.nodes.find(chain.start_node);
+  if (start == chain.nodes.end()) return out;
+  if (start->second.type != "router") {
+    out.push_back(CatchAll(chain, origin));
+    return out;
+  }
+  const auto& routes = start->second.routes;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const ChainRoute& cr = routes[i];
+    model::Route r;
+    r.name = chain.service + "/" + std::to_string(i);
+    r.origin = origin + " " + chain.start_node + " Routes[" + std::to_string(i) + "]";
+    r.match = cr.match;
+    r.action.clusters = NodeClusters(chain, cr.next_node);
+    const ChainDestination& d = cr.destination;
+    r.action.prefix_rewrite = d.prefix_rewrite;
+    r.action.timeout = d.request_timeout;
+    if (d.num_retries > 0 || d.retry_on_connect_failure || !d.retry_on_status_codes.empty()) {
+      model::RetryPolicy retry;
+      retry.num_retries = d.num_retries > 0 ? d.num_retries : 1;
+      retry.on_connect_failure = d.retry_on_connect_failure;
+      retry.on_status_codes = d.retry_on_status_codes;
+      r.action.retry = retry;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems) {
+  model::World world;
+  auto protocol_of = [&](const std::string& service, const DiscoveryChain& chain) {
+    if (auto it = view.defaults.find(service); it != view.defaults.end() && !it->second.protocol.empty())
+      return ProtocolFromConsul(it->second.protocol);
+    if (service == chain.service) return ProtocolFromConsul(chain.protocol);
+    return model::Protocol::kTcp;
+  };
+  auto endpoints_of = [&](const ChainTarget& t, const DiscoveryChain& chain, uint32_t priority) {
+    std::vector<model::Endpoint> out;
+    auto it = view.health.find(HealthPath(t, chain.datacenter));
+    if (it == view.health.end()) return out;
+    for (const auto& inst : it->second) {
+      if (auto ep = ToEndpoint(inst)) {
+        ep->priority = priority;
+        out.push_back(std::move(*ep));
+      }
+    }
+    return out;
+  };
+
+  for (const auto& [service, chain] : view.chains) {
+    const std::string origin = "discovery-chain/" + service;
+    // One cluster per target; a resolver node gives its target's connection settings.
+    for (const auto& [id, t] : chain.targets) {
+      if (world.clusters.count(id)) continue;
+      model::Cluster c;
+      c.name = id;
+      c.service = t.service;
+      c.protocol = protocol_of(t.service, chain);
+      c.origin = origin + " Targets." + id;
+      c.endpoints = endpoints_of(t, chain, 0);
+      for (const auto& [key, n] : chain.nodes) {
+        if (n.type != "resolver" || n.target != id) continue;
+        if (n.connect_timeout && n.connect_timeout->count() > 0) c.connect_timeout = *n.connect_timeout;
+        if (n.lb_policy) c.lb_policy = *n.lb_policy;
+        for (size_t f = 0; f < n.failover_targets.size(); ++f) {
+          auto ft = chain.targets.find(n.failover_targets[f]);
+          if (ft == chain.targets.end()) continue;
+          for (auto& ep : endpoints_of(ft->second, chain, static_cast<uint32_t>(f + 1))) c.endpoints.push_back(std::move(ep));
+        }
+      }
+      world.clusters.emplace(id, std::move(c));
+    }
+    world.service_routes[service] = {.service = service, .routes = ChainRoutes(chain), .origin = origin};
+  }
+
+  for (const auto& entry : view.ingress) {
+    const std::string origin = "ingress-gateway/" + entry.name;
+    model::Gateway g;
+    g.name = entry.name;
+    g.origin = origin;
+    for (size_t li = 0; li < entry.listeners.size(); ++li) {
+      const IngressListener& il = entry.listeners[li];
+      const std::string lorigin = origin + " Listeners[" + std::to_string(li) + "]";
+      model::Listener l;
+      l.name = il.protocol + "_" + std::to_string(il.port);
+      l.port = il.port;
+      l.protocol = ProtocolFromConsul(il.protocol);
+      l.origin = lorigin;
+      if (il.protocol == "tcp") {
+        if (il.services.empty()) continue;
+        auto chain = view.chains.find(il.services[0].name);
+        if (chain == view.chains.end()) {
+          problems->push_back({lorigin, "service '" + il.services[0].name + "' is not in the catalog"});
+          continue;
+        }
+        l.tcp_cluster = DefaultTarget(chain->second);
+        g.listeners.push_back(std::move(l));
+        continue;
+      }
+      std::vector<std::string> services;
+      for (const auto& s : il.services) {
+        if (s.name != "*") {
+          services.push_back(s.name);
+          continue;
+        }
+        for (const auto& [name, chain] : view.chains) {
+          if (name != "consul" && chain.protocol != "tcp" && !chain.protocol.empty()) services.push_back(name);
+        }
+      }
+      std::set<std::string> domains_used;
+      for (const auto& name : services) {
+        auto chain = view.chains.find(name);
+        if (chain == view.chains.end()) continue;  // not registered (yet): nothing to route to
+        std::vector<std::string> hosts;
+        for (const auto& s : il.services) if (s.name == name) hosts = s.hosts;
+        if (hosts.empty()) hosts = {name + ".ingress.*", name + ".ingress.*:" + std::to_string(il.port)};
+        model::VirtualHost vh;
+        vh.name = name;
+        vh.origin = lorigin;
+        for (const auto& h : hosts) {
+          if (domains_used.insert(h).second) vh.domains.push_back(h);
+          else problems->push_back({lorigin, "host '" + h + "' is exposed twice; kept for the first service only"});
+        }
+        if (vh.domains.empty()) continue;
+        vh.routes = ChainRoutes(chain->second);
+        l.virtual_hosts.push_back(std::move(vh));
+      }
+      g.listeners.push_back(std::move(l));
+    }
+    world.gateways[g.name] = std::move(g);
+  }
+  return world;
+}
+
+}  // namespace tern::sources::consul

@@ -1,0 +1,55 @@
+#pragma once
+// Consul's view (catalog, health, discovery chains, config entries) → one model::World fragment.
+// Pure: the source's watchers keep the last good answer of every endpoint in a ConsulView and
+// call BuildWorld after every change.
+//
+// Mapping (see docs/consul.md):
+//   * every target of a discovery chain → one model::Cluster named by the target ID
+//     ("v1.web.default.dc1"); its endpoints are the health of the target's service filtered by the
+//     subset filter (Consul evaluates the filter: each target has its own health watch), failover
+//     targets' endpoints join at priority 1, 2, ...; connect timeout and load balancer from the
+//     target's resolver node; protocol from service-defaults;
+//   * the chain's router routes → routes (path/header/query/method matches, prefix rewrite,
+//     request timeout, retries), splitter → weighted clusters, resolver → its target;
+//   * every service → ServiceRoutes (what a proxyless gRPC client of `xds:///service` follows);
+//   * every ingress-gateway entry → a Gateway named after the entry, one listener per port.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "sources/consul/decoders.h"
+
+namespace tern::sources::consul {
+
+struct ConsulView {
+  ServiceList services;                                 // the catalog
+  std::map<std::string, DiscoveryChain> chains;         // by service
+  std::map<std::string, std::vector<Instance>> health;  // by health path (HealthPath)
+  std::map<std::string, ServiceDefaults> defaults;      // by service
+  std::vector<IngressGateway> ingress;
+};
+
+// The health endpoint (path and query) that yields a target's instances: the service's health
+// filtered by the subset filter, in the target's datacenter when it is not the chain's.
+std::string HealthPath(const ChainTarget& target, const std::string& chain_datacenter);
+std::string ServiceHealthPath(const std::string& service);
+std::string UrlEscape(const std::string& text);
+
+// Every health path a chain needs.
+std::vector<std::string> HealthPaths(const DiscoveryChain& chain);
+
+// The routes a request addressed to the chain's service follows.
+std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain);
+
+// The chain's default target: where a request that matches no router route, or a TCP
+// connection, goes.
+std::string DefaultTarget(const DiscoveryChain& chain);
+
+model::Protocol ProtocolFromConsul(const std::string& protocol);
+
+// Problems name the entry that caused them ("ingress-gateway/edge: ..."); the affected part is
+// left out and everything else is built.
+model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems);
+
+}  // namespace tern::sources::consul

@@ -1,0 +1,420 @@
+#include "sources/http/blocking_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <utility>
+
+namespace tern::sources::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// curl_global_init is not thread-safe; do it once, before any handle exists.
+void GlobalInit() {
+  static const bool done = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return true;
+  }();
+  (void)done;
+}
+
+struct Split {
+  std::string scheme, host, port;
+};
+
+Split SplitAddress(const std::string& address) {
+  Split s;
+  std::string rest = address;
+  if (auto p = rest.find("://"); p != std::string::npos) {
+    s.scheme = rest.substr(0, p);
+    rest = rest.substr(p + 3);
+  } else {
+    s.scheme = "http";
+  }
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (auto p = rest.rfind(':'); p != std::string::npos && rest.find(']', p) == std::string::npos) {
+    s.host = rest.substr(0, p);
+    s.port = rest.substr(p + 1);
+  } else {
+    s.host = rest;
+    s.port = s.scheme == "https" ? "443" : "80";
+  }
+  return s;
+}
+
+bool HeaderIs(const std::string& line, const std::string& name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != std::tolower(static_cast<unsigned char>(name[i])))
+      return false;
+  }
+  return true;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+// What one request collects while it runs (on the client's thread only).
+struct Transfer {
+  std::string body;
+  std::string index_header;  // lower-cased name to look for
+  bool have_index = false;
+  uint64_t index = 0;
+  curl_slist* headers = nullptr;
+};
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  static_cast<Transfer*>(user)->body.append(data, size * n);
+  return size * n;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(data, size * n);
+  if (HeaderIs(line, t->index_header)) {
+    std::string v = Trim(line.substr(t->index_header.size() + 1));
+    char* end = nullptr;
+    unsigned long long parsed = std::strtoull(v.c_str(), &end, 10);
+    if (!v.empty() && end && *end == '\0') {
+      t->have_index = true;
+      t->index = parsed;
+    }
+  }
+  return size * n;
+}
+
+Response Complete(CURL* easy, CURLcode code, Transfer& t, const std::string& url) {
+  Response r;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
+  r.body = std::move(t.body);
+  r.index = t.have_index ? t.index : 0;
+  if (code != CURLE_OK) {
+    r.error = std::string("GET ") + url + ": " + curl_easy_strerror(code);
+  } else if (r.status < 200 || r.status >= 300) {
+    std::string snippet = r.body.substr(0, 200);
+    while (!snippet.empty() && (snippet.back() == '\n' || snippet.back() == '\r')) snippet.pop_back();
+    r.error = "GET " + url + ": HTTP " + std::to_string(r.status) + (snippet.empty() ? "" : ": " + snippet);
+  } else {
+    r.ok = true;
+  }
+  return r;
+}
+
+}  // namespace
+
+struct BlockingClient::WatchState {
+  WatchId id = 0;
+  std::string path;
+  WatchCallback callback;
+  uint64_t index = 0;       // for the next request
+  uint64_t last_seen = 0;   // the index of the last delivered answer
+  bool delivered = false;   // a successful answer was delivered since the last failure
+  int failures = 0;         // in a row
+  Clock::time_point next_start = Clock::now();
+  CURL* easy = nullptr;     // set while in flight
+  std::string url;
+  Transfer transfer;
+  std::atomic<uint64_t> requests{0};
+  std::atomic<bool> removed{false};
+};
+
+BlockingClient::BlockingClient(ClientOptions options) : options_(std::move(options)) {
+  GlobalInit();
+  multi_ = curl_multi_init();
+}
+
+BlockingClient::~BlockingClient() {
+  Stop();
+  absl::MutexLock lock(&mu_);
+  for (auto& [easy, w] : in_flight_) {
+    curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+    curl_easy_cleanup(static_cast<CURL*>(easy));
+    curl_slist_free_all(w->transfer.headers);
+  }
+  in_flight_.clear();
+  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+std::string BlockingClient::Url(const std::string& path, uint64_t index, bool blocking) const {
+  Split a = SplitAddress(options_.address);
+  std::string host = options_.server_name.empty() ? a.host : options_.server_name;
+  std::string url = a.scheme + "://" + host + ":" + a.port + path;
+  std::vector<std::string> params;
+  if (blocking && index > 0) {
+    params.push_back("index=" + std::to_string(index));
+    params.push_back("wait=" + std::to_string(options_.wait.count()) + "ms");
+  }
+  if (!options_.datacenter.empty() && path.find("dc=") == std::string::npos) {
+    char* esc = curl_easy_escape(nullptr, options_.datacenter.c_str(), 0);
+    params.push_back(std::string("dc=") + esc);
+    curl_free(esc);
+  }
+  if (options_.consistency == "stale") params.push_back("stale");
+  if (options_.consistency == "consistent") params.push_back("consistent");
+  char sep = path.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& p : params) {
+    url += sep;
+    url += p;
+    sep = '&';
+  }
+  return url;
+}
+
+void BlockingClient::Configure(void* handle, const std::string& url, std::chrono::milliseconds timeout) const {
+  CURL* easy = static_cast<CURL*>(handle);
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.cert_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, options_.cert_file.c_str());
+  if (!options_.key_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, options_.key_file.c_str());
+  // CURLOPT_CONNECT_TO keeps its list pointer; one per process is enough (options are const).
+  if (!options_.server_name.empty()) {
+    static thread_local curl_slist* connect_to = nullptr;
+    static thread_local std::string built_for;
+    Split a = SplitAddress(options_.address);
+    std::string entry = options_.server_name + ":" + a.port + ":" + a.host + ":" + a.port;
+    if (built_for != entry) {
+      curl_slist_free_all(connect_to);
+      connect_to = curl_slist_append(nullptr, entry.c_str());
+      built_for = entry;
+    }
+    curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to);
+  }
+}
+
+WatchId BlockingClient::Watch(const std::string& path, WatchCallback callback) {
+  auto w = std::make_shared<WatchState>();
+  w->path = path;
+  w->callback = std::move(callback);
+  WatchId id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = next_id_++;
+    w->id = id;
+    watches_[id] = w;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  return id;
+}
+
+void BlockingClient::Unwatch(WatchId id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = watches_.find(id);
+    if (it == watches_.end()) return;
+    it->second->removed = true;
+    if (it->second->easy) removed_.push_back(it->second);
+    watches_.erase(it);
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void BlockingClient::SetBatchHook(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  batch_hook_ = std::move(hook);
+}
+
+uint64_t BlockingClient::requests(WatchId id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = watches_.find(id);
+  return it == watches_.end() ? 0 : it->second->requests.load();
+}
+
+size_t BlockingClient::watch_count() const {
+  absl::MutexLock lock(&mu_);
+  return watches_.size();
+}
+
+void BlockingClient::Start() {
+  absl::MutexLock lock(&mu_);
+  if (running_) return;
+  running_ = true;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void BlockingClient::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!running_) return;
+    stopping_ = true;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  running_ = false;
+}
+
+std::chrono::milliseconds BlockingClient::NextBackoff(int failures) {
+  int64_t base = options_.backoff_min.count();
+  for (int i = 1; i < failures && base < options_.backoff_max.count(); ++i) base *= 2;
+  base = std::min<int64_t>(base, options_.backoff_max.count());
+  uint64_t r;
+  {
+    absl::MutexLock lock(&mu_);
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    r = rng_;
+  }
+  // Uniform in [base/2, base]: spread, but never much shorter than the schedule.
+  int64_t half = base / 2;
+  return std::chrono::milliseconds(half + static_cast<int64_t>(r % static_cast<uint64_t>(base - half + 1)));
+}
+
+void BlockingClient::StartRequest(WatchState& w) {
+  CURL* easy = curl_easy_init();
+  w.url = Url(w.path, w.index, /*blocking=*/true);
+  w.transfer = Transfer{};
+  w.transfer.index_header = options_.index_header;
+  // Consul adds up to wait/16 of jitter to the wait; allow for it and for the network.
+  auto timeout = w.index > 0 ? options_.wait + options_.wait / 16 + std::chrono::milliseconds(5000)
+                             : std::chrono::milliseconds(10000);
+  Configure(easy, w.url, timeout);
+  if (!options_.token.empty()) {
+    w.transfer.headers = curl_slist_append(nullptr, (options_.token_header + ": " + options_.token).c_str());
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, w.transfer.headers);
+  }
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &w.transfer);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &w.transfer);
+  w.easy = easy;
+  w.requests++;
+  total_requests_++;
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
+  in_flight_[easy] = watches_[w.id];
+}
+
+void BlockingClient::Finish(void* handle, int code) {
+  CURL* easy = static_cast<CURL*>(handle);
+  std::shared_ptr<WatchState> w;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = in_flight_.find(easy);
+    if (it == in_flight_.end()) return;
+    w = it->second;
+    in_flight_.erase(it);
+  }
+  Response r = Complete(easy, static_cast<CURLcode>(code), w->transfer, w->url);
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+  curl_easy_cleanup(easy);
+  curl_slist_free_all(w->transfer.headers);
+  w->transfer.headers = nullptr;
+  const bool have_index = w->transfer.have_index;
+  const auto now = Clock::now();
+  bool deliver = true;
+  if (r.ok) {
+    const uint64_t seen = r.index;
+    deliver = !w->delivered || seen != w->last_seen || !have_index;
+    if (!have_index) {
+      w->index = 0;
+      w->next_start = now + options_.poll_without_index;
+    } else {
+      // Consul's rules: backwards → start over from 0; never block on an index below 1.
+      uint64_t next = seen < w->index ? 0 : std::max<uint64_t>(seen, 1);
+      w->index = next;
+      w->next_start = now;
+    }
+    w->last_seen = seen;
+    w->delivered = true;
+    w->failures = 0;
+  } else {
+    w->failures++;
+    w->delivered = false;
+    // The server may have restarted with a reset index: a blocking request at the old index
+    // would then hang for the whole wait. The first request after a failure does not block.
+    w->index = 0;
+    w->next_start = now + NextBackoff(w->failures);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    w->easy = nullptr;
+  }
+  if (deliver && !w->removed) w->callback(r);
+}
+
+void BlockingClient::Run() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  while (true) {
+    int timeout_ms = 1000;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+      for (auto& w : removed_) {
+        if (w->easy) {
+          in_flight_.erase(w->easy);
+          curl_multi_remove_handle(multi, w->easy);
+          curl_easy_cleanup(w->easy);
+          curl_slist_free_all(w->transfer.headers);
+          w->transfer.headers = nullptr;
+          w->easy = nullptr;
+        }
+      }
+      removed_.clear();
+      const auto now = Clock::now();
+      for (auto& [id, w] : watches_) {
+        if (w->easy) continue;
+        if (w->next_start <= now) {
+          StartRequest(*w);
+        } else {
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_start - now).count() + 1;
+          timeout_ms = std::min<int>(timeout_ms, static_cast<int>(ms));
+        }
+      }
+    }
+    int still_running = 0;
+    curl_multi_perform(multi, &still_running);
+    std::vector<std::pair<CURL*, CURLcode>> done;
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg == CURLMSG_DONE) done.emplace_back(msg->easy_handle, msg->data.result);
+    }
+    for (auto& [easy, code] : done) Finish(easy, code);
+    if (!done.empty()) {
+      std::function<void()> hook;
+      {
+        absl::MutexLock lock(&mu_);
+        hook = batch_hook_;
+      }
+      if (hook) hook();
+      continue;  // restart finished watches at once
+    }
+    curl_multi_poll(multi, nullptr, 0, timeout_ms, nullptr);
+  }
+}
+
+Response BlockingClient::Get(const std::string& path) const {
+  GlobalInit();
+  CURL* easy = curl_easy_init();
+  std::string url = Url(path, 0, /*blocking=*/false);
+  Transfer t;
+  t.index_header = options_.index_header;
+  Configure(easy, url, std::chrono::milliseconds(10000));
+  if (!options_.token.empty()) {
+    t.headers = curl_slist_append(nullptr, (options_.token_header + ": " + options_.token).c_str());
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t.headers);
+  }
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t);
+  total_requests_++;
+  CURLcode code = curl_easy_perform(easy);
+  Response r = Complete(easy, code, t, url);
+  curl_slist_free_all(t.headers);
+  curl_easy_cleanup(easy);
+  return r;
+}
+
+}  // namespace tern::sources::http

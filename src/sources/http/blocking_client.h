@@ -1,0 +1,126 @@
+#pragma once
+// A client for Consul-style blocking queries (also Nomad's): long polls that return when the
+// watched data changes (or after `wait`), with the change index in a response header.
+//
+// One thread drives every watch through one libcurl multi handle: a watch is a state machine,
+// not a thread. Each watch cycles through
+//
+//     idle (next_start in the future) ──start──▶ in flight ──done──▶ idle
+//
+// On success the index from the response header is kept for the next request, following
+// Consul's documented rules (https://developer.hashicorp.com/consul/api-docs/features/blocking):
+// an index that goes backwards resets to 0 (the server's state was reset, e.g. a restarted dev
+// agent), an index below 1 is treated as 1 so that the next request blocks, and the callback runs
+// only when the index moved (or on the first answer, or the first answer after a failure). After a
+// failure the next request is a plain read (index 0): a restarted server's index may be far below
+// the old one, and a blocking request at the old index would hang for the whole wait. On a
+// failure (connection refused, timeout, non-2xx) the callback hears about it and the next request
+// waits a jittered exponential backoff (backoff_min doubling up to backoff_max, reset by a
+// success), so a down server is never polled in a busy loop. Requests are counted per watch and in
+// total so that this can be checked from outside.
+//
+// Watches can be added and removed from any thread, including from inside a callback. Callbacks
+// run on the client's thread, one at a time; after every batch of callbacks the batch hook runs
+// (a source re-assembles its model once per batch instead of once per event).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace tern::sources::http {
+
+struct ClientOptions {
+  std::string address = "http://127.0.0.1:8500";  // scheme://host:port, no path
+  std::string token;                              // sent as `token_header`; never logged
+  std::string token_header = "X-Consul-Token";
+  std::string index_header = "X-Consul-Index";
+  std::string datacenter;   // dc= on every request that does not carry its own
+  std::string consistency;  // "" / "default", "stale" or "consistent"
+  // TLS to the server (https:// addresses).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;  // name to verify (and send as SNI) instead of the address's host
+  std::chrono::milliseconds wait{std::chrono::seconds(60)};  // blocking query wait
+  std::chrono::milliseconds backoff_min{50};
+  std::chrono::milliseconds backoff_max{5000};
+  std::chrono::milliseconds connect_timeout{2000};
+  // A server that answers without an index cannot block: such watches poll at this period.
+  std::chrono::milliseconds poll_without_index{1000};
+};
+
+struct Response {
+  bool ok = false;          // transport fine and 2xx
+  long status = 0;          // HTTP status, 0 when no answer
+  std::string body;
+  uint64_t index = 0;       // from index_header (after the reset rules), 0 if absent
+  std::string error;        // when !ok: what went wrong (never contains the token)
+};
+
+using WatchId = uint64_t;
+using WatchCallback = std::function<void(const Response&)>;
+
+class BlockingClient {
+ public:
+  explicit BlockingClient(ClientOptions options);
+  ~BlockingClient();  // Stop()
+  BlockingClient(const BlockingClient&) = delete;
+  BlockingClient& operator=(const BlockingClient&) = delete;
+
+  // `path` is the request path with its own query, e.g. "/v1/health/service/web?filter=..."
+  // The client adds index, wait, dc and the consistency flag.
+  WatchId Watch(const std::string& path, WatchCallback callback);
+  // After Unwatch returns, the watch's callback is not called again (unless Unwatch is called
+  // from another thread while that callback is running).
+  void Unwatch(WatchId id);
+  void SetBatchHook(std::function<void()> hook);
+
+  void Start();  // starts the driving thread; watches added before Start wait for it
+  void Stop();
+
+  // One plain (non-blocking) GET on the calling thread, for a full synchronous read.
+  Response Get(const std::string& path) const;
+
+  uint64_t total_requests() const { return total_requests_.load(); }
+  uint64_t requests(WatchId id) const;  // 0 for an unknown (or removed) watch
+  size_t watch_count() const;
+  const ClientOptions& options() const { return options_; }
+
+  // The URL a request for `path` goes to (for messages; holds no secret).
+  std::string Url(const std::string& path, uint64_t index, bool blocking) const;
+
+ private:
+  struct WatchState;
+  void Run();
+  void StartRequest(WatchState& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Finish(void* easy, int curl_code);
+  std::chrono::milliseconds NextBackoff(int failures);
+  // Applies the common options (token, TLS, timeouts) to a curl easy handle.
+  void Configure(void* easy, const std::string& url, std::chrono::milliseconds timeout) const;
+
+  const ClientOptions options_;
+  void* multi_ = nullptr;  // CURLM*
+  mutable std::atomic<uint64_t> total_requests_{0};
+
+  mutable absl::Mutex mu_;
+  std::map<WatchId, std::shared_ptr<WatchState>> watches_ ABSL_GUARDED_BY(mu_);
+  std::map<void*, std::shared_ptr<WatchState>> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<WatchState>> removed_ ABSL_GUARDED_BY(mu_);  // still in flight
+  WatchId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> batch_hook_ ABSL_GUARDED_BY(mu_);
+  uint64_t rng_ ABSL_GUARDED_BY(mu_) = 0x9e3779b97f4a7c15ull;
+  std::thread thread_;
+};
+
+}  // namespace tern::sources::http

@@ -121,6 +121,7 @@ class ConfigParser {
       if (t.String("key_file", true)) tls.key_file = OptionalPath(t, "key_file");
       tls.ca_file = OptionalPath(t, "ca_file");
       if (auto r = t.Bool("require_client_cert")) tls.require_client_cert = *r;
+      if (auto id = t.String("client_identity")) tls.client_identity = *id;
       if (tls.require_client_cert && tls.ca_file.empty() && t.valid()) {
         t.Error("require_client_cert", "needs ca_file to verify client certificates against");
       }

@@ -15,6 +15,9 @@ struct XdsTls {
   std::string key_file;
   std::string ca_file;  // set: client certificates are verified against it
   bool require_client_cert = false;
+  // With client certificates: the identity a proxy's certificate must carry (its CN or one of
+  // its DNS/URI SANs), with {node_cluster} and {node_id} replaced from the proxy's node.
+  std::string client_identity = "{node_cluster}";
 };
 
 struct XdsConfig {

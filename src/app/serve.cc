@@ -11,9 +11,11 @@
 #include "admin/resource_json.h"
 #include "app/commands.h"
 #include "app/runtime.h"
+#include "app/xds_tls.h"
 #include "cache/snapshot_cache.h"
 #include "server/reconciler.h"
 #include "sources/source_status.h"
+#include "xds/identity_authorizer.h"
 #include "xds/xds_server.h"
 
 namespace tern::app {
@@ -119,7 +121,24 @@ int Serve(const std::string& config_path) {
   for (const auto& s : sources) names.push_back(s->name());
   server::Reconciler reconciler(cache, names, &bridge);
 
-  xds::XdsServer xds(cache, {.address = config->xds.address, .observer = &metrics});
+  xds::XdsServerOptions xds_options{.address = config->xds.address, .observer = &metrics};
+  std::unique_ptr<xds::IdentityAuthorizer> authorizer;
+  if (config->xds.tls) {
+    auto creds = MakeXdsServerCredentials(*config->xds.tls);
+    if (!creds.ok()) {
+      spdlog::error("{}", std::string(creds.status().message()));
+      return 1;
+    }
+    xds_options.credentials = *creds;
+    if (config->xds.tls->require_client_cert) {
+      authorizer = std::make_unique<xds::IdentityAuthorizer>(config->xds.tls->client_identity);
+      xds_options.authorizer = authorizer.get();
+    }
+    spdlog::info("xDS over TLS{}", authorizer ? " with client certificates (identity " +
+                                                   config->xds.tls->client_identity + ")"
+                                             : "");
+  }
+  xds::XdsServer xds(cache, xds_options);
   if (auto st = xds.Start(); !st.ok()) {
     spdlog::error("{}", std::string(st.message()));
     return 1;

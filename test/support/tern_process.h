@@ -29,6 +29,7 @@ struct TernServerOptions {
   std::string dir;                  // where tern.yaml and its log are written
   std::vector<std::string> files;   // `files:` entries, relative to dir
   std::string extra_config;         // more top-level YAML appended to tern.yaml
+  std::string xds_extra;            // more YAML lines under `xds:` (indented two spaces), e.g. tls
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(30);
 };
 

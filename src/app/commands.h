@@ -25,5 +25,6 @@ int Serve(const std::string& config_path);
 int Render(const RenderArgs& args);
 int Validate(const std::string& config_path);
 int Bootstrap(const BootstrapArgs& args);
+int AuditVerify(const std::string& path);
 
 }  // namespace tern::app

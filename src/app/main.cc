@@ -38,6 +38,12 @@ int main(int argc, char** argv) {
   bootstrap->add_option("--admin-port", boot.admin_port, "Envoy admin port");
   bootstrap->add_flag("--grpc", boot.grpc, "print a gRPC xDS bootstrap (JSON) for proxyless clients");
 
+  std::string audit_file;
+  auto* audit = app.add_subcommand("audit", "audit log tools");
+  auto* audit_verify = audit->add_subcommand("verify", "check the audit log's hash chain");
+  audit_verify->add_option("FILE", audit_file, "the audit log (JSON lines)")->required();
+  audit->require_subcommand(1);
+
   auto* version = app.add_subcommand("version", "print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -46,6 +52,7 @@ int main(int argc, char** argv) {
   if (render->parsed()) return tern::app::Render(render_args);
   if (validate->parsed()) return tern::app::Validate(validate_config);
   if (bootstrap->parsed()) return tern::app::Bootstrap(boot);
+  if (audit_verify->parsed()) return tern::app::AuditVerify(audit_file);
   if (version->parsed()) {
     std::printf("tern %s\n", TERN_VERSION);
     return 0;

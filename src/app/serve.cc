@@ -13,6 +13,7 @@
 #include "app/runtime.h"
 #include "app/xds_tls.h"
 #include "cache/snapshot_cache.h"
+#include "server/audit_log.h"
 #include "server/reconciler.h"
 #include "sources/source_status.h"
 #include "xds/identity_authorizer.h"
@@ -31,11 +32,12 @@ std::string Iso8601(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-// Reconciler events → metrics.
+// Reconciler events → metrics and (when configured) the audit log.
 class MetricsBridge : public server::ReconcilerObserver {
  public:
-  explicit MetricsBridge(admin::Metrics& m) : m_(m) {}
+  MetricsBridge(admin::Metrics& m, server::ReconcilerObserver* audit) : m_(m), audit_(audit) {}
   void OnPublished(const server::BuiltSnapshots& s, const std::vector<std::string>& reasons) override {
+    if (audit_) audit_->OnPublished(s, reasons);
     size_t n = s.mesh ? s.mesh->size() : 0;
     for (const auto& [name, snap] : s.gateways) n += snap->size();
     m_.SnapshotPublished(s.gateways.size(), n);
@@ -46,6 +48,7 @@ class MetricsBridge : public server::ReconcilerObserver {
 
  private:
   admin::Metrics& m_;
+  server::ReconcilerObserver* audit_;
 };
 
 nlohmann::json ProxiesJson(const std::vector<xds::StreamInfo>& streams) {
@@ -113,8 +116,18 @@ int Serve(const std::string& config_path) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+  std::unique_ptr<server::AuditLog> audit;
+  if (config->audit) {
+    auto a = server::AuditLog::Open(config->audit->path);
+    if (!a.ok()) {
+      spdlog::error("{}", std::string(a.status().message()));
+      return 1;
+    }
+    audit = std::move(*a);
+    spdlog::info("audit log: {}", config->audit->path);
+  }
   admin::Metrics metrics;
-  MetricsBridge bridge(metrics);
+  MetricsBridge bridge(metrics, audit.get());
   cache::SnapshotCache cache;
   auto sources = MakeSources(*config);
   std::vector<std::string> names;

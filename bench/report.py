@@ -71,7 +71,7 @@ def main():
     t, b = scenario("flip-sotw")
     if t:
         n = t["streams"]
-        sc = f"one instance health flip, {n:,} SotW ADS streams on that cluster"
+        sc = f"one instance health flip, {n:,} SotW ADS streams on that cluster ({t.get('clusters_per_stream', 0):,} clusters each)"
         tc, bc = get(t, "convergence", "p99_ms"), get(b, "convergence", "p99_ms")
         rows.append((sc, "convergence p99, ms (from rename(2) / bare: from signal)", fmt(tc), fmt(bc), ratio(tc, bc),
                      "≤ 50 ms", verdict(tc, 50)))
@@ -121,7 +121,7 @@ def main():
     t, b = scenario("sync")
     if t:
         n = t["streams"]
-        sc = f"initial sync, {n:,} SotW streams"
+        sc = f"initial sync, {n:,} SotW streams × {t.get('clusters_per_stream', 0):,} clusters each"
         ts, bs = get(t, "initial_sync", "seconds"), get(b, "initial_sync", "seconds")
         if not get(t, "initial_sync", "all_synced"):
             ts = "incomplete"

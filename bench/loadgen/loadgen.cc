@@ -558,6 +558,8 @@ int LoadGen::Run() {
       }
       s->events.clear();
     }
+    size_t clusters = streams_.empty() ? 0 : streams_[0]->types[kCds].have.size();
+    report["clusters_per_stream"] = clusters;
     report["initial_sync"] = {{"all_synced", all_synced},
                               {"synced", synced_},
                               {"seconds", all_synced ? (sync_end - start_ns) / 1e9 : -1.0},

@@ -51,6 +51,37 @@ struct OutlierDetection {
   bool operator==(const OutlierDetection&) const = default;
 };
 
+// A named TLS secret, served to Envoy over SDS under `name`. A secret is either a certificate
+// with its private key (what a listener presents, or a client certificate for upstream mTLS) or
+// a CA bundle (what a peer's certificate is verified against). The PEM text is held as read from
+// its origin (files, Consul's CA); the source has already checked that it parses and that the key
+// matches the certificate. Private keys never go into logs, problems or debug output.
+struct Secret {
+  enum class Kind { kTlsCertificate, kValidationContext };
+  std::string name;
+  Kind kind = Kind::kTlsCertificate;
+  std::string cert_chain_pem;   // kTlsCertificate: leaf first, then intermediates
+  std::string private_key_pem;  // kTlsCertificate
+  std::string trusted_ca_pem;   // kValidationContext: one or more CA certificates
+  std::string origin;
+  bool operator==(const Secret&) const = default;
+};
+
+const char* ToString(Secret::Kind k);
+
+// Upstream TLS to a cluster's endpoints. The upstream's certificate is always verified against
+// `ca_secret` (a kValidationContext secret); `verify_sans`, when not empty, also requires one of
+// these subject alternative names (a "scheme://..." value is matched as a URI SAN, e.g. SPIFFE
+// ids; an IP literal as an IP SAN; anything else as a DNS SAN). `client_cert_secret` (a
+// kTlsCertificate secret) turns on mTLS: it is presented to the upstream.
+struct UpstreamTls {
+  std::string sni;  // server name sent in the ClientHello; "" sends none
+  std::string ca_secret;
+  std::string client_cert_secret;  // "" = no client certificate
+  std::vector<std::string> verify_sans;
+  bool operator==(const UpstreamTls&) const = default;
+};
+
 // An upstream cluster: one set of endpoints (a whole service, or a subset of it), with how to
 // connect to it. Its name is the CDS and EDS resource name.
 struct Cluster {
@@ -62,6 +93,7 @@ struct Cluster {
   CircuitBreakers circuit_breakers;
   std::optional<OutlierDetection> outlier_detection;
   std::vector<Endpoint> endpoints;
+  std::optional<UpstreamTls> tls;  // absent = plaintext to the endpoints
   std::string origin;
   bool operator==(const Cluster&) const = default;
 };
@@ -145,6 +177,23 @@ struct VirtualHost {
   bool operator==(const VirtualHost&) const = default;
 };
 
+// One certificate of a TLS listener, chosen by the SNI the client sends. Empty `server_names`
+// makes it the listener's default certificate (clients without SNI, or with an unlisted one).
+struct SniCert {
+  std::vector<std::string> server_names;  // exact names or "*.example.com"
+  std::string secret;  // a kTlsCertificate secret
+  bool operator==(const SniCert&) const = default;
+};
+
+// Downstream TLS on a gateway listener: the listener accepts TLS only (TLS 1.2 or newer).
+struct ListenerTls {
+  std::vector<SniCert> certs;  // at least one
+  bool require_client_cert = false;  // mTLS: needs client_ca_secret
+  std::string client_ca_secret;      // a kValidationContext secret; "" = no client verification
+  std::vector<std::string> alpn = {"h2", "http/1.1"};
+  bool operator==(const ListenerTls&) const = default;
+};
+
 // A gateway listener. HTTP-like protocols carry virtual hosts; kTcp forwards to tcp_cluster.
 struct Listener {
   std::string name;  // LDS resource name; its route configuration has the same name
@@ -153,6 +202,7 @@ struct Listener {
   Protocol protocol = Protocol::kHttp;
   std::vector<VirtualHost> virtual_hosts;
   std::string tcp_cluster;
+  std::optional<ListenerTls> tls;  // absent = plaintext
   std::string origin;
   bool operator==(const Listener&) const = default;
 };
@@ -180,6 +230,7 @@ struct World {
   std::map<std::string, Cluster> clusters;
   std::map<std::string, Gateway> gateways;
   std::map<std::string, ServiceRoutes> service_routes;
+  std::map<std::string, Secret> secrets;  // by secret name (= SDS resource name)
   bool operator==(const World&) const = default;
 };
 
@@ -193,7 +244,8 @@ struct Problem {
 
 // Merges source fragments (in order; a name defined by two sources is a problem and the first
 // one wins) and checks cross references: every route's clusters and every TCP listener's
-// cluster exist, weights of a split are not all zero, listener ports are unique per gateway.
+// cluster exist, weights of a split are not all zero, listener ports are unique per gateway,
+// every secret a listener or cluster names exists and is of the right kind.
 World Merge(const std::vector<const World*>& fragments, std::vector<Problem>* problems);
 std::vector<Problem> Validate(const World& world);
 

@@ -74,6 +74,7 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
     auto& routes = res[static_cast<size_t>(ResourceType::kRoute)];
     auto& clusters = res[static_cast<size_t>(ResourceType::kCluster)];
     auto& endpoints = res[static_cast<size_t>(ResourceType::kEndpoint)];
+    auto& secrets = res[static_cast<size_t>(ResourceType::kSecret)];
     for (const auto& l : g.listeners) listeners.push_back(Intern(ResourceType::kListener, l.name, *l.message, wildcard, next));
     for (const auto& r : g.routes) routes.push_back(Intern(ResourceType::kRoute, r.name, *r.message, true, next));
     for (const auto& c : g.clusters) {
@@ -81,6 +82,13 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
       auto ei = t.endpoints.find(c);
       if (ci != t.clusters.end()) clusters.push_back(Intern(ResourceType::kCluster, c, *ci->second, wildcard, next));
       if (ei != t.endpoints.end()) endpoints.push_back(Intern(ResourceType::kEndpoint, c, *ei->second, true, next));
+    }
+    // Only the secrets this gateway uses (the mesh lists none): a proxy never receives another
+    // gateway's keys.
+    for (const auto& name : g.secrets) {
+      if (auto si = t.secrets.find(name); si != t.secrets.end()) {
+        secrets.push_back(Intern(ResourceType::kSecret, name, *si->second, true, next));
+      }
     }
     return std::make_shared<const cache::Snapshot>(node_cluster, std::move(res), References(g.dependencies));
   };

@@ -2,6 +2,7 @@
 
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "translate/proto_util.h"
+#include "translate/tls_builder.h"
 
 namespace tern::translate {
 namespace {
@@ -55,6 +56,7 @@ std::unique_ptr<cluster::Cluster> BuildCluster(const model::Cluster& c, const st
     opts.mutable_explicit_http_config()->mutable_http2_protocol_options();
     (*out->mutable_typed_extension_protocol_options())[kHttpProtocolOptionsKey].PackFrom(opts);
   }
+  if (c.tls) *out->mutable_transport_socket() = BuildUpstreamTls(*c.tls, config_source);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "translate/proto_util.h"
+#include "translate/tls_builder.h"
 
 namespace tern::translate {
 namespace {
@@ -34,16 +35,32 @@ std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
   auto* sa = out->mutable_address()->mutable_socket_address();
   sa->set_address(listener.address);
   sa->set_port_value(listener.port);
-  auto* filter = out->add_filter_chains()->add_filters();
+  envoy::config::listener::v3::Filter filter;
   if (listener.protocol == model::Protocol::kTcp) {
     envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
     tcp.set_stat_prefix(listener.name);
     tcp.set_cluster(listener.tcp_cluster);
-    filter->set_name(kTcpProxyFilterName);
-    filter->mutable_typed_config()->PackFrom(tcp);
+    filter.set_name(kTcpProxyFilterName);
+    filter.mutable_typed_config()->PackFrom(tcp);
   } else {
-    filter->set_name(kHcmFilterName);
-    filter->mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source));
+    filter.set_name(kHcmFilterName);
+    filter.mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source));
+  }
+  if (!listener.tls) {
+    *out->add_filter_chains()->add_filters() = std::move(filter);
+    return out;
+  }
+  // TLS: one filter chain per certificate, chosen by the client's SNI (read by the TLS
+  // inspector); every chain runs the same filters. The certificate itself comes over SDS.
+  auto* inspector = out->add_listener_filters();
+  inspector->set_name(kTlsInspectorName);
+  // TlsInspector's defaults are what we want: an empty message, so an empty Any value.
+  inspector->mutable_typed_config()->set_type_url(kTlsInspectorType);
+  for (const model::SniCert& cert : listener.tls->certs) {
+    auto* chain = out->add_filter_chains();
+    for (const auto& n : cert.server_names) chain->mutable_filter_chain_match()->add_server_names(n);
+    *chain->add_filters() = filter;
+    *chain->mutable_transport_socket() = BuildDownstreamTls(*listener.tls, cert.secret, config_source);
   }
   return out;
 }

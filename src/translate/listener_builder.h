@@ -14,7 +14,9 @@ inline constexpr char kTcpProxyFilterName[] = "envoy.filters.network.tcp_proxy";
 inline constexpr char kRouterFilterName[] = "envoy.filters.http.router";
 
 // HTTP-like listeners get an HTTP connection manager whose routes come over RDS under the
-// listener's name; kTcp listeners forward to listener.tcp_cluster.
+// listener's name; kTcp listeners forward to listener.tcp_cluster. A listener with `tls` gets a
+// TLS inspector and one filter chain per certificate (matched on SNI), each terminating TLS with
+// its certificate from SDS (see tls_builder.h).
 std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
     const model::Listener& listener, const std::string& config_source);
 

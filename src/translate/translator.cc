@@ -7,6 +7,7 @@
 #include "translate/endpoint_builder.h"
 #include "translate/listener_builder.h"
 #include "translate/route_builder.h"
+#include "translate/tls_builder.h"
 
 namespace tern::translate {
 namespace {
@@ -25,6 +26,30 @@ void AddRouteDependencies(const std::string& route_name, const std::set<std::str
   for (const auto& c : clusters) {
     out->dependencies.push_back({ResourceType::kRoute, route_name, ResourceType::kCluster, c});
   }
+}
+
+// The secrets a gateway's listeners and used clusters name, with the dependencies that make the
+// snapshot consistency check cover them.
+void AddSecrets(const model::World& world, const std::vector<const model::Listener*>& listeners,
+                const std::set<std::string>& clusters, GatewayResources* out) {
+  std::set<std::string> secrets;
+  auto use = [&](ResourceType from_type, const std::string& from, const std::string& secret) {
+    if (secret.empty()) return;
+    secrets.insert(secret);
+    out->dependencies.push_back({from_type, from, ResourceType::kSecret, secret});
+  };
+  for (const model::Listener* l : listeners) {
+    if (!l->tls) continue;
+    for (const auto& cert : l->tls->certs) use(ResourceType::kListener, l->name, cert.secret);
+    use(ResourceType::kListener, l->name, l->tls->client_ca_secret);
+  }
+  for (const auto& c : clusters) {
+    auto it = world.clusters.find(c);
+    if (it == world.clusters.end() || !it->second.tls) continue;
+    use(ResourceType::kCluster, c, it->second.tls->ca_secret);
+    use(ResourceType::kCluster, c, it->second.tls->client_cert_secret);
+  }
+  out->secrets.assign(secrets.begin(), secrets.end());
 }
 
 GatewayResources TranslateGateway(const model::World& world, const model::Gateway& gw,
@@ -53,6 +78,7 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
     used.insert(route_used.begin(), route_used.end());
   }
   AddClusterDependencies(used, &out);
+  AddSecrets(world, listeners, used, &out);
   return out;
 }
 
@@ -99,6 +125,11 @@ Translation Translate(const model::World& world, const Options& options) {
     named.name = name;
     out.clusters.emplace(name, BuildCluster(named, options.ads_config_source));
     out.endpoints.emplace(name, BuildLoadAssignment(named));
+  }
+  for (const auto& [name, s] : world.secrets) {
+    model::Secret named = s;
+    named.name = name;
+    out.secrets.emplace(name, BuildSecret(named));
   }
   for (const auto& [name, gw] : world.gateways) out.gateways.emplace(name, TranslateGateway(world, gw, options));
   out.mesh = TranslateMesh(world, options);

@@ -39,6 +39,9 @@ struct GatewayResources {
   std::vector<NamedMessage> listeners;
   std::vector<NamedMessage> routes;
   std::vector<std::string> clusters;  // names of the clusters its routes use (sorted, unique)
+  // Names of the secrets it uses (sorted, unique): its listeners' certificates and client CAs and
+  // the upstream TLS secrets of its clusters. Secrets go only to the gateways that use them.
+  std::vector<std::string> secrets;
   std::vector<Dependency> dependencies;
 };
 
@@ -47,9 +50,11 @@ struct GatewayResources {
 struct Translation {
   std::map<std::string, MessagePtr> clusters;   // envoy.config.cluster.v3.Cluster
   std::map<std::string, MessagePtr> endpoints;  // envoy.config.endpoint.v3.ClusterLoadAssignment
+  std::map<std::string, MessagePtr> secrets;    // envoy.extensions.transport_sockets.tls.v3.Secret
   std::map<std::string, GatewayResources> gateways;  // by gateway name (= node cluster)
   // Proxyless gRPC: one API listener + route configuration per service (clusters and
-  // service_routes of the world), served only to clients that ask for them by name.
+  // service_routes of the world), served only to clients that ask for them by name. Never
+  // carries secrets: proxyless clients do not fetch certificates over SDS.
   GatewayResources mesh;
 };
 

@@ -5,11 +5,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <set>
 #include <utility>
 
 #include "common/hash.h"
+#include "sources/file/pem_check.h"
 #include "sources/file/yaml_decoder.h"
 
 namespace tern::sources {
@@ -27,6 +31,13 @@ int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// A path from services.yaml, relative to that file's directory unless absolute.
+std::string ResolvePath(const std::string& yaml_path, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  return (std::filesystem::path(yaml_path).parent_path() / p).lexically_normal().string();
 }
 
 std::string Summary(const std::vector<model::Problem>& problems) {
@@ -50,8 +61,9 @@ FileSource::~FileSource() { Stop(); }
 
 FileSource::Reading FileSource::ReadAll() const {
   Reading r;
-  for (const std::string& path : paths_) {
+  auto read_one = [&r](const std::string& path) {
     FileState st;
+    st.path = path;
     std::string content;
     std::string error;
     struct stat sb;
@@ -75,8 +87,71 @@ FileSource::Reading FileSource::ReadAll() const {
     r.states.push_back(std::move(st));
     r.contents.push_back(std::move(content));
     r.read_errors.push_back(std::move(error));
+  };
+  for (const std::string& path : paths_) read_one(path);
+  // The YAML says which PEM files belong to this source: decode it now to learn them.
+  std::set<std::string> secret_paths;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    r.decode_problems.emplace_back();
+    if (!r.read_errors[i].empty()) {
+      r.decoded.emplace_back();
+      continue;
+    }
+    auto d = file::DecodeServicesFile(r.contents[i], paths_[i], &r.decode_problems.back());
+    if (!d.ok()) {
+      r.decoded.emplace_back();
+      continue;
+    }
+    for (const auto& f : d->secret_files) {
+      for (const std::string* p : {&f.cert_file, &f.key_file, &f.ca_file}) {
+        if (!p->empty()) secret_paths.insert(ResolvePath(paths_[i], *p));
+      }
+    }
+    r.decoded.emplace_back(std::move(*d));
   }
+  for (const std::string& path : secret_paths) read_one(path);
   return r;
+}
+
+void FileSource::LoadSecrets(const Reading& reading, const std::string& yaml_path,
+                             file::DecodedServices& decoded, std::vector<model::Problem>* problems) const {
+  // Reads one referenced file; a problem (naming the path as written) when it cannot be read.
+  auto content_of = [&](const std::string& origin, const std::string& written) -> const std::string* {
+    const std::string resolved = ResolvePath(yaml_path, written);
+    for (size_t i = paths_.size(); i < reading.states.size(); ++i) {
+      if (reading.states[i].path != resolved) continue;
+      if (reading.read_errors[i].empty()) return &reading.contents[i];
+      std::string where = written == resolved ? written : written + " (" + resolved + ")";
+      problems->push_back({origin, where + ": cannot read file: " + reading.read_errors[i]});
+      return nullptr;
+    }
+    problems->push_back({origin, written + ": cannot read file"});
+    return nullptr;
+  };
+  auto check = [&](const std::string& origin, const std::string& file, const absl::Status& st) {
+    if (st.ok()) return true;
+    problems->push_back({origin, file + ": " + std::string(st.message())});
+    return false;
+  };
+  for (const file::SecretFiles& f : decoded.secret_files) {
+    model::Secret& secret = decoded.world.secrets.at(f.secret);
+    if (secret.kind == model::Secret::Kind::kValidationContext) {
+      const std::string* ca = content_of(f.origin, f.ca_file);
+      if (ca && check(f.origin, f.ca_file, file::CheckCaBundle(*ca))) secret.trusted_ca_pem = *ca;
+      continue;
+    }
+    const std::string* cert = content_of(f.origin, f.cert_file);
+    const std::string* key = content_of(f.origin, f.key_file);
+    const bool cert_ok = cert && check(f.origin, f.cert_file, file::CheckCertificateChain(*cert));
+    const bool key_ok = key && check(f.origin, f.key_file, file::CheckPrivateKey(*key));
+    if (!cert_ok || !key_ok) continue;
+    if (!file::CheckKeyMatchesCertificate(*cert, *key).ok()) {
+      problems->push_back({f.origin, f.key_file + ": private key does not match " + f.cert_file});
+      continue;
+    }
+    secret.cert_chain_pem = *cert;
+    secret.private_key_pem = *key;
+  }
 }
 
 absl::StatusOr<FragmentPtr> FileSource::Decode(const Reading& reading,
@@ -88,8 +163,13 @@ absl::StatusOr<FragmentPtr> FileSource::Decode(const Reading& reading,
       found.push_back({paths_[i], "cannot read file: " + reading.read_errors[i]});
       continue;
     }
-    auto w = file::DecodeServicesYaml(reading.contents[i], paths_[i], &found);
-    if (w.ok()) worlds.push_back(std::move(*w));
+    if (!reading.decoded[i]) {
+      found.insert(found.end(), reading.decode_problems[i].begin(), reading.decode_problems[i].end());
+      continue;
+    }
+    file::DecodedServices decoded = *reading.decoded[i];
+    LoadSecrets(reading, paths_[i], decoded, &found);
+    worlds.push_back(std::move(decoded.world));
   }
   if (!found.empty()) {
     if (problems) problems->insert(problems->end(), found.begin(), found.end());
@@ -139,15 +219,16 @@ absl::StatusOr<FragmentPtr> FileSource::SyncOnce(std::vector<model::Problem>* pr
 }
 
 bool FileSource::MaybeChanged() {
-  if (known_.size() != paths_.size()) return true;
+  if (known_.size() < paths_.size()) return true;
   const int64_t now = NowNs();
-  for (size_t i = 0; i < paths_.size(); ++i) {
+  // known_ holds the YAML files and the PEM files they referenced at the last read.
+  for (const FileState& k : known_) {
     struct stat sb;
-    const bool exists = ::stat(paths_[i].c_str(), &sb) == 0;
-    if (exists != known_[i].exists) return true;
+    const bool exists = ::stat(k.path.c_str(), &sb) == 0;
+    if (exists != k.exists) return true;
     if (!exists) continue;
     const int64_t mtime = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1'000'000'000 + sb.st_mtim.tv_nsec;
-    if (mtime != known_[i].mtime_ns || static_cast<int64_t>(sb.st_size) != known_[i].size) return true;
+    if (mtime != k.mtime_ns || static_cast<int64_t>(sb.st_size) != k.size) return true;
     if (now - mtime < kRacyWindowNs) return true;
   }
   return false;
@@ -163,9 +244,13 @@ bool FileSource::Poll(UpdateSink& sink) {
     if (!MaybeChanged()) return false;
     Reading reading = ReadAll();
     std::vector<std::string> changed;
-    for (size_t i = 0; i < paths_.size(); ++i) {
-      if (i >= known_.size() || known_[i].hash != reading.states[i].hash) changed.push_back(paths_[i]);
+    std::map<std::string, std::string> known_hashes;
+    for (const auto& k : known_) known_hashes[k.path] = k.hash;
+    for (const auto& st : reading.states) {
+      auto it = known_hashes.find(st.path);
+      if (it == known_hashes.end() || it->second != st.hash) changed.push_back(st.path);
     }
+    // A file no longer referenced (a secret removed) changes the YAML, which is listed already.
     if (changed.empty()) {
       known_ = reading.states;  // same bytes, newer timestamps: remember them, say nothing
       pending_.clear();
@@ -175,7 +260,7 @@ bool FileSource::Poll(UpdateSink& sink) {
     // valid (empty) world: acting on it would withdraw every route. So new content is acted on
     // only once two reads in a row agree.
     std::vector<std::string> hashes;
-    for (const auto& st : reading.states) hashes.push_back(st.hash);
+    for (const auto& st : reading.states) hashes.push_back(st.path + "=" + st.hash);
     if (hashes != pending_) {
       pending_ = std::move(hashes);
       return true;

@@ -9,14 +9,21 @@
 // acted on), all files are decoded and merged again: success → OnUpdate, failure →
 // OnError (the core keeps the last good fragment). A broken state is remembered by its hashes,
 // so it is reported once, not every poll.
+//
+// Secrets (`secrets:` in services.yaml) name PEM files. Those files are watched exactly like the
+// YAML files (stat, hash, two agreeing reads), so rewriting a certificate and key (rotation) is
+// an update: the secret keeps its name, its content changes. Their PEM is checked with OpenSSL
+// before anything is accepted; a bad, missing or mismatched file fails the whole update.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "sources/file/yaml_decoder.h"
 #include "sources/source.h"
 #include "sources/source_status.h"
 
@@ -43,18 +50,26 @@ class FileSource : public Source, public StatusReporter {
  private:
   // What one poll saw of one file. `hash` is of the content read, or of the error.
   struct FileState {
+    std::string path;
     bool exists = false;
     int64_t mtime_ns = 0;
     int64_t size = 0;
     std::string hash;
   };
+  // Files are paths_ first, then the secret files their content references (sorted, unique).
   struct Reading {
     std::vector<FileState> states;
     std::vector<std::string> contents;
     std::vector<std::string> read_errors;  // "" when the file was read
+    // Per entry of paths_: its decoding (nullopt on problems, which are kept).
+    std::vector<std::optional<file::DecodedServices>> decoded;
+    std::vector<std::vector<model::Problem>> decode_problems;
   };
 
   Reading ReadAll() const;
+  // Fills the PEM of every secret of `decoded` from the reading; a problem per bad file.
+  void LoadSecrets(const Reading& reading, const std::string& yaml_path, file::DecodedServices& decoded,
+                   std::vector<model::Problem>* problems) const;
   // Decodes and merges; on failure `problems` gets every problem.
   absl::StatusOr<FragmentPtr> Decode(const Reading& reading, std::vector<model::Problem>* problems) const;
   // True when a stat() pass shows something that may have changed since `known_`.

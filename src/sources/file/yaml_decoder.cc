@@ -28,9 +28,15 @@ class Decoder {
  public:
   explicit Decoder(YamlContext& ctx) : ctx_(ctx) {}
 
-  void Document(const YAML::Node& root, model::World& world) {
+  void Document(const YAML::Node& root, DecodedServices& out) {
+    model::World& world = out.world;
     MapReader top(ctx_, root, "");
     if (!top.valid()) return;
+    YAML::Node secrets = top.Get("secrets");
+    if (IsSequence(ctx_, secrets, "secrets")) {
+      size_t i = 0;
+      for (const auto& s : secrets) Secret(s, IndexPath("secrets", i++), out);
+    }
     YAML::Node services = top.Get("services");
     if (IsSequence(ctx_, services, "services")) {
       size_t i = 0;
@@ -47,6 +53,106 @@ class Decoder {
  private:
   std::string Origin(const YAML::Node& n, const std::string& path) const {
     return ctx_.Origin(n, path);
+  }
+
+  // {name, cert_file, key_file} or {name, ca_file}.
+  void Secret(const YAML::Node& node, const std::string& path, DecodedServices& out) {
+    MapReader m(ctx_, node, path);
+    if (!m.valid()) return;
+    const size_t before = ctx_.error_count();
+    model::Secret s;
+    SecretFiles files;
+    s.origin = files.origin = Origin(node, path);
+    if (auto name = m.String("name", /*required=*/true)) {
+      if (name->empty()) m.Error("name", "must not be empty");
+      s.name = files.secret = *name;
+    }
+    auto nonempty = [&](const char* key) -> std::string {
+      auto v = m.String(key);
+      if (v && v->empty()) m.Error(key, "must not be empty");
+      return v ? *v : "";
+    };
+    files.cert_file = nonempty("cert_file");
+    files.key_file = nonempty("key_file");
+    files.ca_file = nonempty("ca_file");
+    const bool cert = m.Has("cert_file") || m.Has("key_file");
+    const bool ca = m.Has("ca_file");
+    if (cert && ca) {
+      ctx_.Error(node, path, "a secret is either a certificate (cert_file, key_file) or a CA (ca_file), not both");
+    } else if (!cert && !ca) {
+      ctx_.Error(node, path, "a secret needs cert_file and key_file, or ca_file");
+    } else if (cert && !(m.Has("cert_file") && m.Has("key_file"))) {
+      m.Error(m.Has("cert_file") ? "key_file" : "cert_file", "a certificate secret needs both cert_file and key_file");
+    }
+    s.kind = ca ? model::Secret::Kind::kValidationContext : model::Secret::Kind::kTlsCertificate;
+    m.Finish();
+    if (ctx_.error_count() != before || s.name.empty()) return;
+    if (auto it = out.world.secrets.find(s.name); it != out.world.secrets.end()) {
+      ctx_.Error(node, path, "secret '" + s.name + "' is already defined at " + it->second.origin);
+      return;
+    }
+    out.world.secrets[s.name] = std::move(s);
+    out.secret_files.push_back(std::move(files));
+  }
+
+  // A listener's tls: {certs: [{server_names, secret}], require_client_cert, client_ca, alpn}.
+  std::optional<model::ListenerTls> ListenerTlsOf(const YAML::Node& node, const std::string& path,
+                                                  model::Protocol protocol) {
+    MapReader m(ctx_, node, path);
+    if (!m.valid()) return std::nullopt;
+    model::ListenerTls tls;
+    // ALPN only means something to HTTP; a TLS-terminating TCP listener offers none.
+    if (protocol == model::Protocol::kTcp) tls.alpn.clear();
+    YAML::Node certs = m.Get("certs");
+    const std::string cpath = m.PathOf("certs");
+    if (!certs.IsDefined() || (certs.IsSequence() && certs.size() == 0)) {
+      m.Error("certs", "a TLS listener needs at least one certificate");
+    } else if (IsSequence(ctx_, certs, cpath)) {
+      size_t i = 0;
+      for (const auto& c : certs) {
+        MapReader cm(ctx_, c, IndexPath(cpath, i++));
+        if (!cm.valid()) continue;
+        model::SniCert sc;
+        if (auto names = cm.StringList("server_names")) {
+          for (const auto& n : *names) {
+            if (n.empty()) cm.Error("server_names", "a server name must not be empty");
+          }
+          sc.server_names = *names;
+        }
+        if (auto secret = cm.String("secret", /*required=*/true)) sc.secret = *secret;
+        cm.Finish();
+        tls.certs.push_back(std::move(sc));
+      }
+    }
+    if (auto b = m.Bool("require_client_cert")) tls.require_client_cert = *b;
+    if (auto ca = m.String("client_ca")) tls.client_ca_secret = *ca;
+    if (tls.require_client_cert && tls.client_ca_secret.empty()) {
+      m.Error("require_client_cert", "require_client_cert needs client_ca");
+    }
+    if (auto alpn = m.StringList("alpn")) tls.alpn = *alpn;
+    m.Finish();
+    return tls;
+  }
+
+  // A service's tls: {sni, ca, client_cert, verify_sans}.
+  std::optional<model::UpstreamTls> UpstreamTlsOf(const YAML::Node& node, const std::string& path) {
+    MapReader m(ctx_, node, path);
+    if (!m.valid()) return std::nullopt;
+    model::UpstreamTls tls;
+    if (auto sni = m.String("sni")) {
+      if (sni->size() > 255) m.Error("sni", "a server name is at most 255 bytes");
+      tls.sni = *sni;
+    }
+    if (auto ca = m.String("ca", /*required=*/true)) tls.ca_secret = *ca;
+    if (auto cc = m.String("client_cert")) tls.client_cert_secret = *cc;
+    if (auto sans = m.StringList("verify_sans")) {
+      for (const auto& san : *sans) {
+        if (san.empty()) m.Error("verify_sans", "a subject alternative name must not be empty");
+      }
+      tls.verify_sans = *sans;
+    }
+    m.Finish();
+    return tls;
   }
 
   void Service(const YAML::Node& node, const std::string& path, model::World& world) {
@@ -78,6 +184,7 @@ class Decoder {
       od.Finish();
       c.outlier_detection = o;
     }
+    if (m.Has("tls")) c.tls = UpstreamTlsOf(m.Get("tls"), m.PathOf("tls"));
     YAML::Node endpoints = m.Get("endpoints");
     if (IsSequence(ctx_, endpoints, m.PathOf("endpoints"))) {
       std::set<std::pair<std::string, uint32_t>> seen;
@@ -189,6 +296,7 @@ class Decoder {
     }
     if (auto n = m.String("name")) l.name = *n;
     if (l.name.empty()) l.name = std::string(model::ToString(l.protocol)) + "_" + std::to_string(l.port);
+    if (m.Has("tls")) l.tls = ListenerTlsOf(m.Get("tls"), m.PathOf("tls"), l.protocol);
 
     if (l.protocol == model::Protocol::kTcp) {
       if (auto s = m.String("service", /*required=*/true)) l.tcp_cluster = *s;
@@ -471,11 +579,18 @@ class Decoder {
 absl::StatusOr<model::World> DecodeServicesYaml(const std::string& text,
                                                 const std::string& file_label,
                                                 std::vector<model::Problem>* problems) {
+  auto decoded = DecodeServicesFile(text, file_label, problems);
+  if (!decoded.ok()) return decoded.status();
+  return std::move(decoded->world);
+}
+
+absl::StatusOr<DecodedServices> DecodeServicesFile(const std::string& text, const std::string& file_label,
+                                                   std::vector<model::Problem>* problems) {
   std::vector<model::Problem> found;
   YamlContext ctx(file_label, &found);
-  model::World world;
-  if (auto root = ParseYaml(text, ctx)) Decoder(ctx).Document(*root, world);
-  if (found.empty()) return world;
+  DecodedServices out;
+  if (auto root = ParseYaml(text, ctx)) Decoder(ctx).Document(*root, out);
+  if (found.empty()) return out;
   std::string summary = found.front().ToString();
   if (found.size() > 1) summary += " (and " + std::to_string(found.size() - 1) + " more problems)";
   if (problems) problems->insert(problems->end(), found.begin(), found.end());

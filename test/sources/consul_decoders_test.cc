@@ -386,8 +386,8 @@ TEST(ConsulMapper, BuildsClustersRoutesAndGateways) {
   ASSERT_TRUE(routes[0].action.retry.has_value());
   EXPECT_EQ(routes[0].action.retry->num_retries, 3u);
   ASSERT_EQ(routes[2].action.clusters.size(), 2u);
-  EXPECT_EQ(routes[2].action.clusters[0].weight, 9000u);
-  EXPECT_EQ(routes[2].action.clusters[1].weight, 1000u);
+  EXPECT_EQ(routes[2].action.clusters[0].weight, 90u) << "whole percentages stay percentages";
+  EXPECT_EQ(routes[2].action.clusters[1].weight, 10u);
 
   const model::Gateway& edge = w.gateways.at("edge");
   ASSERT_EQ(edge.listeners.size(), 2u);
@@ -397,6 +397,25 @@ TEST(ConsulMapper, BuildsClustersRoutesAndGateways) {
   EXPECT_EQ(edge.listeners[1].name, "tcp_9000");
   EXPECT_EQ(edge.listeners[1].tcp_cluster, "v1.web.default.default.dc1") << "the split's heaviest share";
   EXPECT_TRUE(model::Validate(w).empty());
+}
+
+}  // namespace
+}  // namespace tern::sources::consul
+
+namespace tern::sources::consul {
+namespace {
+
+TEST(ConsulMapper, SplitsWithDecimalsAreScaledToHundredthsOfAPercent) {
+  auto chain = DecodeDiscoveryChain(R"({"Chain":{"ServiceName":"web","Datacenter":"dc1","Protocol":"http",
+    "StartNode":"s","Nodes":{"s":{"Type":"splitter","Splits":[{"Weight":33.33,"NextNode":"a"},{"Weight":66.67,"NextNode":"b"}]},
+    "a":{"Type":"resolver","Resolver":{"Target":"a.web"}},"b":{"Type":"resolver","Resolver":{"Target":"b.web"}}},
+    "Targets":{"a.web":{"Service":"web"},"b.web":{"Service":"web"}}}})", "/v1/discovery-chain/web");
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  auto routes = ChainRoutes(*chain);
+  ASSERT_EQ(routes.size(), 1u);
+  ASSERT_EQ(routes[0].action.clusters.size(), 2u);
+  EXPECT_EQ(routes[0].action.clusters[0].weight, 3333u);
+  EXPECT_EQ(routes[0].action.clusters[1].weight, 6667u);
 }
 
 }  // namespace

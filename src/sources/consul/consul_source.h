@@ -49,7 +49,9 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
     std::string ca_file, cert_file, key_file, server_name;
     std::chrono::milliseconds wait{std::chrono::seconds(60)};
     std::chrono::milliseconds backoff_min{50};
-    std::chrono::milliseconds backoff_max{2000};
+    // Capped at 1 s so that tern is back within a second of Consul; a down Consul still sees
+    // at most about one request per watch per 0.5–1 s.
+    std::chrono::milliseconds backoff_max{1000};
   };
 
   ConsulSource(std::string name, Options options);

@@ -6,8 +6,18 @@
 namespace tern::sources::consul {
 namespace {
 
-// Splitter weights are percentages with up to two decimals; the model wants integers.
-uint32_t ScaledWeight(double percent) { return static_cast<uint32_t>(std::llround(percent * 100)); }
+// Splitter weights are percentages with up to two decimals; the model wants integers. Whole
+// percentages stay as they are (they sum to 100, which proxyless gRPC 1.51 requires when a
+// route's total_weight is unset); a split with decimals is scaled to hundredths of a percent.
+bool WholePercents(const ChainNode& splitter) {
+  for (const auto& s : splitter.splits) {
+    if (std::fabs(s.weight - std::round(s.weight)) > 1e-9) return false;
+  }
+  return true;
+}
+uint32_t ScaledWeight(double percent, bool whole) {
+  return static_cast<uint32_t>(std::llround(whole ? percent : percent * 100));
+}
 
 // Where a node leads: one cluster for a resolver, weighted clusters for a splitter.
 std::vector<model::WeightedCluster> NodeClusters(const DiscoveryChain& chain, const std::string& key, int depth = 0) {
@@ -20,10 +30,11 @@ std::vector<model::WeightedCluster> NodeClusters(const DiscoveryChain& chain, co
   } else if (n.type == "splitter") {
     std::map<std::string, uint32_t> weights;
     std::vector<std::string> order;
+    const bool whole = WholePercents(n);
     for (const auto& s : n.splits) {
       for (const auto& wc : NodeClusters(chain, s.next_node, depth + 1)) {
         if (!weights.count(wc.cluster)) order.push_back(wc.cluster);
-        weights[wc.cluster] += ScaledWeight(s.weight);
+        weights[wc.cluster] += ScaledWeight(s.weight, whole);
       }
     }
     for (const auto& c : order) out.push_back({.cluster = c, .weight = weights[c]});

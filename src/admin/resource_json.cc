@@ -67,8 +67,8 @@ absl::StatusOr<std::string> SnapshotToJson(const cache::Snapshot& s, const std::
     if (t == ResourceType::kVirtualHost) continue;
     const cache::TypeSet& set = s.Get(t);
     nlohmann::json entry;
-    entry["version_info"] = set.version;
-    entry["type_url"] = std::string(TypeUrl(t));
+    entry["versionInfo"] = set.version;
+    entry["typeUrl"] = std::string(TypeUrl(t));
     entry["resources"] = nlohmann::json::array();
     for (const auto& [name, r] : set.resources) {
       auto js = ResourceToJson(*r, reveal_secrets);

@@ -69,6 +69,9 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
     if (!st.wildcard) st.held.erase(n);
     st.told_absent.erase(n);
   }
+  if (first || !req.resource_names_subscribe().empty() || !req.resource_names_unsubscribe().empty()) {
+    st.evaluated.clear();
+  }
   st.info.subscribed = true;
   st.info.wildcard = st.wildcard;
   st.info.names = st.names.size();
@@ -87,13 +90,14 @@ std::optional<PendingResponse> DeltaState::NextResponse(const cache::Snapshot& s
 
 std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st, const cache::Snapshot& snapshot) {
   const cache::TypeSet& set = snapshot.Get(t);
-  std::string body;
+  if (st.evaluated == set.version) return std::nullopt;
+  std::vector<cache::ResourcePtr> parts;
   size_t count = 0;
   std::vector<std::string> changed_clusters;
   auto consider = [&](const cache::ResourcePtr& r) {
     auto it = st.held.find(r->name);
     if (it != st.held.end() && it->second == r->version) return;
-    body += r->delta_field;
+    parts.push_back(r);
     count++;
     st.held[r->name] = r->version;
     if (t == ResourceType::kCluster) changed_clusters.push_back(r->name);
@@ -119,13 +123,15 @@ std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st
       ++it;
     }
   }
+  st.evaluated = set.version;
   if (count == 0 && removed.empty()) return std::nullopt;
   // On ADS a (re)sent cluster is followed by its endpoints.
   if (!changed_clusters.empty()) {
     TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
     for (const auto& c : changed_clusters) eds.held.erase(c);
+    eds.evaluated.clear();
   }
-  return Finish(t, st, set.version, std::move(body), count, removed);
+  return Finish(t, st, set.version, std::move(parts), "", count, removed);
 }
 
 namespace {
@@ -239,26 +245,28 @@ std::optional<PendingResponse> DeltaState::NextVirtualHosts(TypeState& st, const
     st.held.erase(a);
     st.told_absent.insert(a);
   }
-  return Finish(ResourceType::kVirtualHost, st, snapshot.Get(ResourceType::kVirtualHost).version, std::move(body),
-                count, {});
+  return Finish(ResourceType::kVirtualHost, st, snapshot.Get(ResourceType::kVirtualHost).version, {},
+                std::move(body), count, {});
 }
 
 PendingResponse DeltaState::Finish(ResourceType t, TypeState& st, const std::string& system_version,
-                                   std::string resources, size_t count, const std::vector<std::string>& removed) {
+                                   std::vector<cache::ResourcePtr> parts, std::string inline_resources, size_t count,
+                                   const std::vector<std::string>& removed) {
   PendingResponse out;
   out.type = t;
   out.version = system_version;
   out.nonce = std::to_string(++nonce_);
   out.resources = count;
-  out.bytes.reserve(resources.size() + 128);
-  wire::PutBytes(out.bytes, 1, system_version);  // system_version_info
-  out.bytes += resources;                        // resources (field 2)
-  wire::PutBytes(out.bytes, 4, TypeUrl(t));      // type_url
-  wire::PutBytes(out.bytes, 5, out.nonce);       // nonce
-  for (const auto& r : removed) wire::PutBytes(out.bytes, 6, r);  // removed_resources
+  out.parts = std::move(parts);  // resources (field 2), shared
+  out.delta_parts = true;
+  out.header = std::move(inline_resources);      // per-stream resources (VHDS aliases)
+  wire::PutBytes(out.header, 1, system_version);  // system_version_info
+  wire::PutBytes(out.header, 4, TypeUrl(t));      // type_url
+  wire::PutBytes(out.header, 5, out.nonce);       // nonce
+  for (const auto& r : removed) wire::PutBytes(out.header, 6, r);  // removed_resources
   std::string cp;
   wire::PutBytes(cp, 1, "tern");
-  wire::PutBytes(out.bytes, 7, cp);  // control_plane
+  wire::PutBytes(out.header, 7, cp);  // control_plane
   st.info.version_sent = system_version;
   st.info.last_nonce = out.nonce;
   st.info.responses++;

@@ -55,6 +55,7 @@ class DeltaState {
     std::set<std::string> told_absent;  // subscribed names reported as absent (VHDS)
     // VHDS: for each route configuration, the RDS version the held virtual hosts belong to.
     std::map<std::string, std::string> vhds_route_versions;
+    std::string evaluated;  // type version last brought up to date with (see SotwState)
     TypeInfo info;
   };
 
@@ -64,7 +65,8 @@ class DeltaState {
   std::optional<PendingResponse> NextFor(ResourceType t, TypeState& st, const cache::Snapshot& snapshot);
   std::optional<PendingResponse> NextVirtualHosts(TypeState& st, const cache::Snapshot& snapshot);
   PendingResponse Finish(ResourceType t, TypeState& st, const std::string& system_version,
-                         std::string resources, size_t count, const std::vector<std::string>& removed);
+                         std::vector<cache::ResourcePtr> parts, std::string inline_resources, size_t count,
+                         const std::vector<std::string>& removed);
 
   std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kNumResourceTypes> types_;

@@ -78,6 +78,7 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
       }
     }
     st.full_state_dirty = true;
+    st.evaluated.clear();
   }
   st.wildcard = wildcard;
   st.names = std::move(names);
@@ -113,6 +114,10 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& sn
     TypeState& st = types_[static_cast<size_t>(t)];
     if (!st.requested) continue;
     const cache::TypeSet& set = snapshot.Get(t);
+    if (st.evaluated == set.version && st.force.empty() && !st.full_state_dirty && !st.initial_pending &&
+        !st.client_version) {
+      continue;
+    }
     std::vector<cache::ResourcePtr> visible = Visible(st, set);
 
     // Reconnect: the client already holds this exact version; adopt it without sending.
@@ -125,6 +130,7 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& sn
         st.full_state_dirty = false;
         st.initial_pending = false;
         st.info.version_sent = set.version;
+        st.evaluated = set.version;
         continue;
       }
     }
@@ -136,7 +142,10 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& sn
         auto it = st.sent.find(r->name);
         changed = it == st.sent.end() || it->second != r->version;
       }
-      if (!changed) continue;
+      if (!changed) {
+        st.evaluated = set.version;
+        continue;
+      }
       // Clusters that are new or changed are followed by their endpoints (ADS only matters,
       // but marking is harmless elsewhere).
       if (t == ResourceType::kCluster) {
@@ -145,6 +154,7 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& sn
           auto it = st.sent.find(r->name);
           if (it == st.sent.end() || it->second != r->version) eds.force.insert(r->name);
         }
+        if (!eds.force.empty()) eds.evaluated.clear();
       }
       st.sent.clear();
       for (const auto& r : visible) st.sent[r->name] = r->version;
@@ -167,7 +177,10 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& sn
     for (auto it = st.force.begin(); it != st.force.end();) {
       it = present.contains(*it) ? std::next(it) : st.force.erase(it);
     }
-    if (send.empty()) continue;
+    if (send.empty()) {
+      st.evaluated = set.version;
+      continue;
+    }
     for (const auto& r : send) {
       st.sent[r->name] = r->version;
       st.force.erase(r->name);
@@ -184,16 +197,14 @@ std::optional<PendingResponse> SotwState::Build(ResourceType t, TypeState& st, c
   out.version = set.version;
   out.nonce = std::to_string(++nonce_);
   out.resources = send.size();
-  size_t total = out.version.size() + out.nonce.size() + 128;
-  for (const auto& r : send) total += r->sotw_field.size();
-  out.bytes.reserve(total);
-  wire::PutBytes(out.bytes, 1, out.version);  // version_info
-  for (const auto& r : send) out.bytes += r->sotw_field;  // resources (field 2)
-  wire::PutBytes(out.bytes, 4, TypeUrl(t));    // type_url
-  wire::PutBytes(out.bytes, 5, out.nonce);     // nonce
+  out.parts = send;                             // resources (field 2), shared
+  wire::PutBytes(out.header, 1, out.version);  // version_info
+  wire::PutBytes(out.header, 4, TypeUrl(t));   // type_url
+  wire::PutBytes(out.header, 5, out.nonce);    // nonce
   std::string cp;
   wire::PutBytes(cp, 1, "tern");               // ControlPlane.identifier
-  wire::PutBytes(out.bytes, 6, cp);
+  wire::PutBytes(out.header, 6, cp);
+  st.evaluated = set.version;
 
   st.full_state_dirty = false;
   st.initial_pending = false;

@@ -37,12 +37,27 @@ class DiscoveryRequest;
 
 namespace tern::xds {
 
+// A response ready to write: `header` (the per-stream fields) followed by each part's
+// pre-encoded field (sotw_field or delta_field). Protobuf fields may come in any order on the
+// wire, so the concatenation is the serialized response; the parts are shared, not copied.
 struct PendingResponse {
   ResourceType type;
-  std::string bytes;  // serialized DiscoveryResponse
+  std::string header;
+  std::vector<cache::ResourcePtr> parts;
+  bool delta_parts = false;  // parts contribute delta_field instead of sotw_field
   std::string version;
   std::string nonce;
   size_t resources = 0;
+  size_t size() const {
+    size_t n = header.size();
+    for (const auto& p : parts) n += delta_parts ? p->delta_field.size() : p->sotw_field.size();
+    return n;
+  }
+  std::string Serialize() const {  // for tests and tools; the server writes the parts as slices
+    std::string out = header;
+    for (const auto& p : parts) out += delta_parts ? p->delta_field : p->sotw_field;
+    return out;
+  }
 };
 
 enum class RequestKind { kInitial, kAck, kNack, kStale, kUpdate };
@@ -74,6 +89,9 @@ class SotwState {
     bool full_state_dirty = false;            // LDS/CDS: the subscription changed
     bool initial_pending = false;             // first request not answered yet
     std::optional<std::string> client_version;  // version the client said it holds on (re)connect
+    // The type version this state was last brought up to date with: while the snapshot's type
+    // version stays the same and nothing is pending, there is nothing to compute (ACKs are O(1)).
+    std::string evaluated;
     TypeInfo info;
   };
 

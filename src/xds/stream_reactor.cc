@@ -16,6 +16,21 @@ bool ParseRequest(const grpc::ByteBuffer& buf, google::protobuf::Message* req) {
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return req->ParseFromString(bytes);
 }
+// The response as slices: the header is handed over, each resource's pre-encoded field is
+// referenced in place and kept alive by a reference on its Resource until gRPC is done with it.
+grpc::ByteBuffer ToByteBuffer(PendingResponse&& resp) {
+  std::vector<grpc::Slice> slices;
+  slices.reserve(resp.parts.size() + 1);
+  auto* header = new std::string(std::move(resp.header));
+  slices.emplace_back(header->data(), header->size(), [](void* p) { delete static_cast<std::string*>(p); }, header);
+  for (auto& part : resp.parts) {
+    const std::string& field = resp.delta_parts ? part->delta_field : part->sotw_field;
+    auto* keep = new cache::ResourcePtr(std::move(part));
+    slices.emplace_back(const_cast<char*>(field.data()), field.size(),
+                        [](void* p) { delete static_cast<cache::ResourcePtr*>(p); }, keep);
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
 }  // namespace
 
 template <typename P>
@@ -128,11 +143,10 @@ void StreamReactor<P>::MaybeWrite() {
   if (finished_ || write_in_flight_ || !snapshot_) return;
   std::optional<PendingResponse> resp = state_.NextResponse(*snapshot_);
   if (!resp) return;
-  grpc::Slice slice(resp->bytes);
-  response_ = grpc::ByteBuffer(&slice, 1);
+  response_ = ToByteBuffer(std::move(*resp));
   write_in_flight_ = true;
   in_flight_type_ = resp->type;
-  in_flight_bytes_ = resp->bytes.size();
+  in_flight_bytes_ = response_.Length();
   in_flight_resources_ = resp->resources;
   PublishInfo();
   StartWrite(&response_);
@@ -142,6 +156,7 @@ template <typename P>
 void StreamReactor<P>::OnWriteDone(bool ok) {
   absl::MutexLock l(&mu_);
   write_in_flight_ = false;
+  response_.Clear();  // release the shared resource bytes now, not at the next write
   if (ok && deps_.observer && in_flight_type_) {
     deps_.observer->OnResponseSent(*in_flight_type_, in_flight_resources_, in_flight_bytes_);
   }

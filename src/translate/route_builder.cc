@@ -155,11 +155,17 @@ void RouteBuilder::BuildAction(const model::RouteAction& a, route::Route* out) c
     constexpr uint64_t kMax = 0xFFFFFFFFull;
     const uint64_t divisor = total > kMax ? total / kMax + 1 : 1;
     auto* wcs = ra->mutable_weighted_clusters();
+    uint64_t sum = 0;
     for (const auto& t : targets) {
       auto* c = wcs->add_clusters();
       c->set_name(t.cluster);
-      c->mutable_weight()->set_value(static_cast<uint32_t>(std::max<uint64_t>(1, t.weight / divisor)));
+      uint32_t w = static_cast<uint32_t>(std::max<uint64_t>(1, t.weight / divisor));
+      c->mutable_weight()->set_value(w);
+      sum += w;
     }
+    // total_weight is deprecated, but gRPC 1.51 assumes 100 when it is absent and rejects other
+    // sums; Envoy accepts it when it equals the sum. Setting it keeps both exact.
+    if (sum <= kMax) wcs->mutable_total_weight()->set_value(static_cast<uint32_t>(sum));
   }
   if (a.prefix_rewrite) ra->set_prefix_rewrite(*a.prefix_rewrite);
   if (a.timeout) SetDuration(*a.timeout, ra->mutable_timeout());

@@ -8,36 +8,16 @@ namespace tern::xds {
 using envoy::service::discovery::v3::DeltaDiscoveryRequest;
 
 absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind* kind, ResourceType* type) {
-  ResourceType t;
-  if (req.type_url().empty()) {
-    if (!fixed_type_) return absl::InvalidArgumentError("DeltaDiscoveryRequest on ADS has an empty type_url");
-    t = *fixed_type_;
-  } else if (!ParseTypeUrl(req.type_url(), &t)) {
-    return absl::InvalidArgumentError("DeltaDiscoveryRequest has unknown type_url '" + req.type_url() + "'");
-  }
-  if (fixed_type_ && t != *fixed_type_) {
-    return absl::InvalidArgumentError("DeltaDiscoveryRequest type_url '" + req.type_url() + "' on the " +
-                                      std::string(ShortName(*fixed_type_)) + " service");
-  }
+  auto parsed = RequestType(req.type_url(), fixed_type_, "DeltaDiscoveryRequest");
+  if (!parsed.ok()) return parsed.status();
+  ResourceType t = *parsed;
   *type = t;
   TypeState& st = types_[static_cast<size_t>(t)];
   const bool first = !st.requested;
 
-  if (first) {
-    *kind = RequestKind::kInitial;
-  } else if (req.response_nonce().empty()) {
-    *kind = RequestKind::kUpdate;
-  } else if (req.response_nonce() != st.info.last_nonce) {
-    *kind = RequestKind::kStale;  // not an ACK/NACK; its subscription changes still apply
-  } else if (req.has_error_detail()) {
-    *kind = RequestKind::kNack;
-    st.info.last_nack = req.error_detail().message();
-    st.info.nacks++;
-  } else {
-    *kind = RequestKind::kAck;
-    st.info.version_acked = st.info.version_sent;
-    st.info.acks++;
-  }
+  // Delta ACKs carry no version: an ACK accepts what was last sent.
+  *kind = ClassifyRequest(first, req.response_nonce(), req.has_error_detail(), req.error_detail().message(),
+                          st.info.version_sent, st.info);
 
   if (first) {
     st.requested = true;

@@ -8,17 +8,9 @@ namespace tern::xds {
 using envoy::service::discovery::v3::DiscoveryRequest;
 
 absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind, ResourceType* type) {
-  ResourceType t;
-  if (req.type_url().empty()) {
-    if (!fixed_type_) return absl::InvalidArgumentError("DiscoveryRequest on ADS has an empty type_url");
-    t = *fixed_type_;
-  } else if (!ParseTypeUrl(req.type_url(), &t)) {
-    return absl::InvalidArgumentError("DiscoveryRequest has unknown type_url '" + req.type_url() + "'");
-  }
-  if (fixed_type_ && t != *fixed_type_) {
-    return absl::InvalidArgumentError("DiscoveryRequest type_url '" + req.type_url() + "' on the " +
-                                      std::string(ShortName(*fixed_type_)) + " service");
-  }
+  auto parsed = RequestType(req.type_url(), fixed_type_, "DiscoveryRequest");
+  if (!parsed.ok()) return parsed.status();
+  ResourceType t = *parsed;
   if (t == ResourceType::kVirtualHost) {
     return absl::InvalidArgumentError("virtual hosts are served on the delta protocol only (VHDS)");
   }
@@ -26,23 +18,8 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
   TypeState& st = types_[static_cast<size_t>(t)];
   const bool first = !st.requested;
 
-  // ACK / NACK / stale, decided by the nonce (xds_protocol.rst, "ACK/NACK and resource type
-  // instance version" and "Resource updates": a stale nonce is ignored as an ACK/NACK).
-  if (first) {
-    *kind = RequestKind::kInitial;
-  } else if (req.response_nonce().empty()) {
-    *kind = RequestKind::kUpdate;
-  } else if (req.response_nonce() != st.info.last_nonce) {
-    *kind = RequestKind::kStale;
-  } else if (req.has_error_detail()) {
-    *kind = RequestKind::kNack;
-    st.info.last_nack = req.error_detail().message();
-    st.info.nacks++;
-  } else {
-    *kind = RequestKind::kAck;
-    st.info.version_acked = req.version_info();
-    st.info.acks++;
-  }
+  *kind = ClassifyRequest(first, req.response_nonce(), req.has_error_detail(), req.error_detail().message(),
+                          req.version_info(), st.info);
 
   // Subscription.
   std::set<std::string> names;

@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "cache/snapshot.h"
+#include "xds/request_rules.h"
 #include "xds/stream_info.h"
 
 namespace envoy::service::discovery::v3 {
@@ -60,7 +61,6 @@ struct PendingResponse {
   }
 };
 
-enum class RequestKind { kInitial, kAck, kNack, kStale, kUpdate };
 
 class SotwState {
  public:

@@ -1,0 +1,36 @@
+#include "xds/request_rules.h"
+
+namespace tern::xds {
+
+absl::StatusOr<ResourceType> RequestType(const std::string& type_url, std::optional<ResourceType> fixed_type,
+                                         const char* what) {
+  ResourceType t;
+  if (type_url.empty()) {
+    if (!fixed_type) return absl::InvalidArgumentError(std::string(what) + " on ADS has an empty type_url");
+    t = *fixed_type;
+  } else if (!ParseTypeUrl(type_url, &t)) {
+    return absl::InvalidArgumentError(std::string(what) + " has unknown type_url '" + type_url + "'");
+  }
+  if (fixed_type && t != *fixed_type) {
+    return absl::InvalidArgumentError(std::string(what) + " type_url '" + type_url + "' on the " +
+                                      std::string(ShortName(*fixed_type)) + " service");
+  }
+  return t;
+}
+
+RequestKind ClassifyRequest(bool first, const std::string& response_nonce, bool has_error,
+                            const std::string& error_message, const std::string& acked_version, TypeInfo& info) {
+  if (first) return RequestKind::kInitial;
+  if (response_nonce.empty()) return RequestKind::kUpdate;
+  if (response_nonce != info.last_nonce) return RequestKind::kStale;
+  if (has_error) {
+    info.last_nack = error_message;
+    info.nacks++;
+    return RequestKind::kNack;
+  }
+  info.version_acked = acked_version;
+  info.acks++;
+  return RequestKind::kAck;
+}
+
+}  // namespace tern::xds

@@ -274,7 +274,11 @@ TEST(YamlDecoderTest, TheDocumentedExampleDecodesAndValidates) {
   const std::string example = doc.substr(begin + 8, end - begin - 8);
   auto world = DecodeServicesYaml(example, "config.md", nullptr);
   ASSERT_TRUE(world.ok()) << world.status();
-  EXPECT_TRUE(model::Validate(*world).empty());
+  // The file source fills the secrets' PEM from their files; stand-ins do here.
+  for (auto& [name, secret] : world->secrets) {
+    secret.cert_chain_pem = secret.private_key_pem = secret.trusted_ca_pem = "PEM";
+  }
+  for (const auto& p : model::Validate(*world)) ADD_FAILURE() << p.ToString();
 }
 
 TEST(YamlDecoderTest, DurationsAcceptTheDocumentedForms) {

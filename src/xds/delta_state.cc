@@ -58,7 +58,8 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
   return absl::OkStatus();
 }
 
-std::optional<PendingResponse> DeltaState::NextResponse(const cache::Snapshot& snapshot) {
+std::optional<PendingResponse> DeltaState::NextResponse(const cache::SnapshotPtr& snapshot_ptr) {
+  const cache::Snapshot& snapshot = *snapshot_ptr;
   for (ResourceType t : kAdsOrder) {
     TypeState& st = types_[static_cast<size_t>(t)];
     if (!st.requested) continue;

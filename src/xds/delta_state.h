@@ -42,7 +42,7 @@ class DeltaState {
 
   absl::Status OnRequest(const envoy::service::discovery::v3::DeltaDiscoveryRequest& req, RequestKind* kind,
                          ResourceType* type);
-  std::optional<PendingResponse> NextResponse(const cache::Snapshot& snapshot);
+  std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
   const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
 
  private:

@@ -22,12 +22,14 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
                           req.version_info(), st.info);
 
   // Subscription.
-  std::set<std::string> names;
+  std::vector<std::string> names;
   bool star = false;
   for (const auto& n : req.resource_names()) {
     if (n == "*") star = true;
-    else names.insert(n);
+    else names.push_back(n);
   }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   bool wildcard;
   if (first) {
     st.legacy_wildcard = IsFullState(t) && req.resource_names().empty();
@@ -43,17 +45,10 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
   }
 
   if (wildcard != st.wildcard || names != st.names) {
-    for (const auto& n : names) {
-      if (!st.names.contains(n)) st.force.insert(n);  // newly named: send even if unchanged
-    }
-    for (const auto& n : st.names) {
-      if (!names.contains(n) && !wildcard) st.sent.erase(n);  // forget it: a re-subscribe sends again
-    }
-    if (st.wildcard && !wildcard) {
-      for (auto it = st.sent.begin(); it != st.sent.end();) {
-        it = names.contains(it->first) ? std::next(it) : st.sent.erase(it);
-      }
-    }
+    // Newly named resources are sent even if unchanged: the client may have dropped them.
+    std::vector<std::string> added;
+    std::set_difference(names.begin(), names.end(), st.names.begin(), st.names.end(), std::back_inserter(added));
+    st.force.insert(added.begin(), added.end());
     st.full_state_dirty = true;
     st.evaluated.clear();
   }
@@ -75,7 +70,7 @@ std::vector<cache::ResourcePtr> SotwState::Visible(const TypeState& st, const ca
   std::vector<cache::ResourcePtr> out;
   if (st.wildcard) {
     for (const auto& [name, r] : set.resources) {
-      if (r->wildcard || st.names.contains(name)) out.push_back(r);
+      if (r->wildcard || st.Named(name)) out.push_back(r);
     }
   } else {
     for (const auto& n : st.names) {
@@ -86,95 +81,91 @@ std::vector<cache::ResourcePtr> SotwState::Visible(const TypeState& st, const ca
   return out;
 }
 
-std::optional<PendingResponse> SotwState::NextResponse(const cache::Snapshot& snapshot) {
+std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr& snapshot) {
   for (ResourceType t : kAdsOrder) {
     TypeState& st = types_[static_cast<size_t>(t)];
     if (!st.requested) continue;
-    const cache::TypeSet& set = snapshot.Get(t);
+    const cache::TypeSet& set = snapshot->Get(t);
     if (st.evaluated == set.version && st.force.empty() && !st.full_state_dirty && !st.initial_pending &&
         !st.client_version) {
       continue;
     }
     std::vector<cache::ResourcePtr> visible = Visible(st, set);
+    const cache::TypeSet* base = st.base ? &st.base->Get(t) : nullptr;
+    // The version the client holds of `r`, or null if it holds none.
+    auto held = [&](const cache::ResourcePtr& r) -> const std::string* {
+      if (!base || st.force.contains(r->name)) return nullptr;
+      auto it = base->resources.find(r->name);
+      return it == base->resources.end() ? nullptr : &it->second->version;
+    };
+    auto adopt = [&]() {
+      st.base = snapshot;
+      st.force.clear();
+      st.full_state_dirty = false;
+      st.initial_pending = false;
+      st.evaluated = set.version;
+    };
 
     // Reconnect: the client already holds this exact version; adopt it without sending.
     if (st.client_version) {
       bool holds_current = *st.client_version == set.version;
       st.client_version.reset();
       if (holds_current) {
-        for (const auto& r : visible) st.sent[r->name] = r->version;
-        st.force.clear();
-        st.full_state_dirty = false;
-        st.initial_pending = false;
+        adopt();
         st.info.version_sent = set.version;
-        st.evaluated = set.version;
         continue;
       }
     }
 
     if (IsFullState(t)) {
-      bool changed = st.full_state_dirty || st.initial_pending || visible.size() != st.sent.size();
+      bool changed = st.full_state_dirty || st.initial_pending || !base;
+      std::vector<std::string> changed_names;
       for (const auto& r : visible) {
-        if (changed) break;
-        auto it = st.sent.find(r->name);
-        changed = it == st.sent.end() || it->second != r->version;
+        const std::string* v = held(r);
+        if (!v || *v != r->version) changed_names.push_back(r->name);
       }
+      if (!changed && changed_names.empty()) {
+        // Same resources at the same versions; but one may have left the client's view.
+        changed = Visible(st, *base).size() != visible.size();
+      }
+      changed = changed || !changed_names.empty();
       if (!changed) {
-        st.evaluated = set.version;
+        adopt();
         continue;
       }
-      // Clusters that are new or changed are followed by their endpoints (ADS only matters,
-      // but marking is harmless elsewhere).
-      if (t == ResourceType::kCluster) {
+      // A cluster that is new or changed is followed by its endpoints.
+      if (t == ResourceType::kCluster && !changed_names.empty()) {
         TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
-        for (const auto& r : visible) {
-          auto it = st.sent.find(r->name);
-          if (it == st.sent.end() || it->second != r->version) eds.force.insert(r->name);
-        }
-        if (!eds.force.empty()) eds.evaluated.clear();
+        eds.force.insert(changed_names.begin(), changed_names.end());
+        eds.evaluated.clear();
       }
-      st.sent.clear();
-      for (const auto& r : visible) st.sent[r->name] = r->version;
-      return Build(t, st, set, visible);
+      adopt();
+      return Build(t, st, set, std::move(visible));
     }
 
-    // Per-resource types: only what changed or was newly subscribed.
+    // Per-resource types: only what changed or was newly subscribed. Names that do not exist
+    // are not sent; they stay subscribed, and will be sent when they appear (the adopted base
+    // will not hold them).
     std::vector<cache::ResourcePtr> send;
-    std::set<std::string> present;
     for (const auto& r : visible) {
-      present.insert(r->name);
-      auto it = st.sent.find(r->name);
-      if (it == st.sent.end() || it->second != r->version || st.force.contains(r->name)) send.push_back(r);
+      const std::string* v = held(r);
+      if (!v || *v != r->version) send.push_back(r);
     }
-    // Forget resources that disappeared, so that they are sent again if they come back.
-    for (auto it = st.sent.begin(); it != st.sent.end();) {
-      it = present.contains(it->first) ? std::next(it) : st.sent.erase(it);
-    }
-    // Names forced but absent stay remembered only through the subscription itself.
-    for (auto it = st.force.begin(); it != st.force.end();) {
-      it = present.contains(*it) ? std::next(it) : st.force.erase(it);
-    }
-    if (send.empty()) {
-      st.evaluated = set.version;
-      continue;
-    }
-    for (const auto& r : send) {
-      st.sent[r->name] = r->version;
-      st.force.erase(r->name);
-    }
-    return Build(t, st, set, send);
+    adopt();
+    if (send.empty()) continue;
+    return Build(t, st, set, std::move(send));
   }
   return std::nullopt;
 }
 
 std::optional<PendingResponse> SotwState::Build(ResourceType t, TypeState& st, const cache::TypeSet& set,
-                                                const std::vector<cache::ResourcePtr>& send) {
+                                                std::vector<cache::ResourcePtr> send) {
   PendingResponse out;
   out.type = t;
   out.version = set.version;
   out.nonce = std::to_string(++nonce_);
   out.resources = send.size();
-  out.parts = send;                             // resources (field 2), shared
+  out.parts = std::move(send);                  // resources (field 2), shared
   wire::PutBytes(out.header, 1, out.version);  // version_info
   wire::PutBytes(out.header, 4, TypeUrl(t));   // type_url
   wire::PutBytes(out.header, 5, out.nonce);    // nonce
@@ -183,8 +174,6 @@ std::optional<PendingResponse> SotwState::Build(ResourceType t, TypeState& st, c
   wire::PutBytes(out.header, 6, cp);
   st.evaluated = set.version;
 
-  st.full_state_dirty = false;
-  st.initial_pending = false;
   st.info.version_sent = out.version;
   st.info.last_nonce = out.nonce;
   st.info.responses++;

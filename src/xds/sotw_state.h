@@ -20,6 +20,7 @@
 //    changes (versions are content hashes, so this holds across tern replicas).
 //  * On ADS, a cluster that was (re)sent is followed by its endpoints even when they did not
 //    change: Envoy re-warms a changed cluster and waits for its ClusterLoadAssignment.
+#include <algorithm>
 #include <array>
 #include <map>
 #include <optional>
@@ -74,17 +75,21 @@ class SotwState {
 
   // The next response to write for `snapshot`, in ADS order, or nullopt when the client is up
   // to date. Records what it returns as sent.
-  std::optional<PendingResponse> NextResponse(const cache::Snapshot& snapshot);
+  std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
 
   const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
 
  private:
+  // What the client holds is not stored resource by resource: it is `base`, the snapshot whose
+  // versions the client has for every resource it can see (all visible ones were sent when base
+  // was adopted), except the names in `force`. Snapshots are shared, so an up-to-date stream costs
+  // one pointer per type, not a map of versions.
   struct TypeState {
     bool requested = false;
     bool wildcard = false;
     bool legacy_wildcard = false;
-    std::set<std::string> names;
-    std::map<std::string, std::string> sent;  // name → version last sent
+    std::vector<std::string> names;  // explicitly subscribed, sorted, unique
+    cache::SnapshotPtr base;
     std::set<std::string> force;              // send these even if unchanged
     bool full_state_dirty = false;            // LDS/CDS: the subscription changed
     bool initial_pending = false;             // first request not answered yet
@@ -93,12 +98,13 @@ class SotwState {
     // version stays the same and nothing is pending, there is nothing to compute (ACKs are O(1)).
     std::string evaluated;
     TypeInfo info;
+    bool Named(const std::string& n) const { return std::binary_search(names.begin(), names.end(), n); }
   };
 
   static bool IsFullState(ResourceType t) { return t == ResourceType::kListener || t == ResourceType::kCluster; }
   std::vector<cache::ResourcePtr> Visible(const TypeState& st, const cache::TypeSet& set) const;
   std::optional<PendingResponse> Build(ResourceType t, TypeState& st, const cache::TypeSet& set,
-                                       const std::vector<cache::ResourcePtr>& send);
+                                       std::vector<cache::ResourcePtr> send);
 
   std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kNumResourceTypes> types_;

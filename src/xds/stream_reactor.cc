@@ -67,7 +67,9 @@ void StreamReactor<P>::OnReadDone(bool ok) {
 template <typename P>
 void StreamReactor<P>::HandleRequest() {
   Request req;
-  if (!ParseRequest(request_, &req)) {
+  bool parsed = ParseRequest(request_, &req);
+  request_.Clear();  // an Envoy EDS request can name thousands of clusters: do not keep it around
+  if (!parsed) {
     const std::string msg = "malformed request: not a valid " + req.GetDescriptor()->full_name();
     if (deps_.observer) deps_.observer->OnBadRequest(msg);
     spdlog::warn("xds stream {} from {}: {}", registry_id_, ctx_->peer(), msg);
@@ -141,7 +143,7 @@ void StreamReactor<P>::OnSnapshot(cache::SnapshotPtr snapshot) {
 template <typename P>
 void StreamReactor<P>::MaybeWrite() {
   if (finished_ || write_in_flight_ || !snapshot_) return;
-  std::optional<PendingResponse> resp = state_.NextResponse(*snapshot_);
+  std::optional<PendingResponse> resp = state_.NextResponse(snapshot_);
   if (!resp) return;
   response_ = ToByteBuffer(std::move(*resp));
   write_in_flight_ = true;

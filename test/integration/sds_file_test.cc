@@ -59,7 +59,8 @@ class SdsFileTest : public ::testing::Test {
     WriteCertAndKey(cert_);
     ASSERT_TRUE(WriteFileAtomic(dir_.File("certs/ca.pem"), ca_.cert).ok());
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), kServicesYaml).ok());
-    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"}});
+    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"},
+                                   .extra_config = "audit: { path: audit.jsonl }\n"});
     ASSERT_TRUE(tern.ok()) << tern.status();
     tern_ = std::move(*tern);
   }
@@ -211,6 +212,19 @@ TEST_F(SdsFileTest, RewritingTheFilesPushesTheNewSecretUnderTheSameNameWithinOne
   EXPECT_TRUE(next->secret.tls_certificate().private_key().inline_bytes() == rotated.key);
   EXPECT_LT(took, milliseconds(1000)) << "rotation took " << took.count() << " ms";
   std::cerr << "rotation pushed after " << took.count() << " ms\n";
+
+  // The audit log records the rotation (the secret's name and the file) but no key material.
+  std::string audit;
+  for (auto wait = Clock::now() + seconds(5); Clock::now() < wait; std::this_thread::sleep_for(milliseconds(50))) {
+    auto a = ReadFile(dir_.File("audit.jsonl"));
+    if (a.ok() && a->find("certs/shop.") != std::string::npos) {
+      audit = *a;
+      break;
+    }
+  }
+  EXPECT_THAT(audit, HasSubstr(kSecretName));
+  EXPECT_FALSE(audit.find(KeyBody(rotated.key)) != std::string::npos) << "the audit log holds the key";
+  EXPECT_FALSE(audit.find(KeyBody(cert_.key)) != std::string::npos) << "the audit log holds the key";
 }
 
 TEST_F(SdsFileTest, MalformedCertificateIsRefusedAndTheOldSecretKeepsServing) {

@@ -2,6 +2,7 @@
 
 #include "sources/consul/consul_source.h"
 #include "sources/file/file_source.h"
+#include "sources/nomad/nomad_source.h"
 
 namespace tern::app {
 
@@ -27,7 +28,21 @@ std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) 
       o.key_file = c.tls->key_file;
       o.server_name = c.tls->server_name;
     }
+    o.tag_routing.fabio.gateways = c.fabio_gateways;
+    o.tag_routing.fabio.port = c.fabio_port;
+    o.tag_routing.canary.tag = c.canary_tag;
+    o.tag_routing.canary.weight = c.canary_weight;
     out.push_back(std::make_unique<sources::ConsulSource>("consul", std::move(o)));
+  }
+  if (config.nomad) {
+    const NomadConfig& n = *config.nomad;
+    sources::NomadSource::Options o;
+    o.address = n.address;
+    o.token_file = n.token_file;
+    o.token_env = n.token_env;
+    o.namespace_name = n.namespace_name;
+    o.region = n.region;
+    out.push_back(std::make_unique<sources::NomadSource>("nomad", std::move(o)));
   }
   return out;
 }

@@ -33,6 +33,7 @@ set(TERN_ENVOY_ROOT_PROTOS
   envoy/config/endpoint/v3/endpoint.proto
   envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto
   envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto
+  envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto
   envoy/extensions/filters/http/router/v3/router.proto
   envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto
   envoy/extensions/filters/http/fault/v3/fault.proto

@@ -1,6 +1,7 @@
 #include "translate/listener_builder.h"
 
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "translate/proto_util.h"
@@ -54,8 +55,8 @@ std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
   // inspector); every chain runs the same filters. The certificate itself comes over SDS.
   auto* inspector = out->add_listener_filters();
   inspector->set_name(kTlsInspectorName);
-  // TlsInspector's defaults are what we want: an empty message, so an empty Any value.
-  inspector->mutable_typed_config()->set_type_url(kTlsInspectorType);
+  // TlsInspector's defaults are what we want.
+  inspector->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
   for (const model::SniCert& cert : listener.tls->certs) {
     auto* chain = out->add_filter_chains();
     for (const auto& n : cert.server_names) chain->mutable_filter_chain_match()->add_server_names(n);

@@ -215,26 +215,12 @@ class Walker {
     AddAll(path, phrases);
   }
 
-  // Extensions tern emits only with their defaults, whose protos are not compiled in: an empty
-  // TlsInspector breaks none of its rules (its only fields are optional wrappers).
-  static bool EmptyConfigAllowed(const std::string& url, const Message& any) {
-    static constexpr const char* kAllowed[] = {
-        "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"};
-    const std::string value = any.GetReflection()->GetString(any, any.GetDescriptor()->FindFieldByName("value"));
-    if (!value.empty()) return false;
-    for (const char* a : kAllowed) {
-      if (url == a) return true;
-    }
-    return false;
-  }
-
   void WalkAny(const Message& any, const std::string& path) {
     const auto* d = any.GetDescriptor();
     const std::string url = any.GetReflection()->GetString(any, d->FindFieldByName("type_url"));
     if (url.empty()) return;
     const std::string type = url.substr(url.rfind('/') + 1);
     const Descriptor* inner = google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
-    if (inner == nullptr && EmptyConfigAllowed(url, any)) return;
     if (inner == nullptr) {
       Add(path, "unknown type " + url);
       return;

@@ -161,6 +161,28 @@ class ConfigParser {
       t.Finish();
       c.tls = tls;
     }
+    if (m.Has("fabio_gateway")) {
+      // One name or a list of names.
+      const YAML::Node n = m.Get("fabio_gateway");
+      std::optional<std::vector<std::string>> names;
+      if (n.IsSequence()) names = m.StringList("fabio_gateway");
+      else if (auto one = m.String("fabio_gateway")) names = std::vector<std::string>{*one};
+      std::set<std::string> seen;
+      for (const auto& name : names.value_or(std::vector<std::string>{})) {
+        if (name.empty()) m.Error("fabio_gateway", "a gateway name cannot be empty");
+        else if (!seen.insert(name).second) m.Error("fabio_gateway", "'" + name + "' is listed twice");
+        else c.fabio_gateways.push_back(name);
+      }
+    }
+    if (auto port = m.Uint("fabio_port", 1, 65535)) {
+      c.fabio_port = *port;
+      if (c.fabio_gateways.empty()) m.Error("fabio_port", "needs fabio_gateway");
+    }
+    c.canary_tag = m.String("canary_tag").value_or("");
+    if (auto w = m.Uint("canary_weight", 0, 100)) {
+      c.canary_weight = *w;
+      if (c.canary_tag.empty()) m.Error("canary_weight", "needs canary_tag");
+    }
     m.Finish();
     return c;
   }

@@ -43,6 +43,11 @@ struct ConsulConfig {
   std::string token_env;   // ... or from this environment variable
   std::string consistency = "default";  // default | stale | consistent
   std::optional<ConsulTls> tls;
+  // Routing from instance tags (docs/consul.md).
+  std::vector<std::string> fabio_gateways;  // fabio_gateway: NAME or [NAME, ...]; empty = Fabio tags unused
+  uint32_t fabio_port = 9999;               // the Fabio gateways' HTTP listener
+  std::string canary_tag;                   // Nomad canary_tags value; "" = canaries off
+  uint32_t canary_weight = 10;              // percent of a service's traffic to its canaries
 };
 
 struct NomadConfig {

@@ -137,7 +137,7 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
   }
   if (problems->size() > before) return absl::UnavailableError("Consul could not be read");
   std::vector<model::Problem> mapping;
-  auto fragment = std::make_shared<const model::World>(consul::BuildWorld(view, &mapping));
+  auto fragment = std::make_shared<const model::World>(consul::BuildWorld(view, &mapping, options_.tag_routing));
   for (auto& p : entry_problems) spdlog::warn("source {}: {}", name_, p.ToString());
   for (auto& p : mapping) spdlog::warn("source {}: {}", name_, p.ToString());
 
@@ -399,7 +399,7 @@ void ConsulSource::OnBatch() {
     bool complete = catalog_.has_value() && config_known_.size() == ConfigKinds().size();
     if ((dirty_ || force_publish_) && complete) {
       std::vector<model::Problem> mapping;
-      auto world = std::make_shared<const model::World>(consul::BuildWorld(View(), &mapping));
+      auto world = std::make_shared<const model::World>(consul::BuildWorld(View(), &mapping, options_.tag_routing));
       if (mapping != mapping_problems_) {
         for (const auto& p : mapping) errors.push_back(p);
         mapping_problems_ = mapping;

@@ -52,6 +52,8 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
     // Capped at 1 s so that tern is back within a second of Consul; a down Consul still sees
     // at most about one request per watch per 0.5–1 s.
     std::chrono::milliseconds backoff_max{1000};
+    // Routing from instance tags: Fabio gateways and Nomad canaries (see mapper.h).
+    consul::TagRouting tag_routing;
   };
 
   ConsulSource(std::string name, Options options);

@@ -141,7 +141,17 @@ std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain) {
   return out;
 }
 
-model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems) {
+bool PlainChain(const DiscoveryChain& chain) {
+  if (chain.nodes.size() != 1 || chain.targets.size() != 1) return false;
+  auto start = chain.nodes.find(chain.start_node);
+  if (start == chain.nodes.end() || start->second.type != "resolver" || !start->second.failover_targets.empty()) return false;
+  auto t = chain.targets.find(start->second.target);
+  if (t == chain.targets.end()) return false;
+  return t->second.service == chain.service && t->second.subset.empty() &&
+         (t->second.datacenter.empty() || t->second.datacenter == chain.datacenter);
+}
+
+model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems, const TagRouting& tags) {
   model::World world;
   auto protocol_of = [&](const std::string& service, const DiscoveryChain& chain) {
     if (auto it = view.defaults.find(service); it != view.defaults.end() && !it->second.protocol.empty())
@@ -185,7 +195,46 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
       }
       world.clusters.emplace(id, std::move(c));
     }
-    world.service_routes[service] = {.service = service, .routes = ChainRoutes(chain), .origin = origin};
+  }
+
+  // What a request addressed to each service follows: its chain's routes, or for a service with
+  // no routing of its own, the routes its instance tags give (Fabio weights, Nomad canaries).
+  std::map<std::string, std::vector<model::Route>> routes_of;
+  tags::FabioWorld fabio;
+  if (!tags.fabio.gateways.empty()) {
+    std::vector<tags::TaggedService> tagged;
+    for (const auto& [service, chain] : view.chains) {
+      tags::TaggedService ts{.name = service, .origin = "consul service " + service,
+                             .protocol = protocol_of(service, chain), .endpoints = {}};
+      if (auto it = view.health.find(ServiceHealthPath(service)); it != view.health.end()) {
+        for (const auto& inst : it->second) {
+          if (auto ep = ToEndpoint(inst)) ts.endpoints.push_back(std::move(*ep));
+        }
+      }
+      tagged.push_back(std::move(ts));
+    }
+    fabio = tags::BuildFabioRoutes(tagged, tags.fabio, problems);
+    for (auto& [name, c] : fabio.clusters) world.clusters.emplace(name, std::move(c));
+  }
+  for (const auto& [service, chain] : view.chains) {
+    std::vector<model::Route> routes = ChainRoutes(chain);
+    if (PlainChain(chain)) {
+      const std::string origin = "consul service " + service;
+      std::vector<model::Route> own;
+      if (auto f = fabio.service_routes.find(service); f != fabio.service_routes.end()) own = f->second;
+      auto base = world.clusters.find(chain.nodes.begin()->second.target);
+      std::optional<tags::CanaryRouting> canary;
+      if (base != world.clusters.end()) canary = tags::Canary(base->second, tags.canary, origin, problems);
+      if (canary) {
+        world.clusters[canary->canary.name] = canary->canary;
+        world.clusters[canary->stable.name] = canary->stable;
+        routes = canary->routes;
+      }
+      own.insert(own.end(), routes.begin(), routes.end());
+      routes = std::move(own);
+    }
+    routes_of[service] = routes;
+    world.service_routes[service] = {.service = service, .routes = std::move(routes), .origin = "discovery-chain/" + service};
   }
 
   for (const auto& entry : view.ingress) {
@@ -237,10 +286,17 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
           else problems->push_back({lorigin, "host '" + h + "' is exposed twice; kept for the first service only"});
         }
         if (vh.domains.empty()) continue;
-        vh.routes = ChainRoutes(chain->second);
+        vh.routes = routes_of[name];
         l.virtual_hosts.push_back(std::move(vh));
       }
       g.listeners.push_back(std::move(l));
+    }
+    world.gateways[g.name] = std::move(g);
+  }
+  for (auto& g : fabio.gateways) {
+    if (world.gateways.count(g.name)) {
+      problems->push_back({g.origin, "an ingress-gateway entry has the same name; the Fabio routes are not added to it"});
+      continue;
     }
     world.gateways[g.name] = std::move(g);
   }

@@ -19,6 +19,8 @@
 
 #include "model/model.h"
 #include "sources/consul/decoders.h"
+#include "sources/tags/canary.h"
+#include "sources/tags/fabio.h"
 
 namespace tern::sources::consul {
 
@@ -48,8 +50,20 @@ std::string DefaultTarget(const DiscoveryChain& chain);
 
 model::Protocol ProtocolFromConsul(const std::string& protocol);
 
+// Routing from instance tags (docs/consul.md "Routing from tags"): Fabio `urlprefix-` tags on the
+// gateways that opt in, and Nomad canary tags. Both apply only to services whose discovery chain
+// does no routing of its own (PlainChain): a Consul router, splitter or resolver wins.
+struct TagRouting {
+  tags::FabioOptions fabio;    // no gateways = Fabio tags are not read
+  tags::CanaryOptions canary;  // no tag = canaries off
+};
+
+// True when the chain is Consul's default one: a single resolver to the service itself (no
+// router, splitter, subset, redirect or failover).
+bool PlainChain(const DiscoveryChain& chain);
+
 // Problems name the entry that caused them ("ingress-gateway/edge: ..."); the affected part is
 // left out and everything else is built.
-model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems);
+model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems, const TagRouting& tags = {});
 
 }  // namespace tern::sources::consul

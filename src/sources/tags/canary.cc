@@ -1,0 +1,71 @@
+#include "sources/tags/canary.h"
+
+#include <algorithm>
+
+namespace tern::sources::tags {
+namespace {
+
+bool Tagged(const model::Endpoint& ep, const std::string& tag) {
+  return std::find(ep.tags.begin(), ep.tags.end(), tag) != ep.tags.end();
+}
+
+std::optional<uint32_t> ParsePercent(const std::string& text) {
+  if (text.empty() || text.size() > 3 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const unsigned long v = std::stoul(text);
+  if (v > 100) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+std::optional<CanaryRouting> Canary(const model::Cluster& base, const CanaryOptions& options, const std::string& origin,
+                                    std::vector<model::Problem>* problems) {
+  if (options.tag.empty()) return std::nullopt;
+  CanaryRouting out;
+  out.canary = base;
+  out.stable = base;
+  out.canary.name = base.service + "-canary";
+  out.stable.name = base.service + "-stable";
+  out.canary.endpoints.clear();
+  out.stable.endpoints.clear();
+  for (const auto& ep : base.endpoints) (Tagged(ep, options.tag) ? out.canary : out.stable).endpoints.push_back(ep);
+  if (out.canary.endpoints.empty() || out.stable.endpoints.empty()) return std::nullopt;
+  out.canary.origin = origin + " instances tagged '" + options.tag + "'";
+  out.stable.origin = origin + " instances not tagged '" + options.tag + "'";
+
+  // The override: canary instances first (a new job version brings its own metadata).
+  out.weight = options.weight;
+  for (const auto* set : {&out.canary.endpoints, &out.stable.endpoints}) {
+    const model::Endpoint* with = nullptr;
+    for (const auto& ep : *set) {
+      if (ep.metadata.count(kCanaryWeightMeta)) {
+        with = &ep;
+        break;
+      }
+    }
+    if (!with) continue;
+    const std::string& text = with->metadata.at(kCanaryWeightMeta);
+    if (auto w = ParsePercent(text)) {
+      out.weight = *w;
+    } else {
+      problems->push_back({origin + " instance " + with->id + " meta " + kCanaryWeightMeta,
+                           "'" + text + "' is not a whole percent in 0..100; using " + std::to_string(options.weight)});
+    }
+    break;
+  }
+
+  model::Route header;
+  header.name = base.service + "/canary-header";
+  header.origin = origin;
+  header.match.headers.push_back({.name = kCanaryHeader, .match = {.kind = model::StringMatch::Kind::kExact, .value = "true"}});
+  header.action.clusters = {{.cluster = out.canary.name, .weight = 1}};
+  model::Route split;
+  split.name = base.service + "/canary-split";
+  split.origin = origin;
+  split.action.clusters = {{.cluster = out.stable.name, .weight = 100 - out.weight},
+                           {.cluster = out.canary.name, .weight = out.weight}};
+  out.routes = {std::move(header), std::move(split)};
+  return out;
+}
+
+}  // namespace tern::sources::tags

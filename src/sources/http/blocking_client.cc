@@ -117,6 +117,7 @@ struct BlockingClient::WatchState {
   uint64_t last_seen = 0;   // the index of the last delivered answer
   bool delivered = false;   // a successful answer was delivered since the last failure
   int failures = 0;         // in a row
+  int failures_before = 0;  // `failures` before the last success (RejectAnswer continues it)
   Clock::time_point next_start = Clock::now();
   CURL* easy = nullptr;     // set while in flight
   std::string url;
@@ -224,6 +225,23 @@ void BlockingClient::SetBatchHook(std::function<void()> hook) {
   batch_hook_ = std::move(hook);
 }
 
+void BlockingClient::RejectAnswer(WatchId id) {
+  std::shared_ptr<WatchState> w;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = watches_.find(id);
+    if (it == watches_.end()) return;
+    w = it->second;
+  }
+  // The watch is idle here (its callback runs after Finish), so only this thread touches it.
+  // A rejected answer continues the failure streak, so rejections back off like failures do.
+  w->failures = w->failures_before + 1;
+  w->failures_before = 0;
+  w->delivered = false;
+  w->index = 0;
+  w->next_start = Clock::now() + NextBackoff(w->failures);
+}
+
 uint64_t BlockingClient::requests(WatchId id) const {
   absl::MutexLock lock(&mu_);
   auto it = watches_.find(id);
@@ -328,6 +346,7 @@ void BlockingClient::Finish(void* handle, int code) {
     }
     w->last_seen = seen;
     w->delivered = true;
+    w->failures_before = w->failures;
     w->failures = 0;
   } else {
     w->failures++;

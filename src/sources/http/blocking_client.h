@@ -83,6 +83,11 @@ class BlockingClient {
   // from another thread while that callback is running).
   void Unwatch(WatchId id);
   void SetBatchHook(std::function<void()> hook);
+  // Called from a watch's own callback when a successful (2xx) answer could not be used, e.g.
+  // malformed JSON: the answer then counts as a failure. The next request waits the failure
+  // backoff, does not block, and its answer is delivered even if the index did not move (so a
+  // server that answers well again is noticed at once). No effect on an unknown watch.
+  void RejectAnswer(WatchId id);
 
   void Start();  // starts the driving thread; watches added before Start wait for it
   void Stop();

@@ -152,7 +152,10 @@ void NomadSource::OnList(const http::Response& r) {
   absl::MutexLock lock(&mu_);
   if (!r.ok) return Failed(list_path_, r.error);
   auto list = nomad::DecodeServiceList(r.body, list_path_);
-  if (!list.ok()) return Failed(list_path_, std::string(list.status().message()));
+  if (!list.ok()) {
+    client_->RejectAnswer(list_watch_);  // retried like a failed request, not at the next change
+    return Failed(list_path_, std::string(list.status().message()));
+  }
   list_index_ = r.index;
   list_ = *list;
   SetServices(*list);
@@ -188,7 +191,10 @@ void NomadSource::OnService(const nomad::ServiceKey& key, const http::Response& 
   if (it == services_.end()) return;
   if (!r.ok) return Failed(path, r.error);
   auto regs = nomad::DecodeRegistrations(r.body, path);
-  if (!regs.ok()) return Failed(path, std::string(regs.status().message()));
+  if (!regs.ok()) {
+    client_->RejectAnswer(it->second.watch);
+    return Failed(path, std::string(regs.status().message()));
+  }
   it->second.registrations = *regs;
   Succeeded(path, "nomad service " + nomad::ClusterName(key) + " index " + std::to_string(r.index));
 }

@@ -11,7 +11,9 @@
 //
 // Failure behaviour is the Consul source's: a good answer replaces that endpoint's last good
 // data; a bad one (Nomad unreachable, 403, 5xx, malformed JSON) is reported once per endpoint and
-// distinct error through sink.OnError naming the endpoint, and changes nothing. Only a successful
+// distinct error through sink.OnError naming the endpoint, and changes nothing (a malformed 2xx
+// answer is rejected back to the client, so it is retried with backoff like a failed request and
+// a good answer after it is noticed even at the same index). Only a successful
 // list that no longer names a service removes it. Nothing is published before the list has been
 // read once; a service joins the fragment once its registrations have been read. After each batch
 // of answers the fragment is rebuilt and handed on if it changed.

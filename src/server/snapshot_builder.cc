@@ -18,20 +18,6 @@ std::string SerializeDeterministic(const google::protobuf::Message& msg) {
   return out;
 }
 
-cache::ResourcePtr SnapshotBuilder::Intern(ResourceType type, const std::string& name,
-                                           const google::protobuf::Message& msg, bool wildcard,
-                                           std::map<std::string, cache::ResourcePtr>& next) {
-  std::string key = std::string(ShortName(type)) + "/" + (wildcard ? "w/" : "n/") + name;
-  if (auto it = next.find(key); it != next.end()) return it->second;
-  std::string body = SerializeDeterministic(msg);
-  auto prev = previous_.find(key);
-  cache::ResourcePtr r = (prev != previous_.end() && prev->second->body == body)
-                             ? prev->second
-                             : cache::MakeResource(type, name, std::move(body), wildcard);
-  next.emplace(std::move(key), r);
-  return r;
-}
-
 namespace {
 void CheckEnvoyRules(ResourceType type, const std::string& name, const google::protobuf::Message& msg,
                      std::vector<model::Problem>* problems) {
@@ -40,6 +26,32 @@ void CheckEnvoyRules(ResourceType type, const std::string& name, const google::p
   }
 }
 
+}  // namespace
+
+cache::ResourcePtr SnapshotBuilder::Intern(ResourceType type, const std::string& name,
+                                           const google::protobuf::Message& msg, bool wildcard,
+                                           std::map<std::string, cache::ResourcePtr>& next,
+                                           std::vector<model::Problem>* problems) {
+  std::string key = std::string(ShortName(type)) + "/" + (wildcard ? "w/" : "n/") + name;
+  if (auto it = next.find(key); it != next.end()) return it->second;
+  std::string body = SerializeDeterministic(msg);
+  auto prev = previous_.find(key);
+  cache::ResourcePtr r;
+  if (prev != previous_.end() && prev->second->body == body) {
+    r = prev->second;  // unchanged: already checked, hashed and encoded
+  } else {
+    // Envoy's acceptance rules are checked only for what is new: on a large world one change
+    // costs one check, not one per resource.
+    size_t before = problems->size();
+    CheckEnvoyRules(type, name, msg, problems);
+    if (problems->size() > before) return nullptr;
+    r = cache::MakeResource(type, name, std::move(body), wildcard);
+  }
+  next.emplace(std::move(key), r);
+  return r;
+}
+
+namespace {
 std::vector<cache::Reference> References(const std::vector<translate::Dependency>& deps) {
   std::vector<cache::Reference> out;
   out.reserve(deps.size());
@@ -57,17 +69,6 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
   translate::Translation t = translate::Translate(world);
   std::map<std::string, cache::ResourcePtr> next;
 
-  // Validate every distinct resource once.
-  for (const auto& [name, m] : t.clusters) CheckEnvoyRules(ResourceType::kCluster, name, *m, problems);
-  for (const auto& [name, m] : t.endpoints) CheckEnvoyRules(ResourceType::kEndpoint, name, *m, problems);
-  auto check_gateway = [&](const translate::GatewayResources& g) {
-    for (const auto& l : g.listeners) CheckEnvoyRules(ResourceType::kListener, l.name, *l.message, problems);
-    for (const auto& r : g.routes) CheckEnvoyRules(ResourceType::kRoute, r.name, *r.message, problems);
-  };
-  for (const auto& [gname, g] : t.gateways) check_gateway(g);
-  check_gateway(t.mesh);
-  if (problems->size() > before) return std::nullopt;
-
   auto build = [&](const std::string& node_cluster, const translate::GatewayResources& g, bool wildcard) {
     std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> res;
     auto& listeners = res[static_cast<size_t>(ResourceType::kListener)];
@@ -75,19 +76,23 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
     auto& clusters = res[static_cast<size_t>(ResourceType::kCluster)];
     auto& endpoints = res[static_cast<size_t>(ResourceType::kEndpoint)];
     auto& secrets = res[static_cast<size_t>(ResourceType::kSecret)];
-    for (const auto& l : g.listeners) listeners.push_back(Intern(ResourceType::kListener, l.name, *l.message, wildcard, next));
-    for (const auto& r : g.routes) routes.push_back(Intern(ResourceType::kRoute, r.name, *r.message, true, next));
+    auto add = [&](std::vector<cache::ResourcePtr>& into, ResourceType type, const std::string& name,
+                   const google::protobuf::Message& msg, bool wc) {
+      if (auto r = Intern(type, name, msg, wc, next, problems)) into.push_back(std::move(r));
+    };
+    for (const auto& l : g.listeners) add(listeners, ResourceType::kListener, l.name, *l.message, wildcard);
+    for (const auto& r : g.routes) add(routes, ResourceType::kRoute, r.name, *r.message, true);
     for (const auto& c : g.clusters) {
       auto ci = t.clusters.find(c);
       auto ei = t.endpoints.find(c);
-      if (ci != t.clusters.end()) clusters.push_back(Intern(ResourceType::kCluster, c, *ci->second, wildcard, next));
-      if (ei != t.endpoints.end()) endpoints.push_back(Intern(ResourceType::kEndpoint, c, *ei->second, true, next));
+      if (ci != t.clusters.end()) add(clusters, ResourceType::kCluster, c, *ci->second, wildcard);
+      if (ei != t.endpoints.end()) add(endpoints, ResourceType::kEndpoint, c, *ei->second, true);
     }
     // Only the secrets this gateway uses (the mesh lists none): a proxy never receives another
     // gateway's keys.
     for (const auto& name : g.secrets) {
       if (auto si = t.secrets.find(name); si != t.secrets.end()) {
-        secrets.push_back(Intern(ResourceType::kSecret, name, *si->second, true, next));
+        add(secrets, ResourceType::kSecret, name, *si->second, true);
       }
     }
     return std::make_shared<const cache::Snapshot>(node_cluster, std::move(res), References(g.dependencies));
@@ -98,6 +103,7 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
   // Proxyless clients name what they want; an Envoy that connects with an unknown node cluster
   // gets nothing through its wildcard subscriptions.
   out.mesh = build("", t.mesh, false);
+  if (problems->size() > before) return std::nullopt;
 
   auto check_consistent = [&](const cache::SnapshotPtr& s) {
     if (absl::Status st = s->Consistent(); !st.ok()) problems->push_back({"translation", std::string(st.message())});

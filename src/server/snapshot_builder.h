@@ -27,7 +27,8 @@ class SnapshotBuilder {
 
  private:
   cache::ResourcePtr Intern(ResourceType type, const std::string& name, const google::protobuf::Message& msg,
-                            bool wildcard, std::map<std::string, cache::ResourcePtr>& next);
+                            bool wildcard, std::map<std::string, cache::ResourcePtr>& next,
+                            std::vector<model::Problem>* problems);
   std::map<std::string, cache::ResourcePtr> previous_;  // key: type/name/wildcard
 };
 

@@ -194,6 +194,11 @@ class ConfigParser {
     Token(m, n.token_file, n.token_env);
     n.namespace_name = m.String("namespace").value_or("");
     n.region = m.String("region").value_or("");
+    n.canary_tag = m.String("canary_tag").value_or("");
+    if (auto w = m.Uint("canary_weight", 0, 100)) {
+      n.canary_weight = *w;
+      if (n.canary_tag.empty()) m.Error("canary_weight", "needs canary_tag");
+    }
     m.Finish();
     return n;
   }

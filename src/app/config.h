@@ -56,6 +56,8 @@ struct NomadConfig {
   std::string token_env;
   std::string namespace_name;  // "" = Nomad's default namespace
   std::string region;
+  std::string canary_tag;       // Nomad canary_tags value; "" = canaries off (docs/nomad.md)
+  uint32_t canary_weight = 10;  // percent of a service's traffic to its canaries
 };
 
 struct AuditConfig {

@@ -42,6 +42,7 @@ std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) 
     o.token_env = n.token_env;
     o.namespace_name = n.namespace_name;
     o.region = n.region;
+    o.canary = {.tag = n.canary_tag, .weight = n.canary_weight};
     out.push_back(std::make_unique<sources::NomadSource>("nomad", std::move(o)));
   }
   return out;

@@ -177,6 +177,36 @@ TEST(NomadMapping, AServiceNoLongerListedIsRemovedAndStrayRegistrationsAreReport
   EXPECT_THAT(problems[0].ToString(), HasSubstr("registration x is for default/other"));
 }
 
+TEST(NomadMapping, ACanaryDeploymentGetsItsShareUntilPromoted) {
+  NomadView view;
+  view.canary = {.tag = "canary", .weight = 20};
+  view.services[{"default", "greeter"}] = {"canary"};
+  const char* deploying = R"([
+    {"ID": "a", "ServiceName": "greeter", "Address": "10.0.0.1", "Port": 80, "Tags": ["v1"]},
+    {"ID": "b", "ServiceName": "greeter", "Address": "10.0.0.2", "Port": 80, "Tags": ["v2", "canary"]}])";
+  view.registrations[{"default", "greeter"}] = *DecodeRegistrations(deploying, "/v1/service/greeter");
+  std::vector<model::Problem> problems;
+  model::World w = BuildWorld(view, &problems);
+  EXPECT_TRUE(problems.empty());
+  ASSERT_TRUE(w.clusters.contains("greeter-canary"));
+  ASSERT_EQ(w.clusters.at("greeter-canary").endpoints.size(), 1u);
+  EXPECT_EQ(w.clusters.at("greeter-canary").endpoints[0].address, "10.0.0.2");
+  EXPECT_EQ(w.clusters.at("greeter-stable").endpoints[0].address, "10.0.0.1");
+  ASSERT_TRUE(w.service_routes.contains("greeter"));
+  const auto& split = w.service_routes.at("greeter").routes.back().action.clusters;
+  ASSERT_EQ(split.size(), 2u);
+  EXPECT_EQ(split[0].weight + split[1].weight, 100u);
+
+  // Promoted: Nomad re-registers the allocation without the canary tag; one plain cluster again.
+  view.registrations[{"default", "greeter"}] = *DecodeRegistrations(R"([
+    {"ID": "a", "ServiceName": "greeter", "Address": "10.0.0.1", "Port": 80, "Tags": ["v1"]},
+    {"ID": "b", "ServiceName": "greeter", "Address": "10.0.0.2", "Port": 80, "Tags": ["v2"]}])", "/v1/service/greeter");
+  w = BuildWorld(view, &problems);
+  EXPECT_FALSE(w.clusters.contains("greeter-canary"));
+  EXPECT_FALSE(w.service_routes.contains("greeter"));
+  EXPECT_EQ(w.clusters.at("greeter").endpoints.size(), 2u);
+}
+
 TEST(NomadPaths, CarryNamespaceAndRegionEscaped) {
   EXPECT_EQ(ServiceListPath("", ""), "/v1/services");
   EXPECT_EQ(ServiceListPath("*", "eu"), "/v1/services?namespace=*&region=eu");

@@ -182,6 +182,12 @@ model::World BuildWorld(const NomadView& view, std::vector<model::Problem>* prob
     }
     std::sort(c.endpoints.begin(), c.endpoints.end(),
               [](const model::Endpoint& a, const model::Endpoint& b) { return a.id < b.id; });
+    const std::string origin = "nomad service " + c.name;
+    if (auto canary = tags::Canary(c, view.canary, origin, problems)) {
+      w.clusters[canary->canary.name] = canary->canary;
+      w.clusters[canary->stable.name] = canary->stable;
+      w.service_routes[c.name] = {.service = c.name, .routes = canary->routes, .origin = origin};
+    }
     w.clusters[c.name] = std::move(c);
   }
   return w;

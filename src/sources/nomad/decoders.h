@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/model.h"
+#include "sources/tags/canary.h"
 
 namespace tern::sources::nomad {
 
@@ -63,10 +64,13 @@ std::string ClusterName(const ServiceKey& key);
 model::Endpoint ToEndpoint(const Registration& r);
 
 // The clusters of every service whose registrations are known. A registration naming another
-// service or namespace than the one it was read for is left out (and reported).
+// service or namespace than the one it was read for is left out (and reported). With a canary
+// tag, a service some (not all) of whose registrations carry it gets `<cluster>-canary` and
+// `<cluster>-stable` clusters and routes splitting its traffic (sources/tags/canary.h).
 struct NomadView {
   ServiceList services;
   std::map<ServiceKey, std::vector<Registration>> registrations;  // only read services
+  tags::CanaryOptions canary;
 };
 model::World BuildWorld(const NomadView& view, std::vector<model::Problem>* problems);
 

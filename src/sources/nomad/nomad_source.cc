@@ -59,6 +59,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
   }
   const size_t before = problems->size();
   nomad::NomadView view;
+  view.canary = options_.canary;
   {
     http::Response r = client_->Get(list_path_);
     if (!r.ok) {
@@ -201,6 +202,7 @@ void NomadSource::OnService(const nomad::ServiceKey& key, const http::Response& 
 
 nomad::NomadView NomadSource::View() const {
   nomad::NomadView v;
+  v.canary = options_.canary;
   if (list_) v.services = *list_;
   for (const auto& [key, st] : services_) {
     if (st.registrations) v.registrations[key] = *st.registrations;

@@ -42,6 +42,7 @@ class NomadSource : public Source, public StatusReporter, public MetricsReporter
     std::string token_env;       // ... or this environment variable; never logged
     std::string namespace_name;  // "" = Nomad's default namespace; "*" = every namespace
     std::string region;          // "" = the agent's own
+    tags::CanaryOptions canary;  // no tag = canaries off
     std::chrono::milliseconds wait{std::chrono::seconds(60)};
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{1000};  // back within a second of Nomad

@@ -1,6 +1,7 @@
 #include "sources/tags/fabio.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <set>

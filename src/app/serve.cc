@@ -92,7 +92,9 @@ nlohmann::json SourcesJson(const std::vector<server::SourceState>& states) {
                    {"last_error", s.last_error},
                    {"last_error_time", s.last_error_time ? Iso8601(*s.last_error_time) : ""},
                    {"last_update_reason", s.last_reason},
-                   {"serving_last_good", !s.last_error.empty() && s.synced}});
+                   // The newest event was an error: what is served is the last good configuration.
+                   {"serving_last_good", s.synced && s.last_error_time && s.last_sync &&
+                                             *s.last_error_time > *s.last_sync}});
   }
   return out;
 }

@@ -139,7 +139,8 @@ void Reconciler::ApplyLocked() {
       st.synced = true;
       st.updates++;
       st.last_sync = now;
-      st.last_error.clear();
+      // last_error stays: operators want to see the most recent problem even after a later
+      // success; whether it still applies is told by comparing the two times.
       st.last_reason = batch[src].reason;
       reasons.push_back(src + ": " + batch[src].reason);
     }

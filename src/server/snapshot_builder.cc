@@ -29,25 +29,29 @@ void CheckEnvoyRules(ResourceType type, const std::string& name, const google::p
 }  // namespace
 
 cache::ResourcePtr SnapshotBuilder::Intern(ResourceType type, const std::string& name,
-                                           const google::protobuf::Message& msg, bool wildcard,
-                                           std::map<std::string, cache::ResourcePtr>& next,
+                                           const translate::MessagePtr& msg, bool wildcard,
+                                           std::map<std::string, Interned>& next,
                                            std::vector<model::Problem>* problems) {
   std::string key = std::string(ShortName(type)) + "/" + (wildcard ? "w/" : "n/") + name;
-  if (auto it = next.find(key); it != next.end()) return it->second;
-  std::string body = SerializeDeterministic(msg);
+  if (auto it = next.find(key); it != next.end()) return it->second.resource;
   auto prev = previous_.find(key);
+  if (prev != previous_.end() && prev->second.message == msg) {
+    // The translator reused the message: nothing about this resource changed.
+    return next.emplace(std::move(key), prev->second).first->second.resource;
+  }
+  std::string body = SerializeDeterministic(*msg);
   cache::ResourcePtr r;
-  if (prev != previous_.end() && prev->second->body == body) {
-    r = prev->second;  // unchanged: already checked, hashed and encoded
+  if (prev != previous_.end() && prev->second.resource->body == body) {
+    r = prev->second.resource;  // unchanged: already checked, hashed and encoded
   } else {
     // Envoy's acceptance rules are checked only for what is new: on a large world one change
     // costs one check, not one per resource.
     size_t before = problems->size();
-    CheckEnvoyRules(type, name, msg, problems);
+    CheckEnvoyRules(type, name, *msg, problems);
     if (problems->size() > before) return nullptr;
     r = cache::MakeResource(type, name, std::move(body), wildcard);
   }
-  next.emplace(std::move(key), r);
+  next.emplace(std::move(key), Interned{msg, r});
   return r;
 }
 
@@ -66,8 +70,8 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
   for (auto& p : model::Validate(world)) problems->push_back(std::move(p));
   if (problems->size() > before) return std::nullopt;
 
-  translate::Translation t = translate::Translate(world);
-  std::map<std::string, cache::ResourcePtr> next;
+  translate::Translation t = translator_.Translate(world);
+  std::map<std::string, Interned> next;
 
   auto build = [&](const std::string& node_cluster, const translate::GatewayResources& g, bool wildcard) {
     std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> res;
@@ -77,22 +81,22 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world,
     auto& endpoints = res[static_cast<size_t>(ResourceType::kEndpoint)];
     auto& secrets = res[static_cast<size_t>(ResourceType::kSecret)];
     auto add = [&](std::vector<cache::ResourcePtr>& into, ResourceType type, const std::string& name,
-                   const google::protobuf::Message& msg, bool wc) {
+                   const translate::MessagePtr& msg, bool wc) {
       if (auto r = Intern(type, name, msg, wc, next, problems)) into.push_back(std::move(r));
     };
-    for (const auto& l : g.listeners) add(listeners, ResourceType::kListener, l.name, *l.message, wildcard);
-    for (const auto& r : g.routes) add(routes, ResourceType::kRoute, r.name, *r.message, true);
+    for (const auto& l : g.listeners) add(listeners, ResourceType::kListener, l.name, l.message, wildcard);
+    for (const auto& r : g.routes) add(routes, ResourceType::kRoute, r.name, r.message, true);
     for (const auto& c : g.clusters) {
       auto ci = t.clusters.find(c);
       auto ei = t.endpoints.find(c);
-      if (ci != t.clusters.end()) add(clusters, ResourceType::kCluster, c, *ci->second, wildcard);
-      if (ei != t.endpoints.end()) add(endpoints, ResourceType::kEndpoint, c, *ei->second, true);
+      if (ci != t.clusters.end()) add(clusters, ResourceType::kCluster, c, ci->second, wildcard);
+      if (ei != t.endpoints.end()) add(endpoints, ResourceType::kEndpoint, c, ei->second, true);
     }
     // Only the secrets this gateway uses (the mesh lists none): a proxy never receives another
     // gateway's keys.
     for (const auto& name : g.secrets) {
       if (auto si = t.secrets.find(name); si != t.secrets.end()) {
-        add(secrets, ResourceType::kSecret, name, *si->second, true);
+        add(secrets, ResourceType::kSecret, name, si->second, true);
       }
     }
     return std::make_shared<const cache::Snapshot>(node_cluster, std::move(res), References(g.dependencies));

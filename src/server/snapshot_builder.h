@@ -26,10 +26,17 @@ class SnapshotBuilder {
   std::optional<BuiltSnapshots> Build(const model::World& world, std::vector<model::Problem>* problems);
 
  private:
-  cache::ResourcePtr Intern(ResourceType type, const std::string& name, const google::protobuf::Message& msg,
-                            bool wildcard, std::map<std::string, cache::ResourcePtr>& next,
+  // A resource and the message it was made from: the same message object next time means the
+  // same resource, with no serialization at all.
+  struct Interned {
+    translate::MessagePtr message;
+    cache::ResourcePtr resource;
+  };
+  cache::ResourcePtr Intern(ResourceType type, const std::string& name, const translate::MessagePtr& msg,
+                            bool wildcard, std::map<std::string, Interned>& next,
                             std::vector<model::Problem>* problems);
-  std::map<std::string, cache::ResourcePtr> previous_;  // key: type/name/wildcard
+  translate::IncrementalTranslator translator_;
+  std::map<std::string, Interned> previous_;  // key: type/name/wildcard
 };
 
 // Deterministic serialization (maps in a stable order), so that versions are content hashes.

@@ -15,12 +15,19 @@ namespace route = envoy::config::route::v3;
 // (dropping it would let its requests fall through to a later, broader route).
 constexpr uint32_t kNoClusterStatus = 503;
 
+// The header_match_specifier fields that predate string_match: Envoy still accepts them, and
+// gRPC 1.51 (Debian's) understands only these; with string_match it NACKs the whole route
+// configuration.
 void SetHeaderMatch(const std::string& name, const model::StringMatch& m, route::HeaderMatcher* out) {
+  using Kind = model::StringMatch::Kind;
   out->set_name(name);
-  if (m.kind == model::StringMatch::Kind::kPresent) {
-    out->set_present_match(true);
-  } else {
-    SetStringMatcher(m, out->mutable_string_match());
+  switch (m.kind) {
+    case Kind::kPresent: out->set_present_match(true); break;
+    case Kind::kExact: out->set_exact_match(m.value); break;
+    case Kind::kPrefix: out->set_prefix_match(m.value); break;
+    case Kind::kSuffix: out->set_suffix_match(m.value); break;
+    case Kind::kContains: out->set_contains_match(m.value); break;
+    case Kind::kRegex: out->mutable_safe_regex_match()->set_regex(m.value); break;
   }
   out->set_invert_match(m.invert);
 }

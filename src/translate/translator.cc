@@ -82,57 +82,116 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
   return out;
 }
 
-GatewayResources TranslateMesh(const model::World& world, const Options& options) {
+// One service's API listener and route configuration (what a proxyless client dialing
+// xds:///SERVICE receives).
+GatewayResources TranslateService(const model::World& world, const std::string& service, const Options& options) {
   GatewayResources out;
-  std::set<std::string> services;
-  for (const auto& [name, _] : world.clusters) services.insert(name);
-  for (const auto& [name, _] : world.service_routes) services.insert(name);
+  const std::string route_name = kServiceRoutePrefix + service;
+  out.listeners.push_back({service, BuildApiListener(service, route_name, options.ads_config_source)});
+  out.dependencies.push_back({ResourceType::kListener, service, ResourceType::kRoute, route_name});
 
-  for (const auto& service : services) {
-    const std::string route_name = kServiceRoutePrefix + service;
-    out.listeners.push_back({service, BuildApiListener(service, route_name, options.ads_config_source)});
-    out.dependencies.push_back({ResourceType::kListener, service, ResourceType::kRoute, route_name});
-
-    model::VirtualHost vh;
-    vh.name = service;
-    vh.domains = {"*"};
-    if (auto it = world.service_routes.find(service); it != world.service_routes.end()) {
-      vh.routes = it->second.routes;
-    } else {
-      model::Route all;
-      all.action.clusters.push_back({.cluster = service, .weight = 1});
-      vh.routes.push_back(std::move(all));
-    }
-    std::set<std::string> route_used;
-    RouteBuilder routes(world.clusters, &route_used);
-    out.routes.push_back({route_name, routes.Build(route_name, {vh})});
-    AddRouteDependencies(route_name, route_used, &out);
+  model::VirtualHost vh;
+  vh.name = service;
+  vh.domains = {"*"};
+  if (auto it = world.service_routes.find(service); it != world.service_routes.end()) {
+    vh.routes = it->second.routes;
+  } else {
+    model::Route all;
+    all.action.clusters.push_back({.cluster = service, .weight = 1});
+    vh.routes.push_back(std::move(all));
   }
-  std::set<std::string> all;
-  for (const auto& [name, _] : world.clusters) all.insert(name);
-  AddClusterDependencies(all, &out);
+  std::set<std::string> route_used;
+  RouteBuilder routes(world.clusters, &route_used);
+  out.routes.push_back({route_name, routes.Build(route_name, {vh})});
+  AddRouteDependencies(route_name, route_used, &out);
+  return out;
+}
+
+void Append(GatewayResources& into, const GatewayResources& piece) {
+  into.listeners.insert(into.listeners.end(), piece.listeners.begin(), piece.listeners.end());
+  into.routes.insert(into.routes.end(), piece.routes.begin(), piece.routes.end());
+  into.dependencies.insert(into.dependencies.end(), piece.dependencies.begin(), piece.dependencies.end());
+}
+
+// What gateway and service translations depend on beyond their own model: which clusters exist
+// (a route to a missing cluster becomes a 503) and the clusters' TLS settings (their secrets).
+std::string Shape(const model::World& world) {
+  std::string out;
+  for (const auto& [name, c] : world.clusters) {
+    out += name;
+    if (c.tls) out += "\x01" + c.tls->ca_secret + "\x01" + c.tls->client_cert_secret;
+    out += '\0';
+  }
   return out;
 }
 
 }  // namespace
 
 Translation Translate(const model::World& world, const Options& options) {
+  return IncrementalTranslator(options).Translate(world);
+}
+
+Translation IncrementalTranslator::Translate(const model::World& world) {
   Translation out;
+  const std::string shape = Shape(world);
+  const bool same_shape = shape == shape_;
+
+  std::map<std::string, ClusterEntry> clusters;
   for (const auto& [name, c] : world.clusters) {
-    // The map key is the resource name; a model cluster whose own name field disagrees is
-    // translated under the key so that references (which use keys) resolve.
-    model::Cluster named = c;
-    named.name = name;
-    out.clusters.emplace(name, BuildCluster(named, options.ads_config_source));
-    out.endpoints.emplace(name, BuildLoadAssignment(named));
+    auto prev = clusters_.find(name);
+    if (prev != clusters_.end() && prev->second.model == c) {
+      clusters.emplace(name, std::move(prev->second));
+    } else {
+      // The map key is the resource name; a model cluster whose own name field disagrees is
+      // translated under the key so that references (which use keys) resolve.
+      model::Cluster named = c;
+      named.name = name;
+      ClusterEntry e{c, BuildCluster(named, options_.ads_config_source), BuildLoadAssignment(named)};
+      clusters.emplace(name, std::move(e));
+    }
+    out.clusters.emplace(name, clusters[name].cluster);
+    out.endpoints.emplace(name, clusters[name].endpoints);
   }
+  clusters_ = std::move(clusters);
+
   for (const auto& [name, s] : world.secrets) {
     model::Secret named = s;
     named.name = name;
     out.secrets.emplace(name, BuildSecret(named));
   }
-  for (const auto& [name, gw] : world.gateways) out.gateways.emplace(name, TranslateGateway(world, gw, options));
-  out.mesh = TranslateMesh(world, options);
+
+  std::map<std::string, GatewayEntry> gateways;
+  for (const auto& [name, gw] : world.gateways) {
+    auto prev = gateways_.find(name);
+    if (same_shape && prev != gateways_.end() && prev->second.model == gw) {
+      gateways.emplace(name, std::move(prev->second));
+    } else {
+      gateways.emplace(name, GatewayEntry{gw, TranslateGateway(world, gw, options_)});
+    }
+    out.gateways.emplace(name, gateways[name].out);
+  }
+  gateways_ = std::move(gateways);
+
+  std::set<std::string> services;
+  for (const auto& [name, _] : world.clusters) services.insert(name);
+  for (const auto& [name, _] : world.service_routes) services.insert(name);
+  std::map<std::string, ServiceEntry> entries;
+  for (const auto& service : services) {
+    std::optional<model::ServiceRoutes> routes;
+    if (auto it = world.service_routes.find(service); it != world.service_routes.end()) routes = it->second;
+    auto prev = services_.find(service);
+    if (same_shape && prev != services_.end() && prev->second.routes == routes) {
+      entries.emplace(service, std::move(prev->second));
+    } else {
+      entries.emplace(service, ServiceEntry{routes, TranslateService(world, service, options_)});
+    }
+    Append(out.mesh, entries[service].out);
+  }
+  services_ = std::move(entries);
+  std::set<std::string> all;
+  for (const auto& [name, _] : world.clusters) all.insert(name);
+  AddClusterDependencies(all, &out.mesh);
+  shape_ = shape;
   return out;
 }
 

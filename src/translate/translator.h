@@ -64,4 +64,35 @@ struct Options {
 
 Translation Translate(const model::World& world, const Options& options = {});
 
+// The same translation, reusing the messages of whatever did not change since the previous call
+// (clusters and endpoint sets whose model is equal; gateways and per-service routes whose model
+// is equal while the set of cluster names and their TLS settings are unchanged). The output is
+// identical to Translate(); unchanged resources are the very same message objects, so later
+// stages can skip them by pointer. Not thread-safe: one owner.
+class IncrementalTranslator {
+ public:
+  explicit IncrementalTranslator(Options options = {}) : options_(std::move(options)) {}
+  Translation Translate(const model::World& world);
+
+ private:
+  struct ClusterEntry {
+    model::Cluster model;
+    MessagePtr cluster;
+    MessagePtr endpoints;
+  };
+  struct GatewayEntry {
+    model::Gateway model;
+    GatewayResources out;
+  };
+  struct ServiceEntry {
+    std::optional<model::ServiceRoutes> routes;
+    GatewayResources out;  // one API listener, one route configuration, their dependencies
+  };
+  Options options_;
+  std::map<std::string, ClusterEntry> clusters_;
+  std::map<std::string, GatewayEntry> gateways_;
+  std::map<std::string, ServiceEntry> services_;
+  std::string shape_;  // cluster names and TLS settings the gateway and service entries were built for
+};
+
 }  // namespace tern::translate

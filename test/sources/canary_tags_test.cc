@@ -114,8 +114,11 @@ TEST(ConsulCanary, DefaultChainIsSplitWhileACanaryRunsAndWholeAfterPromotion) {
   ASSERT_TRUE(w.clusters.count("greeter-canary"));
   ASSERT_TRUE(w.clusters.count("greeter-stable"));
   const auto& routes = w.service_routes.at("greeter").routes;
-  ASSERT_EQ(routes.size(), 1u) << "proxyless clients: the split only (gRPC 1.51 rejects string_match header matchers)";
-  EXPECT_EQ(routes[0].action.clusters[1].cluster, "greeter-canary");
+  // Proxyless clients get the x-canary header route first, then the split.
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].match.headers.at(0).name, "x-canary");
+  EXPECT_EQ(routes[0].action.clusters.at(0).cluster, "greeter-canary");
+  EXPECT_EQ(routes[1].action.clusters[1].cluster, "greeter-canary");
   EXPECT_TRUE(model::Validate(w).empty());
 
   // Promotion: Nomad re-registers the canary without canary_tags.

@@ -114,10 +114,10 @@ TEST(TranslatorTest, MatchesOnHeadersQueryAndMethod) {
   EXPECT_EQ(match.prefix(), "/api/");
   ASSERT_EQ(match.headers_size(), 2);
   EXPECT_EQ(match.headers(0).name(), "x-tenant");
-  EXPECT_EQ(match.headers(0).string_match().prefix(), "acme");
+  EXPECT_EQ(match.headers(0).prefix_match(), "acme");
   EXPECT_FALSE(match.headers(0).invert_match());
   EXPECT_EQ(match.headers(1).name(), ":method");
-  EXPECT_EQ(match.headers(1).string_match().safe_regex().regex(), "^(GET|POST)$");
+  EXPECT_EQ(match.headers(1).safe_regex_match().regex(), "^(GET|POST)$");
   ASSERT_EQ(match.query_parameters_size(), 1);
   EXPECT_EQ(match.query_parameters(0).name(), "debug");
   EXPECT_TRUE(match.query_parameters(0).present_match());
@@ -348,7 +348,7 @@ TEST(TranslatorMatchTest, MethodNamesAreMatchedLiterally) {
   w.gateways["edge"].listeners[1].virtual_hosts[0].routes[0].match.methods = {"GET", "M.X"};
   const Translation t = Translate(w);
   const auto* rc = testing::Find<envoy::config::route::v3::RouteConfiguration>(t.gateways.at("edge").routes, "edge-http");
-  EXPECT_EQ(rc->virtual_hosts(0).routes(0).match().headers(1).string_match().safe_regex().regex(), "^(GET|M\\.X)$");
+  EXPECT_EQ(rc->virtual_hosts(0).routes(0).match().headers(1).safe_regex_match().regex(), "^(GET|M\\.X)$");
 }
 
 }  // namespace

@@ -234,11 +234,6 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
       routes = std::move(own);
     }
     routes_of[service] = routes;
-    // Proxyless gRPC clients get the canary split but not its header route: the translator
-    // writes header matchers as HeaderMatcher.string_match, which gRPC 1.51 rejects ("Invalid
-    // route header matcher specified"), NACKing the whole route configuration. Envoy gateways get
-    // both. Remove this filter once the translator emits the older exact_match field.
-    std::erase_if(routes, [&](const model::Route& r) { return r.name == service + "/canary-header"; });
     world.service_routes[service] = {.service = service, .routes = std::move(routes), .origin = "discovery-chain/" + service};
   }
 

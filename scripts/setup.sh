@@ -15,7 +15,7 @@ DEB_PACKAGES=(
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 # node/npm may come from another source (nodesource); accept binaries on PATH.
 if command -v node >/dev/null && command -v npm >/dev/null; then
@@ -49,6 +49,8 @@ if [ ! -x "$CONSUL_DIR/usr/bin/consul" ]; then
   apt-get "${APT_OPTS[@]}" update -qq
   (cd "$APTDIR" && apt-get "${APT_OPTS[@]}" download consul)
   dpkg -x "$APTDIR"/consul_*.deb "$CONSUL_DIR"
-  "$CONSUL_DIR/usr/bin/consul" version | head -1
+  # (no pipe into head: with pipefail, SIGPIPE would fail the setup)
+  version_text=$("$CONSUL_DIR/usr/bin/consul" version)
+  echo "${version_text%%$'\n'*}"
 fi
 echo "setup: ok"

@@ -111,6 +111,23 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
     for (auto& pr : p) entry_problems.push_back(pr);
   }
   if (problems->size() > before) return absl::UnavailableError("Consul could not be read");
+  for (const auto& gw : view.ingress) {
+    if (!gw.tls_enabled) continue;
+    const std::string path = consul::ConnectLeafPath(gw.name);
+    if (auto body = get(path)) {
+      auto leaf = consul::DecodeConnectLeaf(*body, path);
+      if (leaf.ok()) view.leaves[gw.name] = *leaf;
+      else problems->push_back({Origin(path), std::string(leaf.status().message())});
+    }
+    if (!view.roots) {
+      if (auto body = get(consul::kConnectRootsPath)) {
+        auto roots = consul::DecodeConnectRoots(*body, consul::kConnectRootsPath);
+        if (roots.ok()) view.roots = *roots;
+        else problems->push_back({Origin(consul::kConnectRootsPath), std::string(roots.status().message())});
+      }
+    }
+  }
+  if (problems->size() > before) return absl::UnavailableError("Consul could not be read");
   std::set<std::string> health_paths;
   for (const auto& [service, tags] : view.services) {
     if (Ignored(service)) continue;
@@ -154,6 +171,17 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
       services_[service].effective = chain;
     }
     for (auto& [path, inst] : view.health) health_[path].data = inst;
+    const auto now = std::chrono::system_clock::now();
+    for (auto& [gw, leaf] : view.leaves) {
+      LeafState& st = leaves_[gw];
+      st.answered = true;
+      st.data = leaf;
+      st.refresh_at = consul::LeafRefreshAt(leaf, now);
+    }
+    if (view.roots) {
+      roots_ = view.roots;
+      roots_answered_ = true;
+    }
     published_ = fragment;
   }
   status_.synced = true;
@@ -176,6 +204,7 @@ void ConsulSource::Start(UpdateSink& sink) {
     }
     // Services seeded by SyncOnce get their watches now.
     if (catalog_) SetServices(*catalog_);
+    ReconcileCa();
   }
   client_->SetBatchHook([this] { OnBatch(); });
   client_->Start();
@@ -319,7 +348,114 @@ void ConsulSource::OnConfig(const std::string& kind, const http::Response& r) {
   bad_entries_[kind] = bad;
   config_known_.insert(kind);
   Reconcile();
+  if (kind == "ingress-gateway") ReconcileCa();
   Succeeded(path, "consul config " + kind + " index " + std::to_string(r.index));
+}
+
+// --- Connect CA -------------------------------------------------------------------------------
+
+std::set<std::string> ConsulSource::TlsGateways() const {
+  std::set<std::string> out;
+  if (ingress_) {
+    for (const auto& g : *ingress_) if (g.tls_enabled) out.insert(g.name);
+  }
+  return out;
+}
+
+void ConsulSource::ReconcileCa() {
+  const std::set<std::string> wanted = TlsGateways();
+  for (auto it = leaves_.begin(); it != leaves_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.watch) client_->Unwatch(it->second.watch);
+    failing_.erase(consul::ConnectLeafPath(it->first));
+    it = leaves_.erase(it);
+  }
+  if (wanted.empty() && roots_watch_) {
+    client_->Unwatch(roots_watch_);
+    roots_watch_ = 0;
+    failing_.erase(consul::kConnectRootsPath);
+  }
+  if (wanted.empty()) {
+    roots_.reset();
+    roots_answered_ = false;
+  }
+  if (!Watching()) return;
+  for (const auto& gw : wanted) {
+    LeafState& st = leaves_[gw];
+    if (st.watch) continue;
+    st.watch = client_->Watch(consul::ConnectLeafPath(gw), [this, gw](const http::Response& r) { OnLeaf(gw, r); });
+  }
+  if (!wanted.empty() && !roots_watch_) {
+    roots_watch_ = client_->Watch(consul::kConnectRootsPath, [this](const http::Response& r) { OnRoots(r); });
+  }
+}
+
+bool ConsulSource::CaComplete() const {
+  const std::set<std::string> wanted = TlsGateways();
+  if (wanted.empty()) return true;
+  if (!roots_answered_) return false;
+  for (const auto& gw : wanted) {
+    auto it = leaves_.find(gw);
+    if (it == leaves_.end() || !it->second.answered) return false;
+  }
+  return true;
+}
+
+void ConsulSource::OnLeaf(const std::string& gateway, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  auto it = leaves_.find(gateway);
+  if (it == leaves_.end()) return;
+  const std::string path = consul::ConnectLeafPath(gateway);
+  const bool first = !it->second.answered;
+  it->second.answered = true;
+  if (first) dirty_ = true;  // the gateway no longer waits for it
+  if (!r.ok) return Failed(path, r.error);
+  auto leaf = consul::DecodeConnectLeaf(r.body, path);
+  if (!leaf.ok()) {
+    client_->RejectAnswer(it->second.watch);
+    return Failed(path, std::string(leaf.status().message()));
+  }
+  it->second.refresh_at = consul::LeafRefreshAt(*leaf, std::chrono::system_clock::now());
+  const bool changed = it->second.data != *leaf;
+  it->second.data = std::move(*leaf);
+  if (changed) {
+    spdlog::info("source {}: Connect leaf for {} (serial {}) valid until {}", name_, gateway, it->second.data->serial,
+                 std::chrono::duration_cast<std::chrono::seconds>(it->second.data->valid_before.time_since_epoch()).count());
+  }
+  Succeeded(path, "consul connect leaf " + gateway + " index " + std::to_string(r.index));
+}
+
+void ConsulSource::OnRoots(const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  if (!roots_watch_) return;
+  const bool first = !roots_answered_;
+  roots_answered_ = true;
+  if (first) dirty_ = true;
+  if (!r.ok) return Failed(consul::kConnectRootsPath, r.error);
+  auto roots = consul::DecodeConnectRoots(r.body, consul::kConnectRootsPath);
+  if (!roots.ok()) {
+    client_->RejectAnswer(roots_watch_);
+    return Failed(consul::kConnectRootsPath, std::string(roots.status().message()));
+  }
+  roots_ = std::move(*roots);
+  Succeeded(consul::kConnectRootsPath, "consul connect roots index " + std::to_string(r.index));
+}
+
+void ConsulSource::RefreshLeaves() {
+  if (!Watching()) return;
+  const auto now = std::chrono::system_clock::now();
+  for (auto& [gw, st] : leaves_) {
+    if (!st.watch || !st.data || now < st.refresh_at) continue;
+    // A new watch starts with a plain read: Consul's agent hands out its renewed leaf.
+    client_->Unwatch(st.watch);
+    std::string name = gw;
+    st.watch = client_->Watch(consul::ConnectLeafPath(gw), [this, name](const http::Response& r) { OnLeaf(name, r); });
+    st.refresh_at = now + std::chrono::minutes(1);  // until the answer sets the next one
+    spdlog::info("source {}: Connect leaf for {} is 2/3 through its lifetime; fetching it again", name_, gw);
+  }
 }
 
 bool ConsulSource::ChainBlocked(const std::string& service) const {
@@ -382,6 +518,10 @@ consul::ConsulView ConsulSource::View() const {
   }
   if (defaults_) for (const auto& d : *defaults_) v.defaults[d.name] = d;
   if (ingress_) v.ingress = *ingress_;
+  for (const auto& [gw, st] : leaves_) {
+    if (st.data) v.leaves[gw] = *st.data;
+  }
+  v.roots = roots_;
   return v;
 }
 
@@ -396,7 +536,8 @@ void ConsulSource::OnBatch() {
     errors.swap(pending_errors_);
     // Nothing is published before the catalog and every config kind have been read once:
     // a fragment without them would withdraw gateways and routes that are really there.
-    bool complete = catalog_.has_value() && config_known_.size() == ConfigKinds().size();
+    RefreshLeaves();
+    bool complete = catalog_.has_value() && config_known_.size() == ConfigKinds().size() && CaComplete();
     if ((dirty_ || force_publish_) && complete) {
       std::vector<model::Problem> mapping;
       auto world = std::make_shared<const model::World>(consul::BuildWorld(View(), &mapping, options_.tag_routing));

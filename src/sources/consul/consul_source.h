@@ -10,6 +10,12 @@
 //   /v1/discovery-chain/<service>             per service: Consul's compiled routing
 //   /v1/health/service/<service>[?filter=..]  per service, and per chain target with its subset
 //                                             filter (Consul evaluates the filter)
+//   /v1/agent/connect/ca/leaf/<gateway>       per ingress gateway with TLS.Enabled: its leaf
+//   /v1/agent/connect/ca/roots                while any gateway has TLS enabled
+//
+// Connect leaves are also fetched again (a fresh, non-blocking read) 2/3 into their lifetime in
+// case no blocking query woke up for a renewal. A leaf or roots answer that does not decode keeps
+// the last good one (and so the last good secret). Private keys are never logged.
 //
 // Every answer is decoded; a good one replaces that endpoint's last good data, a bad one (Consul
 // unreachable, 5xx, malformed JSON) is reported once through sink.OnError naming the endpoint and
@@ -82,12 +88,26 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
     http::WatchId watch = 0;
     std::optional<std::vector<consul::Instance>> data;
   };
+  struct LeafState {
+    http::WatchId watch = 0;
+    bool answered = false;  // success or failure: the gateway need not wait any longer
+    std::optional<consul::ConnectLeaf> data;
+    std::chrono::system_clock::time_point refresh_at{};
+  };
 
   // Watch callbacks (client thread).
   void OnCatalog(const http::Response& r);
   void OnChain(const std::string& service, const http::Response& r);
   void OnHealth(const std::string& path, const http::Response& r);
   void OnConfig(const std::string& kind, const http::Response& r);
+  void OnLeaf(const std::string& gateway, const http::Response& r);
+  void OnRoots(const http::Response& r);
+  // Starts and stops Connect CA watches to match the TLS-enabled ingress gateways.
+  void ReconcileCa() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-reads leaves that are 2/3 into their lifetime.
+  void RefreshLeaves() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CaComplete() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::set<std::string> TlsGateways() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnBatch();
 
   // Records a failed endpoint (reported once per distinct error) or its recovery.
@@ -117,6 +137,10 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   std::optional<std::vector<consul::IngressGateway>> ingress_ ABSL_GUARDED_BY(mu_);
   std::optional<std::vector<consul::ServiceDefaults>> defaults_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> config_known_ ABSL_GUARDED_BY(mu_);  // kinds read at least once
+  std::map<std::string, LeafState> leaves_ ABSL_GUARDED_BY(mu_);  // by gateway name
+  http::WatchId roots_watch_ ABSL_GUARDED_BY(mu_) = 0;
+  bool roots_answered_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<consul::ConnectRoots> roots_ ABSL_GUARDED_BY(mu_);
   // kind → names of entries that failed to decode (their service keeps its last good chain).
   std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> failing_ ABSL_GUARDED_BY(mu_);  // endpoint → error

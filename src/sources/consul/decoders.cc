@@ -483,6 +483,9 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
   return DecodeEntries<IngressGateway>(
       "ingress-gateway", text, endpoint, problems, [](Reader& r, const json& e, IngressGateway* out) {
         if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name)) return false;
+        if (const json* tls = Field(e, "TLS")) {
+          if (!r.Object(*tls, "TLS") || !r.Bool(*tls, "Enabled", "TLS", &out->tls_enabled)) return false;
+        }
         const json* ls = Field(e, "Listeners");
         if (!ls) return true;
         if (!r.Array(*ls, "Listeners")) return false;

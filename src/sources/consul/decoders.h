@@ -115,6 +115,7 @@ struct IngressListener {
 struct IngressGateway {
   std::string name;
   std::vector<IngressListener> listeners;
+  bool tls_enabled = false;  // TLS.Enabled: every listener terminates TLS with the Connect CA's leaf
   bool operator==(const IngressGateway&) const = default;
 };
 absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& json,

@@ -242,6 +242,34 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
     model::Gateway g;
     g.name = entry.name;
     g.origin = origin;
+    std::optional<model::ListenerTls> tls;
+    if (entry.tls_enabled) {
+      auto leaf = view.leaves.find(entry.name);
+      if (leaf == view.leaves.end() || !view.roots) {
+        problems->push_back({origin, "TLS is enabled but the Connect CA " +
+                                         std::string(leaf == view.leaves.end() ? "leaf certificate" : "roots") +
+                                         " could not be read yet; the gateway's listeners are left out"});
+        world.gateways[g.name] = std::move(g);
+        continue;
+      }
+      const std::string leaf_name = ConnectLeafSecret(entry.name);
+      model::Secret cert{.name = leaf_name, .kind = model::Secret::Kind::kTlsCertificate,
+                         .cert_chain_pem = leaf->second.cert_pem, .private_key_pem = leaf->second.private_key_pem,
+                         .origin = "consul " + ConnectLeafPath(entry.name)};
+      for (const auto& pem : view.roots->ActiveIntermediates()) {
+        if (cert.cert_chain_pem.find(pem) != std::string::npos) continue;
+        if (!cert.cert_chain_pem.empty() && cert.cert_chain_pem.back() != '\n') cert.cert_chain_pem += '\n';
+        cert.cert_chain_pem += pem;
+      }
+      world.secrets[leaf_name] = std::move(cert);
+      world.secrets[kConnectRootsSecret] = {.name = kConnectRootsSecret,
+                                            .kind = model::Secret::Kind::kValidationContext,
+                                            .trusted_ca_pem = view.roots->TrustedCaPem(),
+                                            .origin = std::string("consul ") + kConnectRootsPath};
+      tls.emplace();
+      tls->certs.push_back({.server_names = {}, .secret = leaf_name});
+      tls->client_ca_secret = kConnectRootsSecret;
+    }
     for (size_t li = 0; li < entry.listeners.size(); ++li) {
       const IngressListener& il = entry.listeners[li];
       const std::string lorigin = origin + " Listeners[" + std::to_string(li) + "]";
@@ -258,6 +286,7 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
           continue;
         }
         l.tcp_cluster = DefaultTarget(chain->second);
+        l.tls = tls;
         g.listeners.push_back(std::move(l));
         continue;
       }
@@ -289,6 +318,7 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
         vh.routes = routes_of[name];
         l.virtual_hosts.push_back(std::move(vh));
       }
+      l.tls = tls;
       g.listeners.push_back(std::move(l));
     }
     world.gateways[g.name] = std::move(g);

@@ -12,12 +12,18 @@
 //   * the chain's router routes → routes (path/header/query/method matches, prefix rewrite,
 //     request timeout, retries), splitter → weighted clusters, resolver → its target;
 //   * every service → ServiceRoutes (what a proxyless gRPC client of `xds:///service` follows);
-//   * every ingress-gateway entry → a Gateway named after the entry, one listener per port.
+//   * every ingress-gateway entry → a Gateway named after the entry, one listener per port;
+//     with TLS.Enabled every listener terminates TLS with the gateway's Connect leaf (secret
+//     "connect-leaf/<gateway>", the default certificate) and names the Connect roots
+//     ("connect-roots") as its validation context; until both are known the gateway has no
+//     listeners (never plaintext where TLS was asked for).
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model/model.h"
+#include "sources/consul/connect_ca.h"
 #include "sources/consul/decoders.h"
 #include "sources/tags/canary.h"
 #include "sources/tags/fabio.h"
@@ -30,6 +36,10 @@ struct ConsulView {
   std::map<std::string, std::vector<Instance>> health;  // by health path (HealthPath)
   std::map<std::string, ServiceDefaults> defaults;      // by service
   std::vector<IngressGateway> ingress;
+  // Connect CA, for ingress gateways with TLS.Enabled: each such gateway's leaf (by gateway name)
+  // and the roots.
+  std::map<std::string, ConnectLeaf> leaves;
+  std::optional<ConnectRoots> roots;
 };
 
 // The health endpoint (path and query) that yields a target's instances: the service's health

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -19,9 +20,11 @@
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "support/certs.h"
 #include "support/http_get.h"
+#include "support/probe.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
 #include "support/tern_process.h"
+#include "support/xds_bootstrap.h"
 
 namespace tern::testing {
 namespace {
@@ -299,6 +302,90 @@ TEST_F(SdsFileTest, TheServedCertificateCompletesAVerifiedTlsHandshake) {
   EXPECT_THAT(log, HasSubstr("Verify return code: 0 (ok)")) << (*verify)->LogTail(3000);
   EXPECT_EQ(*code, 0);
   (*server)->Kill();
+}
+
+
+// Issue 4: "a gRPC xDS client keeps working across the rotation". A proxyless gRPC client calls
+// `web` through tern (its own xDS stream, the mesh view) round after round while the gateway's
+// certificate files are rewritten five times; every round succeeds, and the gateway's SDS
+// subscriber sees each new certificate under the same name with a new version.
+TEST_F(SdsFileTest, AGrpcXdsClientKeepsWorkingWhileTheCertificateRotates) {
+  auto backend = StartTestBackend("web-1", dir_.path());
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  std::string yaml = kServicesYaml;
+  const std::string old_endpoint = "    endpoints: [ { address: 127.0.0.1, port: 8080 } ]\n";
+  ASSERT_NE(yaml.find(old_endpoint), std::string::npos);
+  yaml.replace(yaml.find(old_endpoint), old_endpoint.size(),
+               absl::StrCat("    protocol: grpc\n    endpoints: [ { address: 127.0.0.1, port: ", backend->grpc_port,
+                            " } ]\n"));
+  ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), yaml).ok());
+  const std::string port_text = absl::StrCat("\"portValue\":", backend->grpc_port);
+  const auto deadline = Clock::now() + seconds(10);
+  bool moved = false;
+  while (!moved && Clock::now() < deadline) {
+    auto r = HttpGet("127.0.0.1", tern_->admin_port(), "/debug/resources?node_cluster=proxyless&type=endpoint");
+    moved = r.ok() && (r->body.find(port_text) != std::string::npos ||
+                       r->body.find(absl::StrCat("\"portValue\": ", backend->grpc_port)) != std::string::npos);
+    if (!moved) std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(moved) << "web's endpoint did not move to the test backend";
+
+  auto bootstrap = WriteXdsBootstrap(dir_.path(), {.server_uri = tern_->xds_address(), .node_id = "probe-1",
+                                                   .node_cluster = "proxyless"});
+  ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
+  ProbeOptions o{.target = "xds:///web", .bootstrap_path = *bootstrap, .calls = 20};
+  o.rounds = 100000;
+  o.round_interval_ms = 20;
+  o.log_path = dir_.File("probe.log");
+  auto probe = StartProbe(o);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  ASSERT_TRUE((*probe)->WaitForLine(R"("ok":20)", seconds(20)).ok()) << (*probe)->LogTail();
+  const size_t rounds_before = ParseProbeOutput((*probe)->Log()).size();
+
+  RawXdsClient client(tern_->xds_address(), kAds);
+  auto current = Subscribe(client);
+  ASSERT_TRUE(current.has_value());
+  Ack(client, current->version);
+  std::set<std::string> versions = {current->version};
+  constexpr int kRotations = 5;
+  for (int i = 0; i < kRotations; ++i) {
+    const Pem rotated = NewLeaf();
+    const auto start = Clock::now();
+    WriteCertAndKey(rotated);
+    std::optional<Served> next;
+    while (Clock::now() - start < seconds(3)) {
+      next = NextSecret(client, seconds(3));
+      if (!next) break;
+      Ack(client, next->version);
+      if (next->secret.tls_certificate().certificate_chain().inline_bytes() == rotated.cert) break;
+    }
+    ASSERT_TRUE(next.has_value()) << "rotation " << i << ": no push";
+    EXPECT_EQ(next->secret.name(), kSecretName);
+    EXPECT_EQ(next->secret.tls_certificate().certificate_chain().inline_bytes(), rotated.cert) << "rotation " << i;
+    EXPECT_TRUE(versions.insert(next->version).second) << "rotation " << i << " reused a version";
+    std::cerr << "rotation " << i << " pushed after "
+              << std::chrono::duration_cast<milliseconds>(Clock::now() - start).count() << " ms\n";
+    std::this_thread::sleep_for(milliseconds(300));  // let the client run rounds between rotations
+  }
+  // A few more rounds after the last rotation.
+  const size_t rounds_at_end = ParseProbeOutput((*probe)->Log()).size();
+  for (auto wait = Clock::now() + seconds(5);
+       Clock::now() < wait && ParseProbeOutput((*probe)->Log()).size() < rounds_at_end + 5;) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  (*probe)->Kill();
+
+  const auto rounds = ParseProbeOutput((*probe)->Log());
+  ASSERT_GT(rounds.size(), rounds_at_end + 4) << "the client stopped reporting";
+  long calls = 0;
+  for (size_t i = rounds_before; i < rounds.size(); ++i) {
+    EXPECT_EQ(rounds[i].failed, 0) << "round " << i << ": " << ToString(rounds[i]);
+    EXPECT_EQ(rounds[i].ok, 20) << "round " << i << ": " << ToString(rounds[i]);
+    calls += rounds[i].ok;
+  }
+  std::cerr << (rounds.size() - rounds_before) << " rounds, " << calls << " calls, 0 failed across " << kRotations
+            << " rotations\n";
+  EXPECT_EQ(versions.size(), static_cast<size_t>(kRotations + 1));
 }
 
 }  // namespace

@@ -216,5 +216,91 @@ TEST_F(ConsulConnectCaTest, NoOtherNodeClusterEverReceivesTheSecrets) {
   }
 }
 
+
+// Consul rotates its CA (a new root key through /v1/connect/ca/configuration): the roots blocking
+// query brings both roots to the subscribed gateway at once, and the leaf's blocking query brings
+// the leaf Consul's agent re-issues from the new root (after the agent's own jitter), each under
+// the same secret name with a new version; the new leaf verifies against the served roots.
+TEST_F(ConsulConnectCaTest, AConsulCaRotationReachesTheSubscribedGatewayUnderTheSameNames) {
+  RawXdsClient client(tern_->xds_address(), kAds);
+  ASSERT_TRUE(client.Send(RawXdsClient::Request(kSecretTypeUrl, {kLeaf, kRoots}, "", "", kGateway, "envoy-1")));
+  std::map<std::string, Secret> seen;
+  auto pump = [&](milliseconds wait) {
+    auto r = client.Next(wait);
+    if (!r) return;
+    for (const auto& any : r->resources()) {
+      Secret s;
+      if (any.UnpackTo(&s)) seen[s.name()] = s;
+    }
+    client.Send(RawXdsClient::Request(kSecretTypeUrl, {kLeaf, kRoots}, r->version_info(), r->nonce(), kGateway, "envoy-1"));
+  };
+  for (auto end = Clock::now() + seconds(10); seen.size() < 2 && Clock::now() < end;) pump(milliseconds(500));
+  ASSERT_EQ(seen.size(), 2u);
+  // The leaf is the chain's first certificate (the chain may also carry the active root's
+  // intermediates, e.g. the new root cross-signed by the old one during a rotation).
+  auto first_cert = [](const std::string& chain) {
+    const std::string end = "-----END CERTIFICATE-----";
+    return chain.substr(0, chain.find(end) + end.size());
+  };
+  const std::string old_leaf = first_cert(seen[kLeaf].tls_certificate().certificate_chain().inline_bytes());
+  const std::string old_roots = seen[kRoots].validation_context().trusted_ca().inline_bytes();
+
+  // A new root key (the test's own; Consul generates the root certificate from it).
+  auto keygen = Subprocess::Start({.argv = {"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+                                            dir_.File("ca.key")},
+                                   .log_path = dir_.File("keygen.log")});
+  ASSERT_TRUE(keygen.ok());
+  ASSERT_EQ(*(*keygen)->Wait(seconds(10)), 0);
+  auto ca_key = ReadFile(dir_.File("ca.key"));
+  ASSERT_TRUE(ca_key.ok());
+  const auto start = Clock::now();
+  ASSERT_TRUE(consul_->Call("PUT", "/v1/connect/ca/configuration",
+                            nlohmann::json{{"Provider", "consul"},
+                                           {"Config", {{"PrivateKey", *ca_key}, {"LeafCertTTL", "72h"},
+                                                       {"RotationPeriod", "2160h"}, {"IntermediateCertTTL", "8760h"}}}}
+                                .dump())
+                  .ok());
+  auto count_certs = [](const std::string& pem) {
+    size_t n = 0;
+    for (size_t pos = 0; (pos = pem.find("BEGIN CERTIFICATE", pos)) != std::string::npos; ++pos) ++n;
+    return n;
+  };
+  long roots_ms = -1, leaf_ms = -1;
+  for (auto end = Clock::now() + seconds(90); Clock::now() < end && (roots_ms < 0 || leaf_ms < 0);) {
+    pump(milliseconds(500));
+    const auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+    if (roots_ms < 0 && count_certs(seen[kRoots].validation_context().trusted_ca().inline_bytes()) == 2) roots_ms = ms;
+    if (leaf_ms < 0 && first_cert(seen[kLeaf].tls_certificate().certificate_chain().inline_bytes()) != old_leaf) {
+      leaf_ms = ms;
+    }
+  }
+  std::cerr << "CA rotation: both roots served after " << roots_ms << " ms, the re-issued leaf after " << leaf_ms
+            << " ms\n";
+  ASSERT_GE(roots_ms, 0) << "the new root never reached the gateway";
+  EXPECT_LT(roots_ms, 5000);
+  EXPECT_THAT(seen[kRoots].validation_context().trusted_ca().inline_bytes(), HasSubstr(old_roots));
+  ASSERT_GE(leaf_ms, 0) << "the re-issued leaf never reached the gateway";
+
+  // The new leaf is issued by the new root: a client trusting only the new root accepts it.
+  auto j = nlohmann::json::parse(ConsulRequest(consul_->http_port(), "GET", "/v1/agent/connect/ca/roots")->body);
+  std::string active_root;
+  for (const auto& r : j["Roots"]) {
+    if (r["ID"] == j["ActiveRootID"]) active_root = r["RootCert"].get<std::string>();
+  }
+  ASSERT_FALSE(active_root.empty());
+  EXPECT_THAT(old_roots, Not(HasSubstr(active_root)));
+  const std::string cert = dir_.File("leaf2.pem"), key = dir_.File("leaf2.key"), ca = dir_.File("new-root.pem");
+  ASSERT_TRUE(WriteFile(cert, seen[kLeaf].tls_certificate().certificate_chain().inline_bytes()).ok());
+  ASSERT_TRUE(WriteFile(key, seen[kLeaf].tls_certificate().private_key().inline_bytes()).ok());
+  ::chmod(key.c_str(), 0600);
+  ASSERT_TRUE(WriteFile(ca, active_root).ok());
+  auto verify = Subprocess::Start({.argv = {"openssl", "verify", "-CAfile", ca, cert}, .log_path = dir_.File("verify.log")});
+  ASSERT_TRUE(verify.ok());
+  EXPECT_EQ(*(*verify)->Wait(seconds(10)), 0) << (*verify)->LogTail();
+  EXPECT_FALSE(tern_->process().Log().find(KeyBody(seen[kLeaf].tls_certificate().private_key().inline_bytes())) !=
+               std::string::npos)
+      << "tern logged the private key";
+}
+
 }  // namespace
 }  // namespace tern::testing

@@ -191,14 +191,15 @@ TEST_F(ConsulConnectCaTest, ATlsClientVerifiesTheServedLeafAgainstConsulsRoots) 
        .log_path = dir_.File("req.log")});
   ASSERT_TRUE(self_signed.ok());
   ASSERT_EQ(*(*self_signed)->Wait(seconds(15)), 0) << (*self_signed)->LogTail();
-  auto server2 = Subprocess::Start({.argv = {"openssl", "s_server", "-www", "-accept", absl::StrCat("127.0.0.1:", port),
+  const int port2 = FreePort();
+  auto server2 = Subprocess::Start({.argv = {"openssl", "s_server", "-www", "-accept", absl::StrCat("127.0.0.1:", port2),
                                              "-cert", cert, "-key", key},
                                     .log_path = dir_.File("s_server2.log")});
   ASSERT_TRUE(server2.ok());
   ASSERT_TRUE((*server2)->WaitForLine("^ACCEPT", seconds(10)).ok()) << (*server2)->LogTail();
   auto refuse = Subprocess::Start(
       {.argv = {"sh", "-c",
-                absl::StrCat("openssl s_client -connect 127.0.0.1:", port, " -CAfile ", dir_.File("other.pem"),
+                absl::StrCat("openssl s_client -connect 127.0.0.1:", port2, " -CAfile ", dir_.File("other.pem"),
                              " -verify_return_error </dev/null")},
        .log_path = dir_.File("s_client2.log")});
   ASSERT_TRUE(refuse.ok());

@@ -76,17 +76,32 @@ while(_queue)
     list(APPEND _queue "${_imp}")
   endforeach()
   # Copy into the build tree (configure_file tracks changes and re-runs configure when they change).
-  configure_file("${_abs}" "${PROTO_SRC}/${_rel}" COPYONLY)
+  # validate.proto is patched below instead: copying it here would rewrite it on every configure
+  # and regenerate everything that imports it.
+  if(_rel STREQUAL "validate/validate.proto")
+    set(_validate_src "${_abs}")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_abs}")
+  else()
+    configure_file("${_abs}" "${PROTO_SRC}/${_rel}" COPYONLY)
+  endif()
 endwhile()
 list(SORT _seen)
 list(LENGTH _seen _n)
 message(STATUS "Envoy API: ${_n} protos in the import closure")
 
-# The patch: add StringRules.ignore_empty (field 26, as in upstream protoc-gen-validate).
-file(READ "${PROTO_SRC}/validate/validate.proto" _v)
+# The patch: add StringRules.ignore_empty (field 26, as in upstream protoc-gen-validate). Written
+# only when the result differs from what is there, so a re-configure regenerates nothing.
+file(READ "${_validate_src}" _v)
 if(NOT _v MATCHES "ignore_empty = 26")
   string(REPLACE "message StringRules {" "message StringRules {\n    optional bool ignore_empty = 26;  // added by tern's build\n" _v "${_v}")
-  file(WRITE "${PROTO_SRC}/validate/validate.proto" "${_v}")
+endif()
+set(_validate_dst "${PROTO_SRC}/validate/validate.proto")
+set(_old "")
+if(EXISTS "${_validate_dst}")
+  file(READ "${_validate_dst}" _old)
+endif()
+if(NOT _old STREQUAL _v)
+  file(WRITE "${_validate_dst}" "${_v}")
 endif()
 
 find_program(PROTOC protoc REQUIRED)

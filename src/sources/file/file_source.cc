@@ -59,7 +59,7 @@ FileSource::FileSource(std::string name, std::vector<std::string> paths, Options
 
 FileSource::~FileSource() { Stop(); }
 
-FileSource::Reading FileSource::ReadAll() const {
+FileSource::Reading FileSource::ReadAll() {
   Reading r;
   auto read_one = [&r](const std::string& path) {
     FileState st;
@@ -97,7 +97,14 @@ FileSource::Reading FileSource::ReadAll() const {
       r.decoded.emplace_back();
       continue;
     }
-    auto d = file::DecodeServicesFile(r.contents[i], paths_[i], &r.decode_problems.back());
+    CachedDecode& cached = decode_cache_[paths_[i]];
+    if (cached.hash != r.states[i].hash) {
+      cached.problems.clear();
+      cached.decoded = file::DecodeServicesFile(r.contents[i], paths_[i], &cached.problems);
+      cached.hash = r.states[i].hash;
+    }
+    r.decode_problems.back() = cached.problems;
+    auto d = cached.decoded;
     if (!d.ok()) {
       r.decoded.emplace_back();
       continue;

@@ -66,7 +66,7 @@ class FileSource : public Source, public StatusReporter {
     std::vector<std::vector<model::Problem>> decode_problems;
   };
 
-  Reading ReadAll() const;
+  Reading ReadAll();
   // Fills the PEM of every secret of `decoded` from the reading; a problem per bad file.
   void LoadSecrets(const Reading& reading, const std::string& yaml_path, file::DecodedServices& decoded,
                    std::vector<model::Problem>* problems) const;
@@ -90,6 +90,14 @@ class FileSource : public Source, public StatusReporter {
   FragmentPtr last_good_ ABSL_GUARDED_BY(sync_mu_);
   bool in_error_ ABSL_GUARDED_BY(sync_mu_) = false;
   std::vector<std::string> pending_ ABSL_GUARDED_BY(sync_mu_);  // hashes awaiting a second look
+  // The last decode of each YAML file by content hash: polling re-reads a recently changed file
+  // for a while, and decoding a large file each time cost more than everything else.
+  struct CachedDecode {
+    std::string hash;
+    absl::StatusOr<file::DecodedServices> decoded;
+    std::vector<model::Problem> problems;
+  };
+  std::map<std::string, CachedDecode> decode_cache_;  // by path; used under sync_mu_
 
   mutable absl::Mutex status_mu_;
   SourceStatus status_ ABSL_GUARDED_BY(status_mu_);

@@ -182,7 +182,7 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
       roots_ = view.roots;
       roots_answered_ = true;
     }
-    published_ = fragment;
+    gate_.published = fragment;
   }
   status_.synced = true;
   status_.index++;
@@ -231,11 +231,11 @@ void ConsulSource::Succeeded(const std::string& endpoint, const std::string& rea
     spdlog::info("source {}: {} answers again", name_, Origin(endpoint));
     if (failing_.empty()) {
       status_.last_error.clear();
-      force_publish_ = true;  // tells the core the source is healthy again
+      gate_.force = true;  // tells the core the source is healthy again
     }
   }
-  dirty_ = true;
-  if (reasons_.size() < kMaxReasons) reasons_.push_back(reason);
+  gate_.dirty = true;
+  if (gate_.reasons.size() < kMaxReasons) gate_.reasons.push_back(reason);
 }
 
 void ConsulSource::OnCatalog(const http::Response& r) {
@@ -411,7 +411,7 @@ void ConsulSource::OnLeaf(const std::string& gateway, const http::Response& r) {
   const std::string path = consul::ConnectLeafPath(gateway);
   const bool first = !it->second.answered;
   it->second.answered = true;
-  if (first) dirty_ = true;  // the gateway no longer waits for it
+  if (first) gate_.dirty = true;  // the gateway no longer waits for it
   if (!r.ok) return Failed(path, r.error);
   auto leaf = consul::DecodeConnectLeaf(r.body, path);
   if (!leaf.ok()) {
@@ -433,7 +433,7 @@ void ConsulSource::OnRoots(const http::Response& r) {
   if (!roots_watch_) return;
   const bool first = !roots_answered_;
   roots_answered_ = true;
-  if (first) dirty_ = true;
+  if (first) gate_.dirty = true;
   if (!r.ok) return Failed(consul::kConnectRootsPath, r.error);
   auto roots = consul::DecodeConnectRoots(r.body, consul::kConnectRootsPath);
   if (!roots.ok()) {
@@ -538,26 +538,10 @@ void ConsulSource::OnBatch() {
     // a fragment without them would withdraw gateways and routes that are really there.
     RefreshLeaves();
     bool complete = catalog_.has_value() && config_known_.size() == ConfigKinds().size() && CaComplete();
-    if ((dirty_ || force_publish_) && complete) {
+    if ((gate_.dirty || gate_.force) && complete) {
       std::vector<model::Problem> mapping;
       auto world = std::make_shared<const model::World>(consul::BuildWorld(View(), &mapping, options_.tag_routing));
-      if (mapping != mapping_problems_) {
-        for (const auto& p : mapping) errors.push_back(p);
-        mapping_problems_ = mapping;
-      }
-      if (!published_ || !(*published_ == *world) || force_publish_) {
-        fragment = world;
-        published_ = world;
-        updates_total_++;
-        for (size_t i = 0; i < reasons_.size(); ++i) reason += (i ? ", " : "") + reasons_[i];
-        if (reason.empty()) reason = "consul answers again";
-        status_.synced = true;
-        status_.index++;
-      }
-      status_.last_sync = std::chrono::system_clock::now();
-      dirty_ = false;
-      force_publish_ = false;
-      reasons_.clear();
+      gate_.Offer(std::move(world), std::move(mapping), "consul answers again", status_, &fragment, &reason, &errors);
     }
   }
   if (!sink) return;
@@ -577,7 +561,7 @@ std::string ConsulSource::MetricsText() const {
   {
     absl::MutexLock lock(&mu_);
     errors = errors_total_;
-    updates = updates_total_;
+    updates = gate_.updates_total;
     index = catalog_index_;
     failing = failing_.size();
   }

@@ -39,6 +39,7 @@
 #include "sources/consul/decoders.h"
 #include "sources/consul/mapper.h"
 #include "sources/http/blocking_client.h"
+#include "sources/fragment_gate.h"
 #include "sources/source.h"
 #include "sources/source_status.h"
 
@@ -145,15 +146,10 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> failing_ ABSL_GUARDED_BY(mu_);  // endpoint → error
   std::vector<model::Problem> pending_errors_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> reasons_ ABSL_GUARDED_BY(mu_);
-  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
-  bool force_publish_ ABSL_GUARDED_BY(mu_) = false;
-  FragmentPtr published_ ABSL_GUARDED_BY(mu_);
-  std::vector<model::Problem> mapping_problems_ ABSL_GUARDED_BY(mu_);
+  FragmentGate gate_ ABSL_GUARDED_BY(mu_);  // what was published, and why
 
   SourceStatus status_ ABSL_GUARDED_BY(mu_);
   uint64_t errors_total_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t updates_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tern::sources

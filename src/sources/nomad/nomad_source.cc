@@ -97,8 +97,8 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
     // Seed the watchers with what was read so that their first answers change nothing.
     list_ = view.services;
     for (auto& [key, regs] : view.registrations) services_[key].registrations = regs;
-    published_ = fragment;
-    mapping_problems_ = mapping;
+    gate_.published = fragment;
+    gate_.mapping_problems = mapping;
   }
   status_.synced = true;
   status_.index++;
@@ -142,11 +142,11 @@ void NomadSource::Succeeded(const std::string& endpoint, const std::string& reas
     spdlog::info("source {}: {} answers again", name_, Origin(endpoint));
     if (failing_.empty()) {
       status_.last_error.clear();
-      force_publish_ = true;  // tells the core the source is healthy again
+      gate_.force = true;  // tells the core the source is healthy again
     }
   }
-  dirty_ = true;
-  if (reasons_.size() < kMaxReasons) reasons_.push_back(reason);
+  gate_.dirty = true;
+  if (gate_.reasons.size() < kMaxReasons) gate_.reasons.push_back(reason);
 }
 
 void NomadSource::OnList(const http::Response& r) {
@@ -221,29 +221,10 @@ void NomadSource::OnBatch() {
     errors.swap(pending_errors_);
     // Nothing is published before the list has been read once: a fragment without it would
     // withdraw every Nomad service that is really there.
-    if ((dirty_ || force_publish_) && list_) {
+    if ((gate_.dirty || gate_.force) && list_) {
       std::vector<model::Problem> mapping;
       auto world = std::make_shared<const model::World>(nomad::BuildWorld(View(), &mapping));
-      if (mapping != mapping_problems_) {
-        for (const auto& p : mapping) {
-          spdlog::warn("source {}: {}", name_, p.ToString());
-          errors.push_back(p);
-        }
-        mapping_problems_ = mapping;
-      }
-      if (!published_ || !(*published_ == *world) || force_publish_) {
-        fragment = world;
-        published_ = world;
-        updates_total_++;
-        for (size_t i = 0; i < reasons_.size(); ++i) reason += (i ? ", " : "") + reasons_[i];
-        if (reason.empty()) reason = "nomad answers again";
-        status_.synced = true;
-        status_.index++;
-      }
-      status_.last_sync = std::chrono::system_clock::now();
-      dirty_ = false;
-      force_publish_ = false;
-      reasons_.clear();
+      gate_.Offer(std::move(world), std::move(mapping), "nomad answers again", status_, &fragment, &reason, &errors);
     }
   }
   if (!sink) return;
@@ -263,7 +244,7 @@ std::string NomadSource::MetricsText() const {
   {
     absl::MutexLock lock(&mu_);
     errors = errors_total_;
-    updates = updates_total_;
+    updates = gate_.updates_total;
     index = list_index_;
     failing = failing_.size();
   }

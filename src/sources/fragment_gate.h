@@ -1,9 +1,12 @@
 #pragma once
-// What a watching source (Consul, Nomad) hands the core after a batch of answers: a fragment only
+// The state every watching source (Consul, Nomad) keeps between batches of answers: which
+// endpoints are failing (each failure reported once, its last good data kept), and what to hand
+// the core after a batch: a fragment only
 // when the world it assembled differs from the last one it published (or a recovery asks for a
 // re-publish), with the events that caused it as the reason; mapping problems only when they
 // change, so that a bad entry is reported once, not on every answer.
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,10 +15,42 @@
 #include "sources/source.h"
 #include "sources/source_status.h"
 
+#include <spdlog/spdlog.h>
+
 namespace tern::sources {
 
 class FragmentGate {
  public:
+  static constexpr size_t kMaxReasons = 8;
+
+  // A watch at `endpoint` (named `origin` in messages) answered badly. Reported once per
+  // endpoint and error; nothing is dropped, the endpoint's last good data stays.
+  void Failed(const std::string& source, const std::string& endpoint, const std::string& origin,
+              const std::string& error, SourceStatus& status) {
+    errors_total++;
+    status.last_error = origin + ": " + error;
+    auto it = failing.find(endpoint);
+    if (it != failing.end() && it->second == error) return;  // already said
+    failing[endpoint] = error;
+    spdlog::warn("source {}: {}: {} (keeping its last good data)", source, origin, error);
+    pending_errors.push_back({origin, error});
+  }
+
+  // A watch answered well; `event` says what it brought. When the last failing endpoint
+  // recovers, the next offer is published even if equal, so the core hears the source is healthy.
+  void Succeeded(const std::string& source, const std::string& endpoint, const std::string& origin,
+                 const std::string& event, SourceStatus& status) {
+    if (failing.erase(endpoint) > 0) {
+      spdlog::info("source {}: {} answers again", source, origin);
+      if (failing.empty()) {
+        status.last_error.clear();
+        force = true;
+      }
+    }
+    dirty = true;
+    if (reasons.size() < kMaxReasons) reasons.push_back(event);
+  }
+
   // Offers the world assembled now. Sets `fragment` and `reason` when it is to be published;
   // appends mapping problems that are new to `errors`. `idle_reason` names a re-publish that no
   // event explains (the remote answers again after a failure).
@@ -46,6 +81,9 @@ class FragmentGate {
   FragmentPtr published;
   std::vector<model::Problem> mapping_problems;
   uint64_t updates_total = 0;
+  std::map<std::string, std::string> failing;  // endpoint → error
+  std::vector<model::Problem> pending_errors;  // failures not yet handed to the core
+  uint64_t errors_total = 0;
 };
 
 }  // namespace tern::sources

@@ -11,7 +11,6 @@ namespace tern::sources {
 namespace {
 
 constexpr char kCatalogPath[] = "/v1/catalog/services";
-constexpr size_t kMaxReasons = 8;
 
 std::string ConfigPath(const std::string& kind) { return "/v1/config/" + kind; }
 std::string ChainPath(const std::string& service) { return "/v1/discovery-chain/" + consul::UrlEscape(service); }
@@ -217,25 +216,11 @@ void ConsulSource::Stop() {
 }
 
 void ConsulSource::Failed(const std::string& endpoint, const std::string& error) {
-  errors_total_++;
-  status_.last_error = Origin(endpoint) + ": " + error;
-  auto it = failing_.find(endpoint);
-  if (it != failing_.end() && it->second == error) return;  // already said
-  failing_[endpoint] = error;
-  spdlog::warn("source {}: {}: {} (keeping its last good data)", name_, Origin(endpoint), error);
-  pending_errors_.push_back({Origin(endpoint), error});
+  gate_.Failed(name_, endpoint, Origin(endpoint), error, status_);
 }
 
 void ConsulSource::Succeeded(const std::string& endpoint, const std::string& reason) {
-  if (failing_.erase(endpoint) > 0) {
-    spdlog::info("source {}: {} answers again", name_, Origin(endpoint));
-    if (failing_.empty()) {
-      status_.last_error.clear();
-      gate_.force = true;  // tells the core the source is healthy again
-    }
-  }
-  gate_.dirty = true;
-  if (gate_.reasons.size() < kMaxReasons) gate_.reasons.push_back(reason);
+  gate_.Succeeded(name_, endpoint, Origin(endpoint), reason, status_);
 }
 
 void ConsulSource::OnCatalog(const http::Response& r) {
@@ -343,7 +328,7 @@ void ConsulSource::OnConfig(const std::string& kind, const http::Response& r) {
   }
   // Entries that are fine again clear their error.
   for (const auto& name : bad_entries_[kind]) {
-    if (!bad.count(name)) failing_.erase(kind + "/" + name);
+    if (!bad.count(name)) gate_.failing.erase(kind + "/" + name);
   }
   bad_entries_[kind] = bad;
   config_known_.insert(kind);
@@ -370,13 +355,13 @@ void ConsulSource::ReconcileCa() {
       continue;
     }
     if (it->second.watch) client_->Unwatch(it->second.watch);
-    failing_.erase(consul::ConnectLeafPath(it->first));
+    gate_.failing.erase(consul::ConnectLeafPath(it->first));
     it = leaves_.erase(it);
   }
   if (wanted.empty() && roots_watch_) {
     client_->Unwatch(roots_watch_);
     roots_watch_ = 0;
-    failing_.erase(consul::kConnectRootsPath);
+    gate_.failing.erase(consul::kConnectRootsPath);
   }
   if (wanted.empty()) {
     roots_.reset();
@@ -492,7 +477,7 @@ void ConsulSource::Reconcile() {
       continue;
     }
     if (it->second.watch) client_->Unwatch(it->second.watch);
-    failing_.erase(it->first);
+    gate_.failing.erase(it->first);
     it = health_.erase(it);
   }
   if (!Watching()) return;
@@ -533,7 +518,7 @@ void ConsulSource::OnBatch() {
   {
     absl::MutexLock lock(&mu_);
     sink = sink_;
-    errors.swap(pending_errors_);
+    errors.swap(gate_.pending_errors);
     // Nothing is published before the catalog and every config kind have been read once:
     // a fragment without them would withdraw gateways and routes that are really there.
     RefreshLeaves();
@@ -560,10 +545,10 @@ std::string ConsulSource::MetricsText() const {
   uint64_t errors, updates, index, failing;
   {
     absl::MutexLock lock(&mu_);
-    errors = errors_total_;
+    errors = gate_.errors_total;
     updates = gate_.updates_total;
     index = catalog_index_;
-    failing = failing_.size();
+    failing = gate_.failing.size();
   }
   std::string n = "{source=\"" + name_ + "\"}";
   std::string out;

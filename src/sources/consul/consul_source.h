@@ -144,12 +144,10 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   std::optional<consul::ConnectRoots> roots_ ABSL_GUARDED_BY(mu_);
   // kind → names of entries that failed to decode (their service keeps its last good chain).
   std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> failing_ ABSL_GUARDED_BY(mu_);  // endpoint → error
-  std::vector<model::Problem> pending_errors_ ABSL_GUARDED_BY(mu_);
   FragmentGate gate_ ABSL_GUARDED_BY(mu_);  // what was published, and why
 
   SourceStatus status_ ABSL_GUARDED_BY(mu_);
-  uint64_t errors_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tern::sources
+

@@ -10,7 +10,6 @@
 namespace tern::sources {
 namespace {
 
-constexpr size_t kMaxReasons = 8;
 
 std::string Origin(const std::string& endpoint) { return "nomad " + endpoint; }
 
@@ -128,25 +127,11 @@ void NomadSource::Stop() {
 }
 
 void NomadSource::Failed(const std::string& endpoint, const std::string& error) {
-  errors_total_++;
-  status_.last_error = Origin(endpoint) + ": " + error;
-  auto it = failing_.find(endpoint);
-  if (it != failing_.end() && it->second == error) return;  // already said
-  failing_[endpoint] = error;
-  spdlog::warn("source {}: {}: {} (keeping its last good data)", name_, Origin(endpoint), error);
-  pending_errors_.push_back({Origin(endpoint), error});
+  gate_.Failed(name_, endpoint, Origin(endpoint), error, status_);
 }
 
 void NomadSource::Succeeded(const std::string& endpoint, const std::string& reason) {
-  if (failing_.erase(endpoint) > 0) {
-    spdlog::info("source {}: {} answers again", name_, Origin(endpoint));
-    if (failing_.empty()) {
-      status_.last_error.clear();
-      gate_.force = true;  // tells the core the source is healthy again
-    }
-  }
-  gate_.dirty = true;
-  if (gate_.reasons.size() < kMaxReasons) gate_.reasons.push_back(reason);
+  gate_.Succeeded(name_, endpoint, Origin(endpoint), reason, status_);
 }
 
 void NomadSource::OnList(const http::Response& r) {
@@ -171,7 +156,7 @@ void NomadSource::SetServices(const nomad::ServiceList& services) {
     }
     // A successful list says the service is gone: this is a real removal.
     if (it->second.watch) client_->Unwatch(it->second.watch);
-    failing_.erase(nomad::ServicePath(it->first, options_.region));
+    gate_.failing.erase(nomad::ServicePath(it->first, options_.region));
     spdlog::info("source {}: service {} is no longer registered", name_, nomad::ClusterName(it->first));
     it = services_.erase(it);
   }
@@ -218,7 +203,7 @@ void NomadSource::OnBatch() {
   {
     absl::MutexLock lock(&mu_);
     sink = sink_;
-    errors.swap(pending_errors_);
+    errors.swap(gate_.pending_errors);
     // Nothing is published before the list has been read once: a fragment without it would
     // withdraw every Nomad service that is really there.
     if ((gate_.dirty || gate_.force) && list_) {
@@ -243,10 +228,10 @@ std::string NomadSource::MetricsText() const {
   uint64_t errors, updates, index, failing;
   {
     absl::MutexLock lock(&mu_);
-    errors = errors_total_;
+    errors = gate_.errors_total;
     updates = gate_.updates_total;
     index = list_index_;
-    failing = failing_.size();
+    failing = gate_.failing.size();
   }
   const std::string n = "{source=\"" + name_ + "\"}";
   auto metric = [&](const char* name, const char* type, const char* help, uint64_t value) {

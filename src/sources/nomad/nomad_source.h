@@ -92,12 +92,10 @@ class NomadSource : public Source, public StatusReporter, public MetricsReporter
   std::optional<nomad::ServiceList> list_ ABSL_GUARDED_BY(mu_);
   uint64_t list_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<nomad::ServiceKey, ServiceState> services_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> failing_ ABSL_GUARDED_BY(mu_);  // endpoint → error
-  std::vector<model::Problem> pending_errors_ ABSL_GUARDED_BY(mu_);
   FragmentGate gate_ ABSL_GUARDED_BY(mu_);  // what was published, and why
 
   SourceStatus status_ ABSL_GUARDED_BY(mu_);
-  uint64_t errors_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tern::sources
+

@@ -66,6 +66,18 @@ std::optional<PendingResponse> DeltaState::NextResponse(const cache::SnapshotPtr
     auto resp = t == ResourceType::kVirtualHost ? NextVirtualHosts(st, snapshot) : NextFor(t, st, snapshot);
     if (resp) return resp;
   }
+  // The whole snapshot is out: name the clusters and endpoints it dropped (unless they came back).
+  for (ResourceType t : kAdsOrder) {
+    TypeState& st = types_[static_cast<size_t>(t)];
+    if (st.removal_pending.empty()) continue;
+    std::vector<std::string> removed;
+    for (const auto& n : st.removal_pending) {
+      if (!st.held.contains(n)) removed.push_back(n);
+    }
+    st.removal_pending.clear();
+    if (removed.empty()) continue;
+    return Finish(t, st, snapshot.Get(t).version, {}, "", 0, removed);
+  }
   return std::nullopt;
 }
 
@@ -105,6 +117,11 @@ std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st
     }
   }
   st.evaluated = set.version;
+  if (DefersRemovals(t)) {
+    st.removal_pending.insert(removed.begin(), removed.end());
+    removed.clear();
+  }
+  for (const auto& r : parts) st.removal_pending.erase(r->name);
   if (count == 0 && removed.empty()) return std::nullopt;
   // On ADS a (re)sent cluster is followed by its endpoints.
   if (!changed_clusters.empty()) {

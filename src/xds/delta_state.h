@@ -13,6 +13,8 @@
 //    dropped it); unsubscribing an unknown name is ignored; a subscribed name that does not
 //    exist is remembered and sent when it appears.
 //  * Nonces and ACK/NACK/stale are as in state-of-the-world.
+//  * On ADS, removed clusters and endpoints are named only after the rest of the snapshot
+//    (listeners, routes) was sent: make before break, as in SotwState.
 //  * VHDS (on-demand virtual hosts, envoy api/ondemand_vhds_rds_protocol.rst): names are
 //    "<route config>/<host>"; the server resolves the host against the route configuration's
 //    virtual hosts (exact, then "*.suffix", then "prefix.*", then "*") and answers with that
@@ -56,11 +58,15 @@ class DeltaState {
     // VHDS: for each route configuration, the RDS version the held virtual hosts belong to.
     std::map<std::string, std::string> vhds_route_versions;
     std::string evaluated;  // type version last brought up to date with (see SotwState)
+    std::set<std::string> removal_pending;  // ADS CDS/EDS: removals not yet sent (make before break)
     TypeInfo info;
   };
 
   static bool LegacyWildcardType(ResourceType t) {
     return t == ResourceType::kListener || t == ResourceType::kCluster;
+  }
+  bool DefersRemovals(ResourceType t) const {
+    return !fixed_type_ && (t == ResourceType::kCluster || t == ResourceType::kEndpoint);
   }
   std::optional<PendingResponse> NextFor(ResourceType t, TypeState& st, const cache::Snapshot& snapshot);
   std::optional<PendingResponse> NextVirtualHosts(TypeState& st, const cache::Snapshot& snapshot);

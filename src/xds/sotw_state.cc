@@ -118,6 +118,18 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
     }
 
     if (IsFullState(t)) {
+      // What the client holds but this snapshot drops: kept for now when removals wait.
+      std::map<std::string, cache::ResourcePtr> dropped;
+      if (DefersRemovals(t)) {
+        if (base) {
+          for (const auto& r : Visible(st, *base)) {
+            if (!set.resources.contains(r->name)) dropped.emplace(r->name, r);
+          }
+        }
+        for (const auto& [name, r] : st.lingering) {
+          if (!set.resources.contains(name) && Subscribed(st, *r)) dropped.emplace(name, r);
+        }
+      }
       bool changed = st.full_state_dirty || st.initial_pending || !base;
       std::vector<std::string> changed_names;
       for (const auto& r : visible) {
@@ -125,10 +137,14 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
         if (!v || *v != r->version) changed_names.push_back(r->name);
       }
       if (!changed && changed_names.empty()) {
-        // Same resources at the same versions; but one may have left the client's view.
-        changed = Visible(st, *base).size() != visible.size();
+        // Same resources at the same versions; but one may have left the client's view. What
+        // is sent now is a subset of what the client holds, so comparing sizes is enough.
+        size_t held_before = Visible(st, *base).size();
+        for (const auto& [name, r] : st.lingering) held_before += Subscribed(st, *r) ? 1 : 0;
+        changed = held_before != visible.size() + dropped.size();
       }
       changed = changed || !changed_names.empty();
+      st.lingering = std::move(dropped);
       if (!changed) {
         adopt();
         continue;
@@ -140,7 +156,13 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
         eds.evaluated.clear();
       }
       adopt();
-      return Build(t, st, set, std::move(visible));
+      std::string version;
+      if (!st.lingering.empty()) {
+        // Not the snapshot's version: the client does not hold that state yet.
+        version = set.version + "+" + std::to_string(st.lingering.size()) + "-pending-removal";
+        for (const auto& [name, r] : st.lingering) visible.push_back(r);
+      }
+      return Build(t, st, set, std::move(visible), std::move(version));
     }
 
     // Per-resource types: only what changed or was newly subscribed. Names that do not exist
@@ -155,14 +177,22 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
     if (send.empty()) continue;
     return Build(t, st, set, std::move(send));
   }
+  // Everything of this snapshot was sent: now the held clusters it dropped can go.
+  for (ResourceType t : kAdsOrder) {
+    TypeState& st = types_[static_cast<size_t>(t)];
+    if (st.lingering.empty()) continue;
+    st.lingering.clear();
+    const cache::TypeSet& set = snapshot->Get(t);
+    return Build(t, st, set, Visible(st, set));
+  }
   return std::nullopt;
 }
 
 std::optional<PendingResponse> SotwState::Build(ResourceType t, TypeState& st, const cache::TypeSet& set,
-                                                std::vector<cache::ResourcePtr> send) {
+                                                std::vector<cache::ResourcePtr> send, std::string version) {
   PendingResponse out;
   out.type = t;
-  out.version = set.version;
+  out.version = version.empty() ? set.version : std::move(version);
   out.nonce = std::to_string(++nonce_);
   out.resources = send.size();
   out.parts = std::move(send);                  // resources (field 2), shared

@@ -20,6 +20,11 @@
 //    changes (versions are content hashes, so this holds across tern replicas).
 //  * On ADS, a cluster that was (re)sent is followed by its endpoints even when they did not
 //    change: Envoy re-warms a changed cluster and waits for its ClusterLoadAssignment.
+//  * On ADS, removals are make-before-break ("Eventual consistency considerations"): a cluster
+//    the client holds that the new snapshot drops stays in the CDS responses until the
+//    endpoints, listeners and routes of that snapshot have been sent; only then does a last CDS
+//    response leave it out. Otherwise a client whose route still names the cluster fails its
+//    calls until the new route arrives (gRPC reports the cluster as not existing at once).
 #include <algorithm>
 #include <array>
 #include <map>
@@ -94,6 +99,9 @@ class SotwState {
     bool full_state_dirty = false;            // LDS/CDS: the subscription changed
     bool initial_pending = false;             // first request not answered yet
     std::optional<std::string> client_version;  // version the client said it holds on (re)connect
+    // ADS, CDS: resources the client holds that the current snapshot no longer has; they are
+    // still sent (make before break) until the later types are up to date. Never in `base`.
+    std::map<std::string, cache::ResourcePtr> lingering;
     // The type version this state was last brought up to date with: while the snapshot's type
     // version stays the same and nothing is pending, there is nothing to compute (ACKs are O(1)).
     std::string evaluated;
@@ -102,9 +110,15 @@ class SotwState {
   };
 
   static bool IsFullState(ResourceType t) { return t == ResourceType::kListener || t == ResourceType::kCluster; }
+  // Removals of this type wait until the rest of the snapshot was sent (ADS clusters only: the
+  // per-type services have no order between streams).
+  bool DefersRemovals(ResourceType t) const { return !fixed_type_ && t == ResourceType::kCluster; }
+  static bool Subscribed(const TypeState& st, const cache::Resource& r) {
+    return st.wildcard ? (r.wildcard || st.Named(r.name)) : st.Named(r.name);
+  }
   std::vector<cache::ResourcePtr> Visible(const TypeState& st, const cache::TypeSet& set) const;
   std::optional<PendingResponse> Build(ResourceType t, TypeState& st, const cache::TypeSet& set,
-                                       std::vector<cache::ResourcePtr> send);
+                                       std::vector<cache::ResourcePtr> send, std::string version = {});
 
   std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kNumResourceTypes> types_;

@@ -169,10 +169,24 @@ TEST_F(ConsulRoutingTest, CanaryFollowsConsulConfigEntriesAndHealth) {
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(fresh->count(kV2), 100) << ToString(*fresh);
 
-  // 3. Remove the split and the resolver: plain greeter, both instances by weight (1:1).
+  // 3. Remove the split and the resolver: plain greeter, both instances by weight (1:1). The
+  // subset clusters go away while the connected client's route still names them: it must not
+  // lose a call (the route moves first, the clusters leave after: make before break).
+  before = ParseProbeOutput(live->Log()).size();
   ASSERT_TRUE(consul_->DeleteConfig("service-splitter", "greeter").ok());
   ASSERT_TRUE(consul_->DeleteConfig("service-resolver", "greeter").ok());
   ASSERT_TRUE(WaitFor([&] { return Resources("route").find("v2.greeter.default.dc1") == std::string::npos; }, seconds(10)));
+  ASSERT_TRUE(WaitFor([&] {
+    auto rounds = ParseProbeOutput(live->Log());
+    return rounds.size() > before + 1 && rounds.back().count(kV1) + rounds.back().count(kV2) == 20 &&
+           rounds.back().count(kV1) > 0;
+  }, seconds(10))) << live->LogTail();
+  {
+    auto rounds = ParseProbeOutput(live->Log());
+    long failed = 0;
+    for (size_t i = before; i < rounds.size(); ++i) failed += rounds[i].failed;
+    EXPECT_EQ(failed, 0) << "calls failed while the subset clusters were replaced; " << live->LogTail();
+  }
   auto both = RunProbe(Probe(1000));
   ASSERT_TRUE(both.ok());
   EXPECT_EQ(both->ok, 1000) << ToString(*both);

@@ -146,12 +146,50 @@ TEST_F(DeltaProtocolTest, OnlyChangedResourcesAreSentAndRemovalsAreReportedOnce)
   auto r2 = c->NextDelta();
   ASSERT_TRUE(r2);
   EXPECT_EQ(Bodies(*r2), (std::set<std::string>{"c2@v2"}));
-  EXPECT_EQ(Removed(*r2), (std::set<std::string>{"c3"}));
-  c->Send(Req(C, {}, {}, r2->nonce()));
+  // On ADS the removal follows the rest of the snapshot (make before break), in its own response.
+  EXPECT_EQ(Removed(*r2), (std::set<std::string>{}));
+  auto r3 = c->NextDelta();
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(Bodies(*r3), (std::set<std::string>{}));
+  EXPECT_EQ(Removed(*r3), (std::set<std::string>{"c3"}));
+  c->Send(Req(C, {}, {}, r3->nonce()));
   // An unrelated change: nothing more about c3.
   next[ResourceType::kListener]["l1"] = "v2";
   Publish(next);
   EXPECT_TRUE(c->Quiet());
+}
+
+// Make before break on ADS: the dropped cluster (and its endpoints) are named in
+// removed_resources only after the route that stopped using it was sent.
+TEST_F(DeltaProtocolTest, OnAdsRemovalsFollowTheRoutesThatReplacedThem) {
+  auto world = World1();
+  world[ResourceType::kRoute]["r1"] = "to-c1";
+  Publish(world);
+  auto c = Connect();
+  c->Send(Req(C, {"*"}));
+  auto rc = c->NextDelta();
+  ASSERT_TRUE(rc);
+  c->Send(Req(C, {}, {}, rc->nonce()));
+  c->Send(Req(R, {"r1"}));
+  auto rr = c->NextDelta();
+  ASSERT_TRUE(rr);
+  c->Send(Req(R, {}, {}, rr->nonce()));
+  ASSERT_TRUE(c->Quiet());
+
+  auto next = world;
+  next[ResourceType::kCluster].erase("c1");
+  next[ResourceType::kCluster]["c4"] = "v1";
+  next[ResourceType::kRoute]["r1"] = "to-c4";
+  Publish(next);
+  std::vector<std::string> seen;  // "<type>:<bodies>|<removed>" in arrival order
+  while (auto r = c->NextDelta(std::chrono::milliseconds(500))) {
+    std::string entry = r->type_url() == C ? "C:" : r->type_url() == R ? "R:" : "?:";
+    for (const auto& b : Bodies(*r)) entry += b + ",";
+    entry += "|";
+    for (const auto& n : Removed(*r)) entry += n + ",";
+    seen.push_back(entry);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"C:c4@v1,|", "R:r1@to-c4,|", "C:|c1,"}));
 }
 
 TEST_F(DeltaProtocolTest, NamedSubscribeAndUnsubscribe) {
@@ -250,7 +288,10 @@ TEST_F(DeltaProtocolTest, ReconnectHoldingADeletedResourceGetsItInRemovedResourc
   auto r = c2->NextDelta();
   ASSERT_TRUE(r);
   EXPECT_EQ(Bodies(*r), (std::set<std::string>{"c2@v2"}));
-  EXPECT_EQ(Removed(*r), (std::set<std::string>{"c3"}));
+  auto removal = c2->NextDelta();  // after the rest of the snapshot (make before break)
+  ASSERT_TRUE(removal);
+  EXPECT_EQ(Bodies(*removal), (std::set<std::string>{}));
+  EXPECT_EQ(Removed(*removal), (std::set<std::string>{"c3"}));
 }
 
 TEST_F(DeltaProtocolTest, NackIsRecordedAndNotResent) {

@@ -278,6 +278,59 @@ TEST_F(SotwProtocolTest, AChangedClusterIsFollowedByItsEndpointsEvenIfTheyDidNot
   EXPECT_EQ(Names(*re2), (std::vector<std::string>{"c1@v1"}));
 }
 
+// "Eventual consistency considerations": on ADS, stale clusters are removed only after the
+// listeners and routes that replaced them. A client whose route still names the dropped cluster
+// would otherwise fail its calls until the new route arrives.
+TEST_F(SotwProtocolTest, OnAdsADroppedClusterLeavesOnlyAfterTheRouteThatReplacedIt) {
+  Publish(World1());
+  auto c = Connect();
+  c->Send(RawXdsClient::Request(C, {}));
+  auto rc = c->Next();
+  ASSERT_TRUE(rc);
+  Ack(*c, *rc);
+  c->Send(RawXdsClient::Request(R, {"r1"}));
+  auto rr = c->Next();
+  ASSERT_TRUE(rr);
+  Ack(*c, *rr, {"r1"});
+  ASSERT_TRUE(c->Quiet());
+
+  // The route moves from c1 to the new c3; c1 is dropped in the same snapshot.
+  auto next = World1();
+  next[ResourceType::kCluster].erase("c1");
+  next[ResourceType::kCluster]["c3"] = "v1";
+  next[ResourceType::kRoute]["r1"] = "to-c3";
+  Publish(next);
+  auto add = c->Next();
+  ASSERT_TRUE(add);
+  EXPECT_EQ(add->type_url(), C);
+  EXPECT_EQ(Names(*add), (std::vector<std::string>{"c2@v1", "c3@v1", "c1@v1"}));
+  auto route = c->Next();
+  ASSERT_TRUE(route);
+  EXPECT_EQ(route->type_url(), R);
+  EXPECT_EQ(Names(*route), (std::vector<std::string>{"r1@to-c3"}));
+  auto removal = c->Next();
+  ASSERT_TRUE(removal);
+  EXPECT_EQ(removal->type_url(), C);
+  EXPECT_EQ(Names(*removal), (std::vector<std::string>{"c2@v1", "c3@v1"}));
+  EXPECT_NE(removal->version_info(), add->version_info());
+  Ack(*c, *add);
+  Ack(*c, *route, {"r1"});
+  Ack(*c, *removal);
+  EXPECT_TRUE(c->Quiet());
+
+  // A per-type CDS stream has no order with other streams: the removal is immediate.
+  auto cds = Connect("/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters");
+  cds->Send(RawXdsClient::Request(C, {}));
+  auto first = cds->Next();
+  ASSERT_TRUE(first);
+  Ack(*cds, *first);
+  next[ResourceType::kCluster].erase("c2");
+  Publish(next);
+  auto r = cds->Next();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Names(*r), (std::vector<std::string>{"c3@v1"}));
+}
+
 TEST_F(SotwProtocolTest, UnchangedResourcesAreNeverResent) {
   Publish(World1());
   auto c = Connect();

@@ -68,12 +68,15 @@ def main():
     def scenario(name):
         return load(os.path.join(a.out, name, "tern.json")), load(os.path.join(a.out, name, "bare.json"))
 
-    t, b = scenario("flip-sotw")
-    if t:
+    def sotw_flip(name, via, change):
+        t, b = scenario(name)
+        if not t:
+            return
         n = t["streams"]
-        sc = f"one instance health flip, {n:,} SotW ADS streams on that cluster ({t.get('clusters_per_stream', 0):,} clusters each)"
+        sc = (f"one instance health flip ({via}), {n:,} SotW ADS streams on that cluster "
+              f"({t.get('clusters_per_stream', 0):,} clusters each)")
         tc, bc = get(t, "convergence", "p99_ms"), get(b, "convergence", "p99_ms")
-        rows.append((sc, "convergence p99, ms (from rename(2) / bare: from signal)", fmt(tc), fmt(bc), ratio(tc, bc),
+        rows.append((sc, f"convergence p99, ms (from {change} / bare: from signal)", fmt(tc), fmt(bc), ratio(tc, bc),
                      "≤ 50 ms", verdict(tc, 50)))
         rows.append((sc, "convergence p50 / max, ms",
                      f"{fmt(get(t, 'convergence', 'p50_ms'))} / {fmt(get(t, 'convergence', 'max_ms'))}",
@@ -83,7 +86,7 @@ def main():
                      ratio(tf, bf), "", ""))
         tfr = [c.get("first_response_ms") for c in t.get("changes", []) if c.get("affected_streams")]
         if tfr:
-            rows.append((sc, "rename(2) → first response, ms (mean)", fmt(sum(tfr) / len(tfr)), "", "", "", ""))
+            rows.append((sc, f"{change} → first response, ms (mean)", fmt(sum(tfr) / len(tfr)), "", "", "", ""))
         affected = [c.get("affected_streams") for c in t.get("changes", [])]
         rows.append((sc, "streams reached per change (min)", fmt(min(affected) if affected else None, digits=0),
                      fmt(min([c.get("affected_streams") for c in get(b, "changes") or []] or [0]), digits=0) if b else "—",
@@ -96,27 +99,34 @@ def main():
                      "≤ 1.5× bare",
                      verdict(tcpu / bcpu if tcpu is not None and bcpu else None, 1.5)))
         tn, bn = get(t, "server", "cpu_ms_per_change_net_of_idle"), get(b, "server", "cpu_ms_per_change_net_of_idle")
-        rows.append((sc, "server CPU per change net of idle (file polling), ms", fmt(tn), fmt(bn), ratio(tn, bn), "", ""))
+        rows.append((sc, "server CPU per change net of idle, ms", fmt(tn), fmt(bn), ratio(tn, bn), "", ""))
         tm, bm = get(t, "server", "rss_kib_per_stream"), get(b, "server", "rss_kib_per_stream")
-        rows.append((f"{n:,} idle SotW streams (after sync)", "RSS per stream beyond the snapshot, KiB", fmt(tm), fmt(bm),
-                     ratio(tm, bm), "≤ 32 KiB", verdict(tm, 32)))
+        rows.append((f"{n:,} idle SotW streams (after sync, {via})", "RSS per stream beyond the snapshot, KiB", fmt(tm),
+                     fmt(bm), ratio(tm, bm), "≤ 32 KiB", verdict(tm, 32)))
 
-    t, b = scenario("flip-delta")
-    if t:
+    def delta_flip(name, via):
+        t, b = scenario(name)
+        if not t:
+            return
         n = t["streams"]
-        sc = f"one instance health flip, {n:,} delta ADS streams"
+        sc = f"one instance health flip ({via}), {n:,} delta ADS streams"
         if t.get("unsupported"):
             rows.append((sc, "convergence p99, ms", "unsupported (server answered UNIMPLEMENTED)", "—", "—",
                          "≤ 250 ms", "not measured"))
-        else:
-            tc, bc = get(t, "convergence", "p99_ms"), get(b, "convergence", "p99_ms")
-            ok = get(t, "initial_sync", "all_synced")
-            rows.append((sc, "convergence p99, ms", fmt(tc) if ok else "initial sync incomplete", fmt(bc),
-                         ratio(tc, bc), "≤ 250 ms", verdict(tc if ok else None, 250)))
-            rows.append((sc, "fan-out p99, ms", fmt(get(t, "fanout", "p99_ms")), fmt(get(b, "fanout", "p99_ms")),
-                         ratio(get(t, "fanout", "p99_ms"), get(b, "fanout", "p99_ms")), "", ""))
-            rows.append((sc, "RSS per stream, KiB", fmt(get(t, "server", "rss_kib_per_stream")),
-                         fmt(get(b, "server", "rss_kib_per_stream")), "", "", ""))
+            return
+        tc, bc = get(t, "convergence", "p99_ms"), get(b, "convergence", "p99_ms")
+        ok = get(t, "initial_sync", "all_synced")
+        rows.append((sc, "convergence p99, ms", fmt(tc) if ok else "initial sync incomplete", fmt(bc),
+                     ratio(tc, bc), "≤ 250 ms", verdict(tc if ok else None, 250)))
+        rows.append((sc, "fan-out p99, ms", fmt(get(t, "fanout", "p99_ms")), fmt(get(b, "fanout", "p99_ms")),
+                     ratio(get(t, "fanout", "p99_ms"), get(b, "fanout", "p99_ms")), "", ""))
+        rows.append((sc, "RSS per stream, KiB", fmt(get(t, "server", "rss_kib_per_stream")),
+                     fmt(get(b, "server", "rss_kib_per_stream")), "", "", ""))
+
+    sotw_flip("flip-consul-sotw", "Consul catalog write", "the Consul write")
+    delta_flip("flip-consul-delta", "Consul catalog write")
+    sotw_flip("flip-sotw", "file source", "rename(2)")
+    delta_flip("flip-delta", "file source")
 
     t, b = scenario("sync")
     if t:

@@ -18,6 +18,9 @@ SYNC_STREAMS="${BENCH_SYNC_STREAMS:-1000}"
 SYNC_CLUSTERS="${BENCH_SYNC_CLUSTERS:-1000}"
 CHANGES="${BENCH_CHANGES:-10}"
 SKIP_MICRO="${BENCH_SKIP_MICRO:-0}"
+ONLY="${BENCH_ONLY:-}"                    # e.g. "flip-consul-sotw sync": run only these scenarios
+
+want() { [[ -z "$ONLY" || " $ONLY " == *" $1 "* ]]; }
 
 for bin in tern tern-loadgen tern-bare-xds tern-worldgen tern-micro-bench; do
   [[ -x "$BUILD/$bin" ]] || { echo "bench: $BUILD/$bin is missing (make build)" >&2; exit 1; }
@@ -46,15 +49,16 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-# start_tern DIR: tern serve on DIR/services.yaml; sets TERN_PID and TERN_PORT.
+# start_tern DIR [SOURCE-YAML]: tern serve on DIR/services.yaml (or on the source given, e.g.
+# a consul: block); sets TERN_PID and TERN_PORT.
 start_tern() {
-  local dir="$1" admin
+  local dir="$1" source="${2:-files: [ \"services.yaml\" ]}" admin
   TERN_PORT="$(free_port)"
   admin="$(free_port)"
   cat > "$dir/tern.yaml" <<YAML
 xds: { address: "127.0.0.1:$TERN_PORT" }
 admin: { address: "127.0.0.1:$admin" }
-files: [ "services.yaml" ]
+$source
 log: { level: warn }
 YAML
   "$BUILD/tern" serve --config "$dir/tern.yaml" > "$dir/tern.log" 2>&1 &
@@ -121,15 +125,74 @@ scenario() {
   tail -1 "$dir/loadgen-bare.log"
 }
 
+# start_consul DIR: a real Consul (`consul agent -dev`, Debian bullseye's 1.8.7 from make setup)
+# on free loopback ports; sets CONSUL_PID and CONSUL_PORT. tern holds one connection per
+# blocking query (about two per service), so the per-client connection limit (default 200) is
+# raised, as docs/consul.md tells operators of large catalogs to do.
+start_consul() {
+  local dir="$1" bin="$BUILD/third_party/consul/usr/bin/consul"
+  [[ -x "$bin" ]] || { echo "bench: $bin is missing (make setup)" >&2; exit 1; }
+  CONSUL_PORT="$(free_port)"
+  "$bin" agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "$CONSUL_PORT" -dns-port -1 \
+    -serf-lan-port "$(free_port)" -serf-wan-port "$(free_port)" -server-port "$(free_port)" -grpc-port -1 \
+    -hcl 'limits { http_max_conns_per_client = 10000 }' > "$dir/consul.log" 2>&1 &
+  CONSUL_PID=$!
+  PIDS+=("$CONSUL_PID")
+  for _ in $(seq 1 300); do
+    if curl -sf "http://127.0.0.1:$CONSUL_PORT/v1/status/leader" 2>/dev/null | grep -q 127.0.0.1; then return 0; fi
+    kill -0 "$CONSUL_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: consul did not start; log: $dir/consul.log" >&2
+  exit 1
+}
+
+# consul_scenario NAME SERVICES INSTANCES GATEWAYS EXPOSED STREAMS CHANGES [--delta]
+# The same flip, made the way production makes it: a catalog write to a real Consul (the check
+# of one instance goes critical / passing), which tern sees through its blocking queries.
+consul_scenario() {
+  local name="$1" services="$2" instances="$3" gateways="$4" exposed="$5" streams="$6" changes="$7" mode="${8:-}"
+  local dir="$OUT/$name"
+  mkdir -p "$dir"
+  echo "== $name: $streams ${mode:---sotw} streams, Consul with $services services x $instances instances, $gateways gateways x $exposed exposed, $changes changes"
+  start_consul "$dir"
+  python3 "$ROOT/bench/consul_world.py" --consul "127.0.0.1:$CONSUL_PORT" --out "$dir" --services "$services" \
+    --instances "$instances" --gateways "$gateways" --exposed "$exposed" --flips "$(( (changes + 1) / 2 ))"
+  local files="" k
+  for ((k = 0; k < (changes + 1) / 2; k++)); do files+="$dir/flip-$k.json,$dir/restore-$k.json,"; done
+
+  start_tern "$dir" "consul: { address: \"127.0.0.1:$CONSUL_PORT\" }"
+  set +e
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" $mode \
+    --server-pid "$TERN_PID" --changes "$changes" --inject-http "127.0.0.1:$CONSUL_PORT/v1/catalog/register" \
+    --inject-files "$files" --record "$dir/recording.bin" --json "$dir/tern.json" > /dev/null 2> "$dir/loadgen-tern.log"
+  set -e
+  stop_pid "$TERN_PID"
+  stop_pid "$CONSUL_PID"
+  tail -3 "$dir/loadgen-tern.log"
+
+  start_bare "$dir/recording.bin" "$dir/bare.log"
+  set +e
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$BARE_PORT" --streams "$streams" --gateways "$gateways" $mode \
+    --server-pid "$BARE_PID" --changes "$changes" --inject-signal "$BARE_PID" \
+    --json "$dir/bare.json" > /dev/null 2> "$dir/loadgen-bare.log"
+  set -e
+  stop_pid "$BARE_PID"
+  tail -1 "$dir/loadgen-bare.log"
+}
+
 START=$(date +%s)
 # 1. One instance health flip, N SotW streams subscribed to that cluster (and memory per idle stream).
-scenario flip-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
+want flip-sotw && scenario flip-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
 # 2. The same with delta streams (reported as unsupported while the server has no delta).
-scenario flip-delta 1000 10 10 100 "$DELTA_STREAMS" "$CHANGES" --delta
+want flip-delta && scenario flip-delta 1000 10 10 100 "$DELTA_STREAMS" "$CHANGES" --delta
+# 1c, 2c. The same two through a real Consul (the production source).
+want flip-consul-sotw && consul_scenario flip-consul-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
+want flip-consul-delta && consul_scenario flip-consul-delta 1000 10 10 100 "$DELTA_STREAMS" "$CHANGES" --delta
 # 3. Initial sync, N streams x C clusters each.
-scenario sync 1000 10 10 "$SYNC_CLUSTERS" "$SYNC_STREAMS" 0
+want sync && scenario sync 1000 10 10 "$SYNC_CLUSTERS" "$SYNC_STREAMS" 0
 # 4. Microbenchmarks (translate, build, rebuild after one change, YAML decode).
-if [[ "$SKIP_MICRO" != 1 ]]; then
+if [[ "$SKIP_MICRO" != 1 ]] && want micro; then
   echo "== micro"
   "$BUILD/tern-micro-bench" --benchmark_format=json --benchmark_out="$OUT/micro.json" \
     --benchmark_out_format=json > "$OUT/micro.txt" 2>&1 || echo "bench: tern-micro-bench failed (see $OUT/micro.txt)" >&2

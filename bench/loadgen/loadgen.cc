@@ -5,6 +5,8 @@
 //                [--server-pid PID] [--changes K]
 //                [--inject-target FILE --inject-files A,B,...]   (rename(2) A, B, ... over FILE)
 //                [--inject-signal PID]                           (SIGUSR1 per change: the bare server)
+//                [--inject-http HOST:PORT/PATH --inject-files A,B,...]
+//                                               (HTTP PUT of A, B, ... to PATH: a Consul write)
 //                [--record FILE] [--json FILE] [--quiet-ms M] [--idle-ms M]
 //
 // Each stream is one proxy: node.id "loadgen-<i>", node.cluster GatewayName(i % G). It opens
@@ -13,7 +15,11 @@
 //
 // Threads: one gRPC completion queue drained by one thread owns every stream's state (under
 // `mu`, which the main thread takes only to read results); the main thread drives the phases.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +78,7 @@ struct Options {
   std::string inject_target;
   std::vector<std::string> inject_files;
   int inject_signal = 0;
+  std::string inject_http;  // HOST:PORT/PATH
   std::string record;
   std::string json;
   int quiet_ms = 500;
@@ -458,7 +465,71 @@ void LoadGen::Loop() {
   }
 }
 
+namespace {
+// One HTTP/1.1 PUT of `body` to "HOST:PORT/PATH" (numeric IPv4 host), waiting for a 200. The
+// change's clock starts before the connection is opened.
+bool HttpPut(const std::string& target, const std::string& body, int64_t* t0) {
+  const size_t colon = target.find(':');
+  const size_t slash = target.find('/', colon == std::string::npos ? 0 : colon);
+  if (colon == std::string::npos || slash == std::string::npos) {
+    std::fprintf(stderr, "tern-loadgen: --inject-http wants HOST:PORT/PATH, got %s\n", target.c_str());
+    return false;
+  }
+  const std::string host = target.substr(0, colon);
+  const int port = std::stoi(target.substr(colon + 1, slash - colon - 1));
+  const std::string path = target.substr(slash);
+  std::string req = "PUT " + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\n" +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    std::fprintf(stderr, "tern-loadgen: --inject-http host must be an IPv4 address: %s\n", host.c_str());
+    return false;
+  }
+  *t0 = NowNs();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::perror("tern-loadgen: connect");
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  for (size_t off = 0; off < req.size();) {
+    ssize_t n = ::write(fd, req.data() + off, req.size() - off);
+    if (n <= 0) {
+      std::perror("tern-loadgen: write");
+      ::close(fd);
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (resp.rfind("HTTP/1.1 200", 0) != 0) {
+    std::fprintf(stderr, "tern-loadgen: PUT %s answered: %s\n", target.c_str(), resp.substr(0, 200).c_str());
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
 bool LoadGen::Inject(int k, int64_t* t0) {
+  if (!o_.inject_http.empty()) {
+    const std::string& src = o_.inject_files[k % o_.inject_files.size()];
+    std::ifstream in(src, std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    if (!in) {
+      std::fprintf(stderr, "tern-loadgen: cannot read %s\n", src.c_str());
+      return false;
+    }
+    return HttpPut(o_.inject_http, body.str(), t0);
+  }
   if (!o_.inject_target.empty()) {
     const std::string& src = o_.inject_files[k % o_.inject_files.size()];
     std::string tmp = o_.inject_target + ".loadgen-tmp";
@@ -730,6 +801,7 @@ int main(int argc, char** argv) {
     else if (k == "--inject-target") o.inject_target = val();
     else if (k == "--inject-files") o.inject_files = tern::bench::Split(val());
     else if (k == "--inject-signal") o.inject_signal = std::stoi(val());
+    else if (k == "--inject-http") o.inject_http = val();
     else if (k == "--record") o.record = val();
     else if (k == "--json") o.json = val();
     else if (k == "--quiet-ms") o.quiet_ms = std::stoi(val());
@@ -745,8 +817,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tern-loadgen: --streams and --gateways must be > 0\n");
     return 2;
   }
-  if (!o.inject_target.empty() && o.inject_files.empty()) {
-    std::fprintf(stderr, "tern-loadgen: --inject-target needs --inject-files\n");
+  if ((!o.inject_target.empty() || !o.inject_http.empty()) && o.inject_files.empty()) {
+    std::fprintf(stderr, "tern-loadgen: --inject-target and --inject-http need --inject-files\n");
     return 2;
   }
   return tern::bench::LoadGen(std::move(o)).Run();

@@ -78,6 +78,9 @@ void Reconciler::ApplyLocked() {
   // blame by applying them one by one, so that one bad source cannot hold back the others.
   auto try_build = [&](const std::map<std::string, sources::FragmentPtr>& frags,
                        std::vector<model::Problem>* problems) {
+    // One source (the usual case) has nothing to merge: build from its fragment as it is
+    // instead of copying the whole world.
+    if (frags.size() == 1 && frags.begin()->second) return builder_.Build(*frags.begin()->second, problems);
     std::vector<const model::World*> parts;
     for (const auto& [n, f] : frags) parts.push_back(f.get());
     model::World world = model::Merge(parts, problems);

@@ -59,7 +59,7 @@ start_tern() {
 xds: { address: "127.0.0.1:$TERN_PORT" }
 admin: { address: "127.0.0.1:$admin" }
 $source
-log: { level: warn }
+log: { level: ${BENCH_TERN_LOG:-warn} }
 YAML
   "$BUILD/tern" serve --config "$dir/tern.yaml" > "$dir/tern.log" 2>&1 &
   TERN_PID=$!

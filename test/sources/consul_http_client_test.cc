@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "integration/consul_agent.h"
 #include "support/process.h"
 
@@ -88,6 +90,69 @@ TEST(BlockingClient, FollowsConsulIndexesAndDeliversOnlyChanges) {
   while (catalog == 0 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(catalog.load(), 1);
   EXPECT_EQ(client.watch_count(), 1u);
+  client.Stop();
+}
+
+// Consul wakes a discovery-chain query on any config entry write (its index is the config
+// table's), so an unrelated entry brings the same chain again under a new index: not news.
+TEST(BlockingClient, AnAnswerWithTheSameBytesUnderANewIndexIsNotDelivered) {
+  testing::TempDir dir;
+  auto consul = testing::ConsulAgent::Start(dir.path());
+  ASSERT_TRUE(consul.ok()) << consul.status();
+  ASSERT_TRUE((*consul)->Register("web", "web-1", 8080).ok());
+  BlockingClient client({.address = (*consul)->address(), .wait = 5000ms});
+  std::atomic<int> delivered{0};
+  WatchId id = client.Watch("/v1/discovery-chain/web", [&](const Response& r) { delivered += r.ok; });
+  client.Start();
+  const auto deadline = Clock::now() + 10s;
+  while (delivered == 0 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(delivered.load(), 1);
+  std::this_thread::sleep_for(300ms);
+  const uint64_t requests_before = client.requests(id);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*consul)->PutConfig(absl::StrCat(R"({"Kind":"service-defaults","Name":"other-)", i,
+                                                  R"(","Protocol":"http"})")).ok());
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_GT(client.requests(id), requests_before) << "Consul did not wake the chain query: the premise changed";
+  EXPECT_EQ(delivered.load(), 1);
+  // A write that does change web's chain is delivered.
+  ASSERT_TRUE((*consul)->PutConfig(R"({"Kind":"service-defaults","Name":"web","Protocol":"http"})").ok());
+  const auto deadline2 = Clock::now() + 5s;
+  while (delivered < 2 && Clock::now() < deadline2) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(delivered.load(), 2);
+  client.Stop();
+}
+
+// A full sync already read everything: the watches started after it block from there.
+TEST(BlockingClient, ASeededWatchBlocksFromTheSyncInsteadOfReadingItAgain) {
+  testing::TempDir dir;
+  auto consul = testing::ConsulAgent::Start(dir.path());
+  ASSERT_TRUE(consul.ok()) << consul.status();
+  ASSERT_TRUE((*consul)->Register("web", "web-1", 8080).ok());
+  BlockingClient client({.address = (*consul)->address(), .wait = 5000ms});
+  const std::string path = "/v1/health/service/web";
+  Response sync = client.Get(path);
+  ASSERT_TRUE(sync.ok) << sync.error;
+  client.Seed(path, sync);
+  std::atomic<int> delivered{0};
+  std::string last_body;
+  std::mutex mu;
+  WatchId id = client.Watch(path, [&](const Response& r) {
+    std::lock_guard l(mu);
+    last_body = r.body;
+    delivered += r.ok;
+  });
+  client.Start();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(delivered.load(), 0) << "the synced answer was delivered again";
+  EXPECT_EQ(client.requests(id), 1u) << "the first request did not block at the synced index";
+  ASSERT_TRUE((*consul)->Register("web", "web-2", 8081).ok());
+  const auto deadline = Clock::now() + 5s;
+  while (delivered == 0 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(delivered.load(), 1);
+  std::lock_guard l(mu);
+  EXPECT_NE(last_body.find("web-2"), std::string::npos);
   client.Stop();
 }
 

@@ -73,13 +73,15 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
     return absl::FailedPreconditionError(token_error_);
   }
   const size_t before = problems->size();
+  std::vector<std::pair<std::string, http::Response>> reads;  // to seed the watches with
   auto get = [&](const std::string& path) -> std::optional<std::string> {
     http::Response r = client_->Get(path);
     if (!r.ok) {
       problems->push_back({Origin(path), r.error});
       return std::nullopt;
     }
-    return r.body;
+    reads.emplace_back(path, r);
+    return std::move(r.body);
   };
   consul::ConsulView view;
   std::vector<model::Problem> entry_problems;
@@ -182,6 +184,8 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
       roots_answered_ = true;
     }
     gate_.published = fragment;
+    // ... and so that they start blocking where this read stopped instead of reading it all again.
+    for (const auto& [path, r] : reads) client_->Seed(path, r);
   }
   status_.synced = true;
   status_.index++;
@@ -205,6 +209,7 @@ void ConsulSource::Start(UpdateSink& sink) {
     if (catalog_) SetServices(*catalog_);
     ReconcileCa();
   }
+  client_->ClearSeeds();  // every watch the sync seeded exists now
   client_->SetBatchHook([this] { OnBatch(); });
   client_->Start();
 }

@@ -1,5 +1,8 @@
 #include "sources/http/blocking_client.h"
 
+#include <functional>
+#include <string_view>
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -116,6 +119,8 @@ struct BlockingClient::WatchState {
   uint64_t index = 0;       // for the next request
   uint64_t last_seen = 0;   // the index of the last delivered answer
   bool delivered = false;   // a successful answer was delivered since the last failure
+  size_t last_body_hash = 0;  // of the last delivered body: an answer with the same bytes is not news
+  size_t last_body_size = 0;
   int failures = 0;         // in a row
   int failures_before = 0;  // `failures` before the last success (RejectAnswer continues it)
   Clock::time_point next_start = Clock::now();
@@ -202,10 +207,29 @@ WatchId BlockingClient::Watch(const std::string& path, WatchCallback callback) {
     absl::MutexLock lock(&mu_);
     id = next_id_++;
     w->id = id;
+    if (auto it = seeds_.find(path); it != seeds_.end()) {
+      w->index = it->second.index;
+      w->last_seen = it->second.index;
+      w->delivered = true;
+      w->last_body_hash = it->second.body_hash;
+      w->last_body_size = it->second.body_size;
+      seeds_.erase(it);
+    }
     watches_[id] = w;
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
   return id;
+}
+
+void BlockingClient::Seed(const std::string& path, const Response& r) {
+  if (!r.ok || r.index == 0) return;
+  absl::MutexLock lock(&mu_);
+  seeds_[path] = {r.index, std::hash<std::string_view>{}(r.body), r.body.size()};
+}
+
+void BlockingClient::ClearSeeds() {
+  absl::MutexLock lock(&mu_);
+  seeds_.clear();
 }
 
 void BlockingClient::Unwatch(WatchId id) {
@@ -334,7 +358,18 @@ void BlockingClient::Finish(void* handle, int code) {
   bool deliver = true;
   if (r.ok) {
     const uint64_t seen = r.index;
-    deliver = !w->delivered || seen != w->last_seen || !have_index;
+    // Only news is delivered. A blocking query also returns when its wait runs out, and Consul
+    // wakes every query of a table when anything in it is written (its index moves for all),
+    // so at 1,000 services one unrelated write brought 1,000 identical answers, each decoded
+    // and each triggering a rebuild of the world. The same bytes as the last delivered answer
+    // are not news, whatever the index says.
+    const size_t body_hash = std::hash<std::string_view>{}(r.body);
+    const bool same_body = w->delivered && body_hash == w->last_body_hash && r.body.size() == w->last_body_size;
+    deliver = !w->delivered || (!same_body && (seen != w->last_seen || !have_index));
+    if (deliver) {
+      w->last_body_hash = body_hash;
+      w->last_body_size = r.body.size();
+    }
     if (!have_index) {
       w->index = 0;
       w->next_start = now + options_.poll_without_index;

@@ -88,6 +88,13 @@ class BlockingClient {
   // backoff, does not block, and its answer is delivered even if the index did not move (so a
   // server that answers well again is noticed at once). No effect on an unknown watch.
   void RejectAnswer(WatchId id);
+  // An answer the caller already holds for `path` (a successful Get of a full sync): the next
+  // Watch of exactly that path starts blocking at its index and does not deliver the same body
+  // again. Without it, every watch started after a full sync re-fetched and re-delivered
+  // everything the sync had just read (2,000 answers and as many rebuilds at 1,000 services).
+  // Answers without an index are not seeded. ClearSeeds drops the ones no Watch used.
+  void Seed(const std::string& path, const Response& r);
+  void ClearSeeds();
 
   void Start();  // starts the driving thread; watches added before Start wait for it
   void Stop();
@@ -124,6 +131,12 @@ class BlockingClient {
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> batch_hook_ ABSL_GUARDED_BY(mu_);
+  struct SeedState {
+    uint64_t index = 0;
+    size_t body_hash = 0;
+    size_t body_size = 0;
+  };
+  std::map<std::string, SeedState> seeds_ ABSL_GUARDED_BY(mu_);
   uint64_t rng_ ABSL_GUARDED_BY(mu_) = 0x9e3779b97f4a7c15ull;
   std::thread thread_;
 };

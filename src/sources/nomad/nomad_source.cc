@@ -59,6 +59,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
   const size_t before = problems->size();
   nomad::NomadView view;
   view.canary = options_.canary;
+  std::vector<std::pair<std::string, http::Response>> reads;  // to seed the watches with
   {
     http::Response r = client_->Get(list_path_);
     if (!r.ok) {
@@ -71,6 +72,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
       return absl::UnavailableError("Nomad could not be read");
     }
     view.services = *list;
+    reads.emplace_back(list_path_, std::move(r));
   }
   for (const auto& [key, tags] : view.services) {
     const std::string path = nomad::ServicePath(key, options_.region);
@@ -85,6 +87,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
       continue;
     }
     view.registrations[key] = *regs;
+    reads.emplace_back(path, std::move(r));
   }
   if (problems->size() > before) return absl::UnavailableError("Nomad could not be read");
   std::vector<model::Problem> mapping;
@@ -98,6 +101,8 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
     for (auto& [key, regs] : view.registrations) services_[key].registrations = regs;
     gate_.published = fragment;
     gate_.mapping_problems = mapping;
+    // ... and so that they start blocking where this read stopped instead of reading it all again.
+    for (const auto& [path, r] : reads) client_->Seed(path, r);
   }
   status_.synced = true;
   status_.index++;
@@ -116,6 +121,7 @@ void NomadSource::Start(UpdateSink& sink) {
     list_watch_ = client_->Watch(list_path_, [this](const http::Response& r) { OnList(r); });
     if (list_) SetServices(*list_);  // services seeded by SyncOnce get their watches now
   }
+  client_->ClearSeeds();  // every watch the sync seeded exists now
   client_->SetBatchHook([this] { OnBatch(); });
   client_->Start();
 }

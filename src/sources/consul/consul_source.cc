@@ -259,6 +259,20 @@ void ConsulSource::SetServices(consul::ServiceList services) {
     }
   }
   Reconcile();
+  WarnAboutConnections();
+}
+
+void ConsulSource::WarnAboutConnections() {
+  // Every blocking query holds one HTTP/1.1 connection (Consul serves no HTTP/2 without TLS), and
+  // Consul closes a client's connections beyond limits.http_max_conns_per_client (default 200):
+  // the extra watches then fail with "Server returned nothing". Said once per doubling.
+  const size_t watches = client_->watch_count();
+  if (watches < kConnectionWarning || watches < 2 * connections_warned_at_) return;
+  connections_warned_at_ = watches;
+  spdlog::warn(
+      "source {}: {} blocking queries to Consul, one connection each; Consul's "
+      "limits.http_max_conns_per_client (default 200) must be above that (docs/consul.md, \"Sizing\")",
+      name_, watches);
 }
 
 void ConsulSource::OnChain(const std::string& service, const http::Response& r) {

@@ -116,6 +116,8 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   void Succeeded(const std::string& endpoint, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a new catalog: starts and stops per-service watches.
   void SetServices(consul::ServiceList services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WarnAboutConnections() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static constexpr size_t kConnectionWarning = 150;  // watches; Consul's default limit is 200
   // Promotes chains whose targets are all known; starts/stops health watches to match.
   void Reconcile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ChainBlocked(const std::string& service) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -141,6 +143,7 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   std::map<std::string, LeafState> leaves_ ABSL_GUARDED_BY(mu_);  // by gateway name
   http::WatchId roots_watch_ ABSL_GUARDED_BY(mu_) = 0;
   bool roots_answered_ ABSL_GUARDED_BY(mu_) = false;
+  size_t connections_warned_at_ ABSL_GUARDED_BY(mu_) = 0;  // watch count of the last sizing warning
   std::optional<consul::ConnectRoots> roots_ ABSL_GUARDED_BY(mu_);
   // kind → names of entries that failed to decode (their service keeps its last good chain).
   std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);

@@ -18,6 +18,9 @@ SYNC_STREAMS="${BENCH_SYNC_STREAMS:-1000}"
 SYNC_CLUSTERS="${BENCH_SYNC_CLUSTERS:-1000}"
 CHANGES="${BENCH_CHANGES:-10}"
 SKIP_MICRO="${BENCH_SKIP_MICRO:-0}"
+# Idle time after the initial sync before memory and idle CPU are read: steady state, i.e. after
+# tern's memory trimmer (2 s of quiet) has run.
+IDLE_MS="${BENCH_IDLE_MS:-6000}"
 ONLY="${BENCH_ONLY:-}"                    # e.g. "flip-consul-sotw sync": run only these scenarios
 
 want() { [[ -z "$ONLY" || " $ONLY " == *" $1 "* ]]; }
@@ -103,7 +106,7 @@ scenario() {
 
   start_tern "$dir"
   set +e
-  "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" $mode \
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" --idle-ms "$IDLE_MS" $mode \
     --server-pid "$TERN_PID" --changes "$changes" --inject-target "$dir/services.yaml" --inject-files "$files" \
     --record "$dir/recording.bin" --json "$dir/tern.json" > /dev/null 2> "$dir/loadgen-tern.log"
   local rc=$?
@@ -117,7 +120,7 @@ scenario() {
 
   start_bare "$dir/recording.bin" "$dir/bare.log"
   set +e
-  "$BUILD/tern-loadgen" --target "127.0.0.1:$BARE_PORT" --streams "$streams" --gateways "$gateways" $mode \
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$BARE_PORT" --streams "$streams" --gateways "$gateways" --idle-ms "$IDLE_MS" $mode \
     --server-pid "$BARE_PID" --changes "$changes" --inject-signal "$BARE_PID" \
     --json "$dir/bare.json" > /dev/null 2> "$dir/loadgen-bare.log"
   set -e
@@ -163,7 +166,7 @@ consul_scenario() {
 
   start_tern "$dir" "consul: { address: \"127.0.0.1:$CONSUL_PORT\" }"
   set +e
-  "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" $mode \
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" --idle-ms "$IDLE_MS" $mode \
     --server-pid "$TERN_PID" --changes "$changes" --inject-http "127.0.0.1:$CONSUL_PORT/v1/catalog/register" \
     --inject-files "$files" --record "$dir/recording.bin" --json "$dir/tern.json" > /dev/null 2> "$dir/loadgen-tern.log"
   set -e
@@ -173,7 +176,7 @@ consul_scenario() {
 
   start_bare "$dir/recording.bin" "$dir/bare.log"
   set +e
-  "$BUILD/tern-loadgen" --target "127.0.0.1:$BARE_PORT" --streams "$streams" --gateways "$gateways" $mode \
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$BARE_PORT" --streams "$streams" --gateways "$gateways" --idle-ms "$IDLE_MS" $mode \
     --server-pid "$BARE_PID" --changes "$changes" --inject-signal "$BARE_PID" \
     --json "$dir/bare.json" > /dev/null 2> "$dir/loadgen-bare.log"
   set -e

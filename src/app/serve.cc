@@ -14,6 +14,7 @@
 #include "app/xds_tls.h"
 #include "cache/snapshot_cache.h"
 #include "server/audit_log.h"
+#include "server/memory_trimmer.h"
 #include "server/reconciler.h"
 #include "sources/source_status.h"
 #include "xds/identity_authorizer.h"
@@ -203,11 +204,15 @@ int Serve(const std::string& config_path) {
   }
   reconciler.Start();
   for (auto& s : sources) s->Start(reconciler);
+  server::MemoryTrimmer trimmer(std::chrono::seconds(2),
+                                [&] { return reconciler.generation() + xds.StreamChurn(); });
+  trimmer.Start();
   spdlog::info("tern serving xDS on {}", config->xds.address);
 
   int sig = 0;
   sigwait(&sigs, &sig);
   spdlog::info("signal {}: shutting down", sig);
+  trimmer.Stop();
   for (auto& s : sources) s->Stop();
   http.Stop();
   xds.Shutdown();

@@ -79,7 +79,7 @@ void StreamReactor<P>::HandleRequest() {
   if (!watching_) {
     // The first request identifies the proxy; later ones may omit node (xds_protocol.rst:
     // "Only the first request on a stream is guaranteed to carry the node identifier").
-    if (!req.has_node() || req.node().id().empty() && req.node().cluster().empty()) {
+    if (!req.has_node() || (req.node().id().empty() && req.node().cluster().empty())) {
       const std::string msg = "the first DiscoveryRequest on a stream must carry node (id and cluster)";
       if (deps_.observer) deps_.observer->OnBadRequest(msg);
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg));

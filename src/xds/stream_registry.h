@@ -16,6 +16,7 @@ class StreamRegistry {
     absl::MutexLock l(&mu_);
     info.id = ++next_id_;
     streams_[info.id] = std::move(info);
+    ++opened_or_closed_;
     return next_id_;
   }
   template <typename F>
@@ -27,6 +28,12 @@ class StreamRegistry {
   void Remove(uint64_t id) {
     absl::MutexLock l(&mu_);
     streams_.erase(id);
+    ++opened_or_closed_;
+  }
+  // Streams opened plus streams closed, ever: moves whenever the set of streams changes.
+  uint64_t Churn() const {
+    absl::MutexLock l(&mu_);
+    return opened_or_closed_;
   }
   std::vector<StreamInfo> All() const {
     absl::MutexLock l(&mu_);
@@ -39,6 +46,7 @@ class StreamRegistry {
   mutable absl::Mutex mu_;
   std::map<uint64_t, StreamInfo> streams_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t opened_or_closed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tern::xds

@@ -122,5 +122,6 @@ void XdsServer::Shutdown() {
 }
 
 std::vector<StreamInfo> XdsServer::Streams() const { return registry_->All(); }
+uint64_t XdsServer::StreamChurn() const { return registry_->Churn(); }
 
 }  // namespace tern::xds

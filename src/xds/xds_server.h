@@ -50,6 +50,7 @@ class XdsServer {
 
   // A copy of every live stream's state, for /debug/proxies.
   std::vector<StreamInfo> Streams() const;
+  uint64_t StreamChurn() const;  // moves whenever a stream opens or closes
 
  private:
   class Services;

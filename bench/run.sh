@@ -165,6 +165,10 @@ consul_scenario() {
   for ((k = 0; k < (changes + 1) / 2; k++)); do files+="$dir/flip-$k.json,$dir/restore-$k.json,"; done
 
   start_tern "$dir" "consul: { address: \"127.0.0.1:$CONSUL_PORT\" }"
+  # tern is ready after its first full read; its 2,000 blocking queries (and their connections,
+  # ~29 MB here) start right after. Let them settle so that the memory the load generator
+  # attributes to its streams is the streams' own.
+  sleep 6
   set +e
   "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" --idle-ms "$IDLE_MS" $mode \
     --server-pid "$TERN_PID" --changes "$changes" --inject-http "127.0.0.1:$CONSUL_PORT/v1/catalog/register" \

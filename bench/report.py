@@ -176,8 +176,10 @@ def main():
     lines.append("**Bare baseline** (`build/tern-bare-xds`): a bare gRPC C++ callback-API ADS server that "
                  "replays, byte for byte, the responses tern sent in the same run (recorded by "
                  "`tern-loadgen --record`), to the same streams from the same load generator; a change is "
-                 "a SIGUSR1 instead of a file rename. **tern's convergence includes the file source's "
-                 "200 ms polling interval**; the fan-out row isolates the push itself.\n")
+                 "a SIGUSR1 instead of the source change. The flips are measured twice: through a real "
+                 "Consul (a catalog write, seen by tern's blocking queries: the production path) and "
+                 "through the file source (**its convergence includes the 200 ms polling and the YAML "
+                 "decode**); the fan-out rows isolate the push itself.\n")
     lines.append("| scenario | figure | tern | bare baseline | ratio | target | verdict |")
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

@@ -107,8 +107,7 @@ void BM_SnapshotRebuildAfterOneInstanceChange(benchmark::State& state) {
   }
 }
 
-// Consul health payload decoding (GET /v1/health/service/:name) belongs here once the Consul
-// source exists: BENCHMARK(BM_DecodeConsulHealth)->Arg(10)->Arg(1000);
+// Consul payload decoding and mapping: bench/micro/consul_bench.cc.
 
 BENCHMARK(BM_DecodeServicesYaml)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_TranslateFull)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3);

@@ -105,6 +105,9 @@ scenario() {
   [[ -n "$files" ]] || files="$dir/base.yaml"
 
   start_tern "$dir"
+  # Let the start-up settle (tern's memory trimmer runs after 2 s of quiet) so that the RSS the
+  # load generator reads before its streams connect is tern's steady state, not its start-up peak.
+  sleep 4
   set +e
   "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways "$gateways" --idle-ms "$IDLE_MS" $mode \
     --server-pid "$TERN_PID" --changes "$changes" --inject-target "$dir/services.yaml" --inject-files "$files" \

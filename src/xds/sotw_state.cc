@@ -30,6 +30,7 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
+  names.shrink_to_fit();  // kept for the stream's life: an Envoy names every cluster it has
   bool wildcard;
   if (first) {
     st.legacy_wildcard = IsFullState(t) && req.resource_names().empty();

@@ -148,7 +148,7 @@ TEST(BlockingClient, ASeededWatchBlocksFromTheSyncInsteadOfReadingItAgain) {
   const std::string path = "/v1/health/service/web";
   Response sync = SettledGet(client, path);
   ASSERT_TRUE(sync.ok) << sync.error;
-  client.Seed(path, sync);
+  client.Seed(path, BlockingClient::SeedOf(sync));
   std::atomic<int> delivered{0};
   std::vector<std::string> bodies;
   std::mutex mu;

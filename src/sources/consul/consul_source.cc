@@ -73,14 +73,14 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
     return absl::FailedPreconditionError(token_error_);
   }
   const size_t before = problems->size();
-  std::vector<std::pair<std::string, http::Response>> reads;  // to seed the watches with
+  std::vector<std::pair<std::string, http::BlockingClient::AnswerSeed>> reads;  // to seed the watches with
   auto get = [&](const std::string& path) -> std::optional<std::string> {
     http::Response r = client_->Get(path);
     if (!r.ok) {
       problems->push_back({Origin(path), r.error});
       return std::nullopt;
     }
-    reads.emplace_back(path, r);
+    reads.emplace_back(path, http::BlockingClient::SeedOf(r));
     return std::move(r.body);
   };
   consul::ConsulView view;
@@ -185,7 +185,7 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
     }
     gate_.published = fragment;
     // ... and so that they start blocking where this read stopped instead of reading it all again.
-    for (const auto& [path, r] : reads) client_->Seed(path, r);
+    for (const auto& [path, seed] : reads) client_->Seed(path, seed);
   }
   status_.synced = true;
   status_.index++;

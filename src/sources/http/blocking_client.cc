@@ -221,10 +221,15 @@ WatchId BlockingClient::Watch(const std::string& path, WatchCallback callback) {
   return id;
 }
 
-void BlockingClient::Seed(const std::string& path, const Response& r) {
-  if (!r.ok || r.index == 0) return;
+BlockingClient::AnswerSeed BlockingClient::SeedOf(const Response& r) {
+  if (!r.ok || r.index == 0) return {};
+  return {true, r.index, std::hash<std::string_view>{}(r.body), r.body.size()};
+}
+
+void BlockingClient::Seed(const std::string& path, const AnswerSeed& seed) {
+  if (!seed.usable) return;
   absl::MutexLock lock(&mu_);
-  seeds_[path] = {r.index, std::hash<std::string_view>{}(r.body), r.body.size()};
+  seeds_[path] = seed;
 }
 
 void BlockingClient::ClearSeeds() {

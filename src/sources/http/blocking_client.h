@@ -92,8 +92,16 @@ class BlockingClient {
   // Watch of exactly that path starts blocking at its index and does not deliver the same body
   // again. Without it, every watch started after a full sync re-fetched and re-delivered
   // everything the sync had just read (2,000 answers and as many rebuilds at 1,000 services).
-  // Answers without an index are not seeded. ClearSeeds drops the ones no Watch used.
-  void Seed(const std::string& path, const Response& r);
+  // Only the index and a hash of the body are kept. Failed answers and answers without an index
+  // are not seeded. ClearSeeds drops the ones no Watch used.
+  struct AnswerSeed {
+    bool usable = false;
+    uint64_t index = 0;
+    size_t body_hash = 0;
+    size_t body_size = 0;
+  };
+  static AnswerSeed SeedOf(const Response& r);
+  void Seed(const std::string& path, const AnswerSeed& seed);
   void ClearSeeds();
 
   void Start();  // starts the driving thread; watches added before Start wait for it
@@ -131,12 +139,7 @@ class BlockingClient {
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> batch_hook_ ABSL_GUARDED_BY(mu_);
-  struct SeedState {
-    uint64_t index = 0;
-    size_t body_hash = 0;
-    size_t body_size = 0;
-  };
-  std::map<std::string, SeedState> seeds_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, AnswerSeed> seeds_ ABSL_GUARDED_BY(mu_);
   uint64_t rng_ ABSL_GUARDED_BY(mu_) = 0x9e3779b97f4a7c15ull;
   std::thread thread_;
 };

@@ -59,7 +59,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
   const size_t before = problems->size();
   nomad::NomadView view;
   view.canary = options_.canary;
-  std::vector<std::pair<std::string, http::Response>> reads;  // to seed the watches with
+  std::vector<std::pair<std::string, http::BlockingClient::AnswerSeed>> reads;  // to seed the watches with
   {
     http::Response r = client_->Get(list_path_);
     if (!r.ok) {
@@ -72,7 +72,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
       return absl::UnavailableError("Nomad could not be read");
     }
     view.services = *list;
-    reads.emplace_back(list_path_, std::move(r));
+    reads.emplace_back(list_path_, http::BlockingClient::SeedOf(r));
   }
   for (const auto& [key, tags] : view.services) {
     const std::string path = nomad::ServicePath(key, options_.region);
@@ -87,7 +87,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
       continue;
     }
     view.registrations[key] = *regs;
-    reads.emplace_back(path, std::move(r));
+    reads.emplace_back(path, http::BlockingClient::SeedOf(r));
   }
   if (problems->size() > before) return absl::UnavailableError("Nomad could not be read");
   std::vector<model::Problem> mapping;
@@ -102,7 +102,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
     gate_.published = fragment;
     gate_.mapping_problems = mapping;
     // ... and so that they start blocking where this read stopped instead of reading it all again.
-    for (const auto& [path, r] : reads) client_->Seed(path, r);
+    for (const auto& [path, seed] : reads) client_->Seed(path, seed);
   }
   status_.synced = true;
   status_.index++;

@@ -52,13 +52,20 @@ class MetricsBridge : public server::ReconcilerObserver {
   server::ReconcilerObserver* audit_;
 };
 
-nlohmann::json ProxiesJson(const std::vector<xds::StreamInfo>& streams) {
+// Each connected stream, from the xds layer's one account of it (client_status.h, the same
+// that CSDS answers with); with `resources`, every resource of every subscribed type too.
+nlohmann::json ProxiesJson(const std::vector<xds::StreamStatus>& streams, bool resources) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& s : streams) {
+  for (const auto& st : streams) {
+    const xds::StreamInfo& s = st.info;
     nlohmann::json j;
     j["stream_id"] = s.id;
     j["node_id"] = s.node_id;
     j["node_cluster"] = s.node_cluster;
+    xds::NodeDetails node = xds::DescribeNode(s.node);
+    auto metadata = nlohmann::json::parse(node.metadata_json, nullptr, /*allow_exceptions=*/false);
+    j["node_metadata"] = metadata.is_discarded() ? nlohmann::json::object() : metadata;
+    j["user_agent"] = node.user_agent;
     j["peer"] = s.peer;
     j["service"] = s.service;
     j["protocol"] = s.delta ? "delta" : "sotw";
@@ -67,12 +74,27 @@ nlohmann::json ProxiesJson(const std::vector<xds::StreamInfo>& streams) {
     for (ResourceType t : kAdsOrder) {
       const auto& ti = s.types[static_cast<size_t>(t)];
       if (!ti.subscribed) continue;
-      types[std::string(ShortName(t))] = {
+      nlohmann::json tj = {
           {"wildcard", ti.wildcard},        {"subscribed_names", ti.names},
+          {"status", std::string(xds::ConfigStatusName(xds::TypeConfigStatus(ti)))},
           {"version_sent", ti.version_sent}, {"version_acked", ti.version_acked},
           {"last_nonce", ti.last_nonce},     {"last_nack", ti.last_nack},
+          {"version_nacked", ti.version_nacked},
+          {"last_nack_at", ti.nacks > 0 ? Iso8601(ti.last_nack_at) : ""},
           {"responses", ti.responses},       {"acks", ti.acks},
           {"nacks", ti.nacks}};
+      if (resources) {
+        nlohmann::json rs = nlohmann::json::array();
+        for (const auto& r : st.resources) {
+          if (r.type != t) continue;
+          rs.push_back({{"name", r.name},
+                        {"version", r.version},
+                        {"config_status", std::string(xds::ConfigStatusName(r.config_status))},
+                        {"client_status", std::string(xds::ClientStatusName(r.client_status))}});
+        }
+        tj["resources"] = std::move(rs);
+      }
+      types[std::string(ShortName(t))] = std::move(tj);
     }
     j["types"] = std::move(types);
     out.push_back(std::move(j));
@@ -173,7 +195,11 @@ int Serve(const std::string& config_path) {
     }
     return admin::HttpResponse{200, "text/plain; version=0.0.4", text};
   });
-  http.Handle("/debug/proxies", [&](const admin::HttpRequest&) { return Json(200, ProxiesJson(xds.Streams())); });
+  http.Handle("/debug/proxies", [&](const admin::HttpRequest& req) {
+    auto r = req.query.find("resources");
+    bool resources = r != req.query.end() && (r->second == "true" || r->second == "1");
+    return Json(200, ProxiesJson(xds.Statuses(resources), resources));
+  });
   http.Handle("/debug/sources", [&](const admin::HttpRequest&) { return Json(200, SourcesJson(reconciler.Sources())); });
   http.Handle("/debug/resources", [&](const admin::HttpRequest& req) {
     auto nc = req.query.find("node_cluster");

@@ -58,6 +58,17 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
   return absl::OkStatus();
 }
 
+TypeView DeltaState::View(ResourceType t) const {
+  const TypeState& st = types_[static_cast<size_t>(t)];
+  TypeView v;
+  v.info = st.info;
+  v.delta = true;
+  v.wildcard = st.wildcard;
+  v.names.assign(st.names.begin(), st.names.end());
+  v.held.assign(st.held.begin(), st.held.end());
+  return v;
+}
+
 std::optional<PendingResponse> DeltaState::NextResponse(const cache::SnapshotPtr& snapshot_ptr) {
   const cache::Snapshot& snapshot = *snapshot_ptr;
   for (ResourceType t : kAdsOrder) {
@@ -267,6 +278,8 @@ PendingResponse DeltaState::Finish(ResourceType t, TypeState& st, const std::str
   wire::PutBytes(out.header, 7, cp);  // control_plane
   st.info.version_sent = system_version;
   st.info.last_nonce = out.nonce;
+  st.info.answer = Answer::kPending;
+  st.info.last_sent_at = std::chrono::system_clock::now();
   st.info.responses++;
   return out;
 }

@@ -46,6 +46,8 @@ class DeltaState {
                          ResourceType* type);
   std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
   const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+  // A copy of what CSDS needs of type `t` (see client_status.h).
+  TypeView View(ResourceType t) const;
 
  private:
   struct TypeState {

@@ -25,10 +25,16 @@ RequestKind ClassifyRequest(bool first, const std::string& response_nonce, bool 
   if (response_nonce != info.last_nonce) return RequestKind::kStale;
   if (has_error) {
     info.last_nack = error_message;
+    info.version_nacked = info.version_sent;
+    info.last_nack_at = std::chrono::system_clock::now();
+    info.answer = Answer::kNacked;
+    info.failing = true;
     info.nacks++;
     return RequestKind::kNack;
   }
   info.version_acked = acked_version;
+  info.answer = Answer::kAcked;
+  info.failing = false;
   info.acks++;
   return RequestKind::kAck;
 }

@@ -19,8 +19,8 @@ absl::StatusOr<ResourceType> RequestType(const std::string& type_url, std::optio
 
 // Classifies a request by its nonce (xds_protocol.rst, "ACK/NACK and resource type instance
 // version" and "Resource updates": a nonce that is not the latest sent for the type is stale and
-// is neither an ACK nor a NACK). Updates info's ACK/NACK counters and last NACK message;
-// `acked_version` becomes info.version_acked on an ACK.
+// is neither an ACK nor a NACK). Updates info's ACK/NACK counters, answer, and last NACK
+// (message, rejected version, time); `acked_version` becomes info.version_acked on an ACK.
 RequestKind ClassifyRequest(bool first, const std::string& response_nonce, bool has_error,
                             const std::string& error_message, const std::string& acked_version, TypeInfo& info);
 

@@ -67,6 +67,17 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
   return absl::OkStatus();
 }
 
+TypeView SotwState::View(ResourceType t) const {
+  const TypeState& st = types_[static_cast<size_t>(t)];
+  TypeView v;
+  v.info = st.info;
+  v.wildcard = st.wildcard;
+  v.names = st.names;
+  v.sent = st.base;
+  for (const auto& [name, r] : st.lingering) v.lingering.push_back(r);
+  return v;
+}
+
 std::vector<cache::ResourcePtr> SotwState::Visible(const TypeState& st, const cache::TypeSet& set) const {
   std::vector<cache::ResourcePtr> out;
   if (st.wildcard) {
@@ -113,7 +124,10 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
       st.client_version.reset();
       if (holds_current) {
         adopt();
+        // The client said it holds this version: as good as an ACK of it.
         st.info.version_sent = set.version;
+        st.info.version_acked = set.version;
+        st.info.answer = Answer::kAcked;
         continue;
       }
     }
@@ -207,6 +221,8 @@ std::optional<PendingResponse> SotwState::Build(ResourceType t, TypeState& st, c
 
   st.info.version_sent = out.version;
   st.info.last_nonce = out.nonce;
+  st.info.answer = Answer::kPending;
+  st.info.last_sent_at = std::chrono::system_clock::now();
   st.info.responses++;
   return out;
 }

@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "cache/snapshot.h"
+#include "xds/client_status.h"
 #include "xds/request_rules.h"
 #include "xds/stream_info.h"
 
@@ -83,6 +84,8 @@ class SotwState {
   std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
 
   const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+  // A copy of what CSDS needs of type `t` (see client_status.h).
+  TypeView View(ResourceType t) const;
 
  private:
   // What the client holds is not stored resource by resource: it is `base`, the snapshot whose

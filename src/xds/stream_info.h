@@ -9,6 +9,9 @@
 
 namespace tern::xds {
 
+// How the client answered the last response of a type that was sent to it.
+enum class Answer : uint8_t { kNone, kPending, kAcked, kNacked };
+
 struct TypeInfo {
   bool subscribed = false;
   bool wildcard = false;
@@ -17,6 +20,11 @@ struct TypeInfo {
   std::string version_acked;
   std::string last_nonce;
   std::string last_nack;       // error_detail.message of the last NACK, "" if none since
+  std::string version_nacked;  // version_info of the response that NACK rejected
+  Answer answer = Answer::kNone;
+  bool failing = false;        // the last ACK or NACK was a NACK (kept while a newer response is pending)
+  std::chrono::system_clock::time_point last_nack_at;  // when that NACK arrived
+  std::chrono::system_clock::time_point last_sent_at;  // when the last response of the type was sent
   uint64_t responses = 0;
   uint64_t acks = 0;
   uint64_t nacks = 0;
@@ -26,6 +34,10 @@ struct StreamInfo {
   uint64_t id = 0;
   std::string node_id;
   std::string node_cluster;
+  // The node of the first request, serialized (config.core.v3.Node) with only id, cluster,
+  // metadata, locality and user agent: not its extensions or client features, which an Envoy
+  // lists by the hundred. For CSDS and /debug/proxies.
+  std::string node;
   std::string peer;
   std::string service;         // "ads", "lds", ...
   bool delta = false;

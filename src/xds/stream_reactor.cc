@@ -31,6 +31,19 @@ grpc::ByteBuffer ToByteBuffer(PendingResponse&& resp) {
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
+// What CSDS and /debug/proxies show of a node, kept for the stream's life: not the extensions
+// and client features an Envoy lists by the hundred.
+std::string NodeSummary(const envoy::config::core::v3::Node& node) {
+  envoy::config::core::v3::Node keep;
+  keep.set_id(node.id());
+  keep.set_cluster(node.cluster());
+  if (node.has_metadata()) *keep.mutable_metadata() = node.metadata();
+  if (node.has_locality()) *keep.mutable_locality() = node.locality();
+  keep.set_user_agent_name(node.user_agent_name());
+  if (node.has_user_agent_version()) keep.set_user_agent_version(node.user_agent_version());
+  if (node.has_user_agent_build_version()) *keep.mutable_user_agent_build_version() = node.user_agent_build_version();
+  return keep.SerializeAsString();
+}
 }  // namespace
 
 template <typename P>
@@ -46,7 +59,7 @@ StreamReactor<P>::StreamReactor(grpc::CallbackServerContext* ctx, StreamDeps dep
   info.service = std::move(service_name);
   info.delta = P::kDelta;
   info.connected_at = std::chrono::system_clock::now();
-  registry_id_ = deps_.registry.Add(std::move(info));
+  registry_id_ = deps_.registry.Add(std::move(info), handle_);
   if (deps_.observer) deps_.observer->OnStreamOpened(P::kDelta);
   absl::MutexLock l(&mu_);
   StartRead(&request_);
@@ -95,9 +108,11 @@ void StreamReactor<P>::HandleRequest() {
         return;
       }
     }
+    std::string node = NodeSummary(req.node());
     deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
       s.node_id = node_id_;
       s.node_cluster = node_cluster_;
+      s.node = std::move(node);
     });
     std::weak_ptr<Handle> weak = handle_;
     snapshot_ = deps_.watcher.Watch(
@@ -131,6 +146,13 @@ void StreamReactor<P>::HandleRequest() {
   requests_++;
   PublishInfo();
   MaybeWrite();
+}
+
+template <typename P>
+void StreamReactor<P>::Inspect(StreamView* out) {
+  absl::MutexLock l(&mu_);
+  for (ResourceType t : kAdsOrder) out->types[static_cast<size_t>(t)] = state_.View(t);
+  out->latest = snapshot_;
 }
 
 template <typename P>

@@ -65,10 +65,18 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
  private:
   // The watch callback holds this, not the reactor, so that a late notification after OnDone
   // finds a null reactor instead of freed memory.
-  struct Handle {
+  // It is also how CSDS reads the stream's state (lock order: Handle::mu, then the reactor's mu_).
+  struct Handle : StreamInspector {
     absl::Mutex mu;
     StreamReactor* reactor ABSL_GUARDED_BY(mu);
+    bool Inspect(StreamView* out) override {
+      absl::MutexLock hl(&mu);
+      if (!reactor) return false;
+      reactor->Inspect(out);
+      return true;
+    }
   };
+  void Inspect(StreamView* out);
 
   void OnSnapshot(cache::SnapshotPtr snapshot);
   void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,21 +1,32 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "xds/client_status.h"
 #include "xds/stream_info.h"
 
 namespace tern::xds {
 
+// Reaches a live stream's protocol state, for per-resource statuses computed on demand
+// (client_status.h). Inspect fills `out` and returns true, or returns false once the stream ended.
+// Called without the registry's lock held; it takes the stream's own lock briefly.
+class StreamInspector {
+ public:
+  virtual ~StreamInspector() = default;
+  virtual bool Inspect(StreamView* out) = 0;
+};
+
 // Live streams' debug state. Each stream updates its own entry; readers copy.
 class StreamRegistry {
  public:
-  uint64_t Add(StreamInfo info) {
+  uint64_t Add(StreamInfo info, std::shared_ptr<StreamInspector> inspector = nullptr) {
     absl::MutexLock l(&mu_);
     info.id = ++next_id_;
-    streams_[info.id] = std::move(info);
+    streams_[info.id] = Entry{std::move(info), std::move(inspector)};
     ++opened_or_closed_;
     return next_id_;
   }
@@ -23,7 +34,7 @@ class StreamRegistry {
   void Update(uint64_t id, F&& f) {
     absl::MutexLock l(&mu_);
     auto it = streams_.find(id);
-    if (it != streams_.end()) f(it->second);
+    if (it != streams_.end()) f(it->second.info);
   }
   void Remove(uint64_t id) {
     absl::MutexLock l(&mu_);
@@ -38,13 +49,20 @@ class StreamRegistry {
   std::vector<StreamInfo> All() const {
     absl::MutexLock l(&mu_);
     std::vector<StreamInfo> out;
-    for (const auto& [id, s] : streams_) out.push_back(s);
+    for (const auto& [id, s] : streams_) out.push_back(s.info);
     return out;
   }
+  // The streams `want` selects, with their per-resource statuses when `with_resources` (computed
+  // now, outside the registry's lock). A stream that ends meanwhile is left out.
+  std::vector<StreamStatus> Statuses(const std::function<bool(const StreamInfo&)>& want, bool with_resources) const;
 
  private:
+  struct Entry {
+    StreamInfo info;
+    std::shared_ptr<StreamInspector> inspector;
+  };
   mutable absl::Mutex mu_;
-  std::map<uint64_t, StreamInfo> streams_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Entry> streams_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t opened_or_closed_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -8,6 +8,7 @@
 #include "envoy/service/listener/v3/lds.grpc.pb.h"
 #include "envoy/service/route/v3/rds.grpc.pb.h"
 #include "envoy/service/secret/v3/sds.grpc.pb.h"
+#include "xds/csds_service.h"
 #include "xds/stream_reactor.h"
 #include "xds/stream_registry.h"
 
@@ -27,7 +28,7 @@ using RawReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 class XdsServer::Services {
  public:
   explicit Services(StreamDeps deps)
-      : ads_(deps), lds_(deps), rds_(deps), cds_(deps), eds_(deps), sds_(deps), vhds_(deps) {}
+      : ads_(deps), lds_(deps), rds_(deps), cds_(deps), eds_(deps), sds_(deps), vhds_(deps), csds_(deps.registry) {}
 
   void Register(grpc::ServerBuilder& b) {
     b.RegisterService(&ads_);
@@ -37,6 +38,7 @@ class XdsServer::Services {
     b.RegisterService(&eds_);
     b.RegisterService(&sds_);
     b.RegisterService(&vhds_);
+    b.RegisterService(&csds_);
   }
 
  private:
@@ -81,6 +83,7 @@ class XdsServer::Services {
   Eds eds_;
   Sds sds_;
   Vhds vhds_;
+  CsdsService csds_;
 };
 
 XdsServer::XdsServer(cache::ConfigWatcher& watcher, XdsServerOptions options)
@@ -123,5 +126,8 @@ void XdsServer::Shutdown() {
 
 std::vector<StreamInfo> XdsServer::Streams() const { return registry_->All(); }
 uint64_t XdsServer::StreamChurn() const { return registry_->Churn(); }
+std::vector<StreamStatus> XdsServer::Statuses(bool with_resources) const {
+  return registry_->Statuses([](const StreamInfo&) { return true; }, with_resources);
+}
 
 }  // namespace tern::xds

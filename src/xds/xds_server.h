@@ -1,7 +1,7 @@
 #pragma once
 // The gRPC xDS server: ADS and the per-type discovery services, state-of-the-world, on the
 // gRPC callback API (one reactor per stream, no thread per stream). Responses are assembled
-// from the cache's pre-serialized resource bytes.
+// from the cache's pre-serialized resource bytes. CSDS (csds_service.h) is on the same server.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "cache/snapshot_cache.h"
+#include "xds/client_status.h"
 #include "xds/observer.h"
 #include "xds/stream_info.h"
 
@@ -50,6 +51,8 @@ class XdsServer {
 
   // A copy of every live stream's state, for /debug/proxies.
   std::vector<StreamInfo> Streams() const;
+  // The same, each with its per-resource statuses when `with_resources` (computed now).
+  std::vector<StreamStatus> Statuses(bool with_resources) const;
   uint64_t StreamChurn() const;  // moves whenever a stream opens or closes
 
  private:

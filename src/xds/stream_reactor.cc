@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "common/utf8.h"
 #include "xds/xds_server.h"
 
 namespace tern::xds {
@@ -96,8 +97,9 @@ void StreamReactor<P>::HandleRequest() {
       }
     }
     deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
-      s.node_id = node_id_;
-      s.node_cluster = node_cluster_;
+      // For display (/debug/proxies is JSON); the raw node cluster still selects the snapshot.
+      s.node_id = SanitizeUtf8(node_id_);
+      s.node_cluster = SanitizeUtf8(node_cluster_);
     });
     std::weak_ptr<Handle> weak = handle_;
     snapshot_ = deps_.watcher.Watch(

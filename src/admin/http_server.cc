@@ -3,6 +3,8 @@
 #include <civetweb.h>
 
 #include <cstring>
+#include <exception>
+#include <nlohmann/json.hpp>
 
 namespace tern::admin {
 namespace {
@@ -38,6 +40,7 @@ const char* Reason(int status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Error";
   }
@@ -58,11 +61,21 @@ int HttpServer::Dispatch(::mg_connection* conn, void* self_ptr) {
   HttpResponse resp;
   auto it = self->handlers_.find(req.path);
   if (it == self->handlers_.end()) {
-    resp = {404, "application/json", "{\"error\":\"no such admin endpoint: " + req.path + "\"}\n"};
+    // The path is the client's: quoted by the JSON library (a '"' or invalid UTF-8 in it must not
+    // make the answer invalid JSON).
+    nlohmann::json err = {{"error", "no such admin endpoint: " + req.path}};
+    resp = {404, "application/json", err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   } else if (req.method != "GET" && req.method != "HEAD") {
     resp = {405, "application/json", "{\"error\":\"the admin API is read-only: use GET\"}\n"};
   } else {
-    resp = it->second(req);
+    // A handler that throws would end the process from civetweb's thread (std::terminate): the
+    // handlers are written not to, and this keeps one mistake from taking the control plane down.
+    try {
+      resp = it->second(req);
+    } catch (const std::exception& e) {
+      nlohmann::json err = {{"error", std::string("internal error: ") + e.what()}};
+      resp = {500, "application/json", err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+    }
   }
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"

@@ -73,7 +73,9 @@ absl::StatusOr<std::string> SnapshotToJson(const cache::Snapshot& s, const std::
     for (const auto& [name, r] : set.resources) {
       auto js = ResourceToJson(*r, reveal_secrets);
       if (!js.ok()) return js.status();
-      entry["resources"].push_back(nlohmann::json::parse(*js));
+      auto parsed = nlohmann::json::parse(*js, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded()) return absl::InternalError("cannot print " + r->name + " as JSON");
+      entry["resources"].push_back(std::move(parsed));
     }
     doc["types"].push_back(std::move(entry));
   }
@@ -81,7 +83,8 @@ absl::StatusOr<std::string> SnapshotToJson(const cache::Snapshot& s, const std::
     return absl::InvalidArgumentError("unknown resource type '" + type +
                                       "' (use listener, route, cluster, endpoint, secret or all)");
   }
-  return doc.dump(2) + "\n";
+  // Names come from sources and the query string: never let dump() throw on invalid UTF-8.
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace tern::admin

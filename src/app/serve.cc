@@ -122,7 +122,11 @@ nlohmann::json SourcesJson(const std::vector<server::SourceState>& states) {
   return out;
 }
 
-admin::HttpResponse Json(int status, const nlohmann::json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
+// Never throws: a string that is not valid UTF-8 (every source sanitizes its texts, this is the
+// last line) is printed with U+FFFD instead of making dump() throw type_error 316.
+admin::HttpResponse Json(int status, const nlohmann::json& j) {
+  return {status, "application/json", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+}
 
 }  // namespace
 

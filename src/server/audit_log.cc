@@ -120,7 +120,8 @@ void AuditLog::OnPublished(const BuiltSnapshots& snapshots, const std::vector<st
   rec["reasons"] = reasons;
   rec["changes"] = changes;
   rec["prev"] = prev_;
-  std::string body = rec.dump();
+  // Resource names come from sources (a YAML file may hold any bytes): never throw on them.
+  std::string body = rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   body.pop_back();  // drop the closing brace: the hash covers the record up to here
   std::string hash = Sha256Hex(body);
   out_ << body << kHashMarker << hash << "\"}\n";
@@ -151,6 +152,8 @@ absl::Status AuditLog::Verify(const std::string& path, size_t* records) {
       return bad("not valid JSON");
     }
     if (!j.contains("seq") || !j.contains("prev")) return bad("missing seq or prev");
+    // The file is outside input: check the types before get<>() (which would throw on them).
+    if (!j["seq"].is_number_unsigned() || !j["prev"].is_string()) return bad("seq is not a number or prev not a string");
     uint64_t seq = j["seq"].get<uint64_t>();
     if (!first && seq != expect_seq) return bad("sequence number " + std::to_string(seq) + " where " +
                                                 std::to_string(expect_seq) + " was expected: a record is missing");

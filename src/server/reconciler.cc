@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/utf8.h"
+
 namespace tern::server {
 
 Reconciler::Reconciler(cache::SnapshotCache& cache, std::vector<std::string> source_names,
@@ -27,6 +29,9 @@ void Reconciler::Stop() {
 }
 
 void Reconciler::OnUpdate(const std::string& source, sources::FragmentPtr fragment, std::string reason) {
+  // Reasons and errors quote outside text (file contents, answers of Consul and Nomad); they are
+  // kept as valid UTF-8 because /debug/sources and the audit log show them as JSON.
+  reason = SanitizeUtf8(reason);
   absl::MutexLock l(&mu_);
   pending_[source] = Pending{std::move(fragment), std::move(reason)};
 }
@@ -34,6 +39,7 @@ void Reconciler::OnUpdate(const std::string& source, sources::FragmentPtr fragme
 void Reconciler::OnError(const std::string& source, std::vector<model::Problem> problems) {
   std::string msg;
   for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + p.ToString();
+  msg = SanitizeUtf8(msg);
   for (const auto& p : problems) spdlog::error("source {}: {}", source, p.ToString());
   spdlog::warn("source {}: keeping its last good configuration", source);
   {
@@ -115,7 +121,7 @@ void Reconciler::ApplyLocked() {
           auto& st = states_[src];
           st.rejected++;
           st.errors++;
-          st.last_error = msg;
+          st.last_error = SanitizeUtf8(msg);
           st.last_error_time = std::chrono::system_clock::now();
         }
         if (observer_) observer_->OnRejected(src, mine);

@@ -1,5 +1,7 @@
 #include "xds/request_rules.h"
 
+#include "common/utf8.h"
+
 namespace tern::xds {
 
 absl::StatusOr<ResourceType> RequestType(const std::string& type_url, std::optional<ResourceType> fixed_type,
@@ -24,7 +26,8 @@ RequestKind ClassifyRequest(bool first, const std::string& response_nonce, bool 
   if (response_nonce.empty()) return RequestKind::kUpdate;
   if (response_nonce != info.last_nonce) return RequestKind::kStale;
   if (has_error) {
-    info.last_nack = error_message;
+    // The proxy's own words, shown by /debug/proxies as JSON: kept as valid UTF-8.
+    info.last_nack = SanitizeUtf8(error_message);
     info.version_nacked = info.version_sent;
     info.last_nack_at = std::chrono::system_clock::now();
     info.answer = Answer::kNacked;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "common/utf8.h"
 #include "xds/xds_server.h"
 
 namespace tern::xds {
@@ -110,8 +111,9 @@ void StreamReactor<P>::HandleRequest() {
     }
     std::string node = NodeSummary(req.node());
     deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
-      s.node_id = node_id_;
-      s.node_cluster = node_cluster_;
+      // For display (/debug/proxies is JSON); the raw node cluster still selects the snapshot.
+      s.node_id = SanitizeUtf8(node_id_);
+      s.node_cluster = SanitizeUtf8(node_cluster_);
       s.node = std::move(node);
     });
     std::weak_ptr<Handle> weak = handle_;

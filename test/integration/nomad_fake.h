@@ -30,7 +30,7 @@ class FakeNomad {
   absl::Status Register(const std::string& id, const std::string& service, int port,
                         const std::string& namespace_name = "default");
   absl::Status Deregister(const std::string& id, const std::string& service = "greeter");
-  absl::Status Fault(const std::string& mode);  // "500", "garbage", "none"
+  absl::Status Fault(const std::string& mode);  // "500", "500-binary", "garbage", "none"
   // /v1 requests the fake has answered so far (-1 if it cannot be asked).
   long Requests();
   Subprocess& process() { return *process_; }

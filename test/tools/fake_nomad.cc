@@ -21,8 +21,10 @@
 //                                  Port required; Namespace defaults to "default"); replaces one
 //                                  with the same ID; answers {"Index": N}
 //   DELETE /test/deregister/:id    404 when unknown
-//   PUT    /test/fault?mode=500|garbage|none   every /v1 read then answers HTTP 500, or 200 with
-//                                  malformed JSON, or normally again; held blocking queries are
+//   PUT    /test/fault?mode=500|500-binary|garbage|none   every /v1 read then answers HTTP 500,
+//                                  or HTTP 500 whose body is not UTF-8 (what a proxy in front of
+//                                  Nomad may send), or 200 with malformed JSON, or normally
+//                                  again; held blocking queries are
 //                                  woken so that they answer with the fault at once
 //   GET    /test/stats             {"requests": /v1 requests so far, "index": N, "fault": mode}
 //
@@ -168,6 +170,14 @@ class FakeNomad {
       });
     }
     if (fault_ == "500") return Text(500, "rpc error: fault injected by tern-fake-nomad");
+    if (fault_ == "500-binary") {
+      // Latin-1 and stray bytes, then a long enough run that byte 200 (where a client quoting
+      // the body would cut it) falls inside a three-byte character (U+20AC, the euro sign).
+      std::string body = "proxy error: caf\xE9 \xFF\xFE\x80 upstream \xC3 unreachable ";
+      while (body.size() < 199) body += 'x';
+      body += "\xE2\x82\xAC tail";
+      return Text(500, body);
+    }
     if (fault_ == "garbage") return {200, "[{\"Namespace\": \"default\", \"Services\": [{\"ServiceName\": ", "application/json", index_};
     Reply r;
     r.body = read().dump();
@@ -260,7 +270,8 @@ class FakeNomad {
     }
     if ((method == "PUT" || method == "POST") && uri == "/test/fault") {
       std::string mode = Var(query, "mode");
-      if (mode != "500" && mode != "garbage" && mode != "none") return Text(400, "mode must be 500, garbage or none");
+      if (mode != "500" && mode != "500-binary" && mode != "garbage" && mode != "none")
+        return Text(400, "mode must be 500, 500-binary, garbage or none");
       std::lock_guard<std::mutex> lock(mu_);
       fault_ = mode == "none" ? "" : mode;
       changed_.notify_all();

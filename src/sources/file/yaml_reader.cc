@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "common/utf8.h"
+
 namespace tern::sources::file {
 namespace {
 
@@ -119,6 +121,10 @@ MapReader::MapReader(YamlContext& ctx, const YAML::Node& node, std::string path)
       continue;
     }
     const std::string key = k.Scalar();
+    if (!IsValidUtf8(key)) {
+      ctx_.Error(k, path_, "key '" + SanitizeUtf8(key) + "' is not valid UTF-8 text");
+      continue;
+    }
     bool duplicate = false;
     for (const auto& e : entries_) duplicate |= e.key == key;
     if (duplicate) {
@@ -166,6 +172,12 @@ std::optional<std::string> ReadString(YamlContext& ctx, const YAML::Node& node,
                                       const YAML::Node& where, const std::string& path) {
   if (!node.IsScalar()) {
     ctx.Error(where, path, std::string("expected a string, found ") + KindName(node));
+    return std::nullopt;
+  }
+  // yaml-cpp passes bytes through; names and values end up in protobuf strings (which must be
+  // UTF-8: Envoy would refuse them) and in JSON (/debug, the audit log).
+  if (!IsValidUtf8(node.Scalar())) {
+    ctx.Error(where, path, "'" + SanitizeUtf8(node.Scalar()) + "' is not valid UTF-8 text");
     return std::nullopt;
   }
   return node.Scalar();

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "common/utf8.h"
+
 namespace tern::sources::http {
 namespace {
 
@@ -99,11 +101,14 @@ Response Complete(CURL* easy, CURLcode code, Transfer& t, const std::string& url
   r.body = std::move(t.body);
   r.index = t.have_index ? t.index : 0;
   if (code != CURLE_OK) {
-    r.error = std::string("GET ") + url + ": " + curl_easy_strerror(code);
+    r.error = SanitizeUtf8(std::string("GET ") + url + ": " + curl_easy_strerror(code));
   } else if (r.status < 200 || r.status >= 300) {
-    std::string snippet = r.body.substr(0, 200);
+    // The body of an error answer is whatever the server (or a proxy in front of it) sent: it is
+    // cut at a character boundary and made valid UTF-8 here, where the error text is made, because
+    // this text is shown as JSON by /debug/sources (which would otherwise fail on it).
+    std::string snippet = TruncateUtf8(r.body, 200);
     while (!snippet.empty() && (snippet.back() == '\n' || snippet.back() == '\r')) snippet.pop_back();
-    r.error = "GET " + url + ": HTTP " + std::to_string(r.status) + (snippet.empty() ? "" : ": " + snippet);
+    r.error = SanitizeUtf8("GET " + url + ": HTTP " + std::to_string(r.status)) + (snippet.empty() ? "" : ": " + snippet);
   } else {
     r.ok = true;
   }

@@ -99,6 +99,21 @@ TEST_F(AdminAccessTest, WithoutATokenTheAdminApiIsOpenAndOnLoopbackByDefault) {
   EXPECT_EQ(empty->admin.token_file, "");
 }
 
+// An admin API reachable from other hosts without a token is allowed, and said loudly.
+TEST_F(AdminAccessTest, AnOpenAdminApiOffLoopbackIsWarnedAbout) {
+  const int admin_port = FreePort();
+  ASSERT_TRUE(WriteFile(dir_.File("tern.yaml"), absl::StrCat("xds: { address: \"127.0.0.1:", FreePort(), "\" }\n",
+                                                             "admin: { address: \"0.0.0.0:", admin_port, "\" }\n"))
+                  .ok());
+  auto p = Subprocess::Start({.argv = {TernBinaryPath(), "serve", "--config", dir_.File("tern.yaml")},
+                              .log_path = dir_.File("serve.log")});
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto warned = (*p)->WaitForLine("admin API on 0\\.0\\.0\\.0:[0-9]+ is reachable from other hosts and needs no token",
+                                  std::chrono::seconds(20));
+  EXPECT_TRUE(warned.ok()) << warned.status();
+  EXPECT_TRUE(WaitForHttp200("127.0.0.1", admin_port, "/healthz", std::chrono::seconds(10)).ok());
+}
+
 // A token file that cannot be used stops tern at start, naming the file and never its content.
 TEST_F(AdminAccessTest, AnUnusableTokenFileStopsTernNamingTheFile) {
   struct Case {

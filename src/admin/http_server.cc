@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 namespace tern::admin {
 namespace {
 std::string Decode(const std::string& s) {
@@ -97,7 +99,9 @@ int HttpServer::Dispatch(::mg_connection* conn, void* self_ptr) {
     resp = {401, "application/json", "{\"error\":\"this admin endpoint needs Authorization: Bearer <token>\"}\n"};
     resp.headers["WWW-Authenticate"] = "Bearer realm=\"tern admin\"";
   } else if (it == self->handlers_.end()) {
-    resp = {404, "application/json", "{\"error\":\"no such admin endpoint: " + req.path + "\"}\n"};
+    // The path is the client's: escaped, and invalid UTF-8 replaced, never thrown on.
+    nlohmann::json err = {{"error", "no such admin endpoint: " + req.path}};
+    resp = {404, "application/json", err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   } else if (req.method != "GET" && req.method != "HEAD") {
     resp = {405, "application/json", "{\"error\":\"the admin API is read-only: use GET\"}\n"};
   } else {

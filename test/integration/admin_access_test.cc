@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "app/config.h"
 #include "support/http_get.h"
@@ -73,6 +75,10 @@ TEST_F(AdminAccessTest, WithATokenTheDebugEndpointsAndThePageNeedIt) {
   EXPECT_NE(page.body.find("<title>tern status</title>"), std::string::npos);
   EXPECT_EQ(Get("/debug/resources?node_cluster=edge&type=cluster", bearer).status, 200);
   EXPECT_EQ(Get("/debug/no-such-thing", bearer).status, 404);
+  // The unknown path is echoed escaped: the answer stays JSON whatever the path holds.
+  HttpResponse odd = Get("/debug/%22%7D%5C%FF%3Cx%3E", bearer);
+  EXPECT_EQ(odd.status, 404);
+  EXPECT_FALSE(nlohmann::json::parse(odd.body, nullptr, false).is_discarded()) << odd.body;
 
   // Probes and Prometheus need no token: they expose no node ids, errors or configuration.
   EXPECT_EQ(Get("/healthz").status, 200);
@@ -143,6 +149,12 @@ TEST_F(AdminAccessTest, AnUnusableTokenFileStopsTernNamingTheFile) {
     EXPECT_NE(all.find(c.expected), std::string::npos) << all;
     EXPECT_EQ(all.find("secret-part"), std::string::npos) << all;
     EXPECT_EQ(all.find("tern serving xDS"), std::string::npos) << all;
+    // `tern validate` reports the same problem before a deploy does.
+    auto v = RunTern({"validate", "--config", dir.File("tern.yaml")}, dir.File("validate.log"), std::chrono::seconds(20));
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->exit_code, 1);
+    EXPECT_NE(v->err.find("admin.token_file " + token_path), std::string::npos) << v->err;
+    EXPECT_EQ((v->out + v->err).find("secret-part"), std::string::npos);
   }
 }
 

@@ -3,10 +3,12 @@
 // reads the DOM Chromium dumps — what an operator would see at 3 a.m.
 //
 // The story: tern serves a small files world (gateway `edge`, proxyless `greeter`) with the audit
-// log on. Two Envoys are connected: edge-1 NACKs its clusters, edge-2 ACKs them. Then someone saves
+// log on. Three Envoys are connected: edge-1 NACKs its clusters, edge-2 ACKs them, edge-3 says
+// nothing yet. Then someone saves
 // a broken services.yaml. The page shows the file source failing and serving the last good
-// configuration with the error, the gateway and the proxyless service, both proxies with their
-// per-type state (edge-1 NACKing with its error text, edge-2 in sync), and the audit records. The
+// configuration with the error, the gateway and the proxyless service, the proxies with their
+// per-type state (edge-1 NACKing with its error text, edge-2 in sync, edge-3 — which never
+// answered its response — behind), and the audit records. The
 // node id, the NACK text and the file error all carry HTML; the page shows it as text and no
 // element is created from it. A screenshot is kept in build/test-artifacts/status_page.png.
 #include <gtest/gtest.h>
@@ -110,14 +112,16 @@ class StatusPageTest : public ::testing::Test {
     return j;
   }
 
-  // An Envoy that asks for clusters and answers the response with an ACK or a NACK.
-  std::unique_ptr<RawXdsClient> ConnectProxy(const std::string& node_id, bool nack) {
+  // An Envoy that asks for clusters and answers the response with an ACK, a NACK, or not at all.
+  enum class Answer { kAck, kNack, kNone };
+  std::unique_ptr<RawXdsClient> ConnectProxy(const std::string& node_id, Answer answer_with) {
+    const bool nack = answer_with == Answer::kNack;
     auto c = std::make_unique<RawXdsClient>(tern_->xds_address(), kAds);
     const std::string cds(kClusterType);
     EXPECT_TRUE(c->Send(RawXdsClient::Request(cds, {}, "", "", "edge", node_id)));
     auto r = c->Next(seconds(10));
     EXPECT_TRUE(r.has_value()) << node_id << ": no CDS response";
-    if (!r) return c;
+    if (!r || answer_with == Answer::kNone) return c;
     auto answer = RawXdsClient::Request(cds, {}, nack ? "" : r->version_info(), r->nonce(), "edge", node_id);
     if (nack) answer.mutable_error_detail()->set_message(kNackText);
     EXPECT_TRUE(c->Send(answer));
@@ -151,8 +155,9 @@ class StatusPageTest : public ::testing::Test {
 };
 
 TEST_F(StatusPageTest, ABrowserShowsSourcesGatewaysProxiesAndAuditAsText) {
-  auto nacking = ConnectProxy(kNackingNode, /*nack=*/true);
-  auto in_sync = ConnectProxy("edge-2", /*nack=*/false);
+  auto nacking = ConnectProxy(kNackingNode, Answer::kNack);
+  auto in_sync = ConnectProxy("edge-2", Answer::kAck);
+  auto behind = ConnectProxy("edge-3", Answer::kNone);
   WaitFor("/debug/proxies", [](const nlohmann::json& j) {
     int nacked = 0, acked = 0;
     for (const auto& p : j.is_array() ? j : nlohmann::json::array()) {
@@ -181,14 +186,17 @@ TEST_F(StatusPageTest, ABrowserShowsSourcesGatewaysProxiesAndAuditAsText) {
   EXPECT_NE(Section(dom, "proxyless").find(">greeter<"), std::string::npos);
 
   const std::string proxies = Section(dom, "proxies");
-  EXPECT_NE(proxies.find("Connected proxies (2)"), std::string::npos);
+  EXPECT_NE(proxies.find("Connected proxies (3)"), std::string::npos);
   EXPECT_NE(proxies.find(">edge-1 &lt;b&gt;bold&lt;/b&gt;<"), std::string::npos);
   EXPECT_NE(proxies.find(">edge-2<"), std::string::npos);
   EXPECT_NE(proxies.find("cluster: NACK"), std::string::npos);
   EXPECT_NE(proxies.find("cluster: in sync"), std::string::npos);
+  EXPECT_NE(proxies.find(">edge-3<"), std::string::npos);
+  EXPECT_NE(proxies.find("cluster: behind"), std::string::npos);
   EXPECT_NE(proxies.find("cluster NACK: cluster web: &lt;img src=x onerror=alert(1)&gt; is not acceptable"),
             std::string::npos);
-  EXPECT_NE(Section(dom, "summary").find("2 proxy stream(s), 1 NACKing"), std::string::npos);
+  EXPECT_NE(Section(dom, "summary").find("3 proxy stream(s), 1 NACKing"), std::string::npos);
+  EXPECT_NE(Section(dom, "summary").find("1 behind"), std::string::npos);
 
   const std::string audit = Section(dom, "audit");
   EXPECT_NE(audit.find("file: initial sync"), std::string::npos);

@@ -44,6 +44,7 @@ set(TERN_ENVOY_ROOT_PROTOS
   envoy/extensions/upstreams/http/v3/http_protocol_options.proto
   envoy/config/trace/v3/zipkin.proto
   envoy/config/trace/v3/opentelemetry.proto
+  envoy/config/bootstrap/v3/bootstrap.proto
   validate/validate.proto
 )
 

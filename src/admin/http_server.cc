@@ -1,7 +1,10 @@
 #include "admin/http_server.h"
 
 #include <civetweb.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
+#include <cctype>
 #include <cstring>
 #include <exception>
 #include <nlohmann/json.hpp>
@@ -38,6 +41,7 @@ const char* Reason(int status) {
   switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 500: return "Internal Server Error";
@@ -45,11 +49,42 @@ const char* Reason(int status) {
     default: return "Error";
   }
 }
+std::string Sha256(const std::string& s) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+  return std::string(reinterpret_cast<const char*>(d), sizeof(d));
+}
+
+bool IEquals(const std::string& a, const char* b) {
+  if (a.size() != std::strlen(b)) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
 }  // namespace
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Handle(const std::string& path, HttpHandler handler) { handlers_[path] = std::move(handler); }
+
+void HttpServer::RequireBearerToken(std::string token, std::set<std::string> open_paths) {
+  token_digest_ = Sha256(token);
+  open_paths_ = std::move(open_paths);
+}
+
+// RFC 6750 section 2.1: `Authorization: Bearer <token>`; the scheme is case-insensitive.
+bool HttpServer::Authorized(const char* header) const {
+  if (!header) return false;
+  std::string h(header);
+  size_t sp = h.find(' ');
+  if (sp == std::string::npos || !IEquals(h.substr(0, sp), "Bearer")) return false;
+  size_t start = h.find_first_not_of(' ', sp);
+  if (start == std::string::npos) return false;
+  size_t end = h.find_last_not_of(" \t");
+  std::string digest = Sha256(h.substr(start, end + 1 - start));
+  return CRYPTO_memcmp(digest.data(), token_digest_.data(), digest.size()) == 0;
+}
 
 int HttpServer::Dispatch(::mg_connection* conn, void* self_ptr) {
   auto* self = static_cast<HttpServer*>(self_ptr);
@@ -60,9 +95,12 @@ int HttpServer::Dispatch(::mg_connection* conn, void* self_ptr) {
   req.query = ParseQuery(info->query_string);
   HttpResponse resp;
   auto it = self->handlers_.find(req.path);
-  if (it == self->handlers_.end()) {
-    // The path is the client's: quoted by the JSON library (a '"' or invalid UTF-8 in it must not
-    // make the answer invalid JSON).
+  if (!self->token_digest_.empty() && !self->open_paths_.contains(req.path) &&
+      !self->Authorized(mg_get_header(conn, "Authorization"))) {
+    resp = {401, "application/json", "{\"error\":\"this admin endpoint needs Authorization: Bearer <token>\"}\n"};
+    resp.headers["WWW-Authenticate"] = "Bearer realm=\"tern admin\"";
+  } else if (it == self->handlers_.end()) {
+    // The path is the client's: escaped, and invalid UTF-8 replaced, never thrown on.
     nlohmann::json err = {{"error", "no such admin endpoint: " + req.path}};
     resp = {404, "application/json", err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   } else if (req.method != "GET" && req.method != "HEAD") {
@@ -77,10 +115,12 @@ int HttpServer::Dispatch(::mg_connection* conn, void* self_ptr) {
       resp = {500, "application/json", err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
     }
   }
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-            "Connection: close\r\n\r\n",
-            resp.status, Reason(resp.status), resp.content_type.c_str(), resp.body.size());
+  std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + Reason(resp.status) +
+                     "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
+                     std::to_string(resp.body.size()) + "\r\nCache-Control: no-store\r\n";
+  for (const auto& [name, value] : resp.headers) head += name + ": " + value + "\r\n";
+  head += "Connection: close\r\n\r\n";
+  mg_write(conn, head.data(), head.size());
   if (req.method != "HEAD") mg_write(conn, resp.body.data(), resp.body.size());
   return resp.status;
 }

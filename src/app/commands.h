@@ -2,6 +2,7 @@
 // The `tern` subcommands. main.cc parses the command line and calls one of these; each returns
 // the process exit code.
 #include <string>
+#include <vector>
 
 namespace tern::app {
 
@@ -19,6 +20,12 @@ struct BootstrapArgs {
   std::string xds = "127.0.0.1:18000";
   int admin_port = 9901;
   bool grpc = false;
+  std::vector<std::string> metadata;  // "key=value": node.metadata (string values)
+  // xDS over TLS (docs/operations.md): any of these turns TLS on; tls_ca is then required.
+  std::string tls_ca;           // CA bundle that tern's certificate must chain to
+  std::string tls_cert;         // client certificate (mTLS), with tls_key
+  std::string tls_key;
+  std::string tls_server_name;  // SNI and the name tern's certificate must carry (default: the --xds host)
 };
 
 int Serve(const std::string& config_path);

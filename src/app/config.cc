@@ -27,6 +27,7 @@ class ConfigParser {
     if (top.Has("admin")) {
       MapReader m(ctx_, top.Get("admin"), "admin");
       ListenAddress(m, c.admin.address);
+      c.admin.token_file = OptionalPath(m, "token_file");
       m.Finish();
     }
     if (top.Has("consul")) c.consul = Consul(top.Get("consul"));

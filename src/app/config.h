@@ -27,6 +27,8 @@ struct XdsConfig {
 
 struct AdminConfig {
   std::string address = "127.0.0.1:19000";
+  // Set: `/` and `/debug/*` need `Authorization: Bearer <the file's content>` (docs/operations.md).
+  std::string token_file;
 };
 
 struct ConsulTls {

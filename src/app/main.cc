@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
   bootstrap->add_option("--xds", boot.xds, "tern's xDS address host:port");
   bootstrap->add_option("--admin-port", boot.admin_port, "Envoy admin port");
   bootstrap->add_flag("--grpc", boot.grpc, "print a gRPC xDS bootstrap (JSON) for proxyless clients");
+  bootstrap->add_option("--metadata", boot.metadata, "node metadata KEY=VALUE (repeatable)");
+  bootstrap->add_option("--tls-ca", boot.tls_ca, "xDS over TLS: CA file that tern's certificate must chain to");
+  bootstrap->add_option("--tls-cert", boot.tls_cert, "xDS over mTLS: client certificate file (with --tls-key)");
+  bootstrap->add_option("--tls-key", boot.tls_key, "xDS over mTLS: client private key file (with --tls-cert)");
+  bootstrap->add_option("--tls-server-name", boot.tls_server_name,
+                        "xDS over TLS: SNI and the DNS name tern's certificate must carry (default: the --xds host)");
 
   std::string audit_file;
   auto* audit = app.add_subcommand("audit", "audit log tools");

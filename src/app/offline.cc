@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "admin/resource_json.h"
+#include "app/admin_token.h"
 #include "app/commands.h"
 #include "app/runtime.h"
 #include "server/audit_log.h"
@@ -46,7 +47,13 @@ int Validate(const std::string& config_path) {
   }
   std::vector<model::Problem> problems;
   auto built = SyncAndBuild(*config, &problems);
-  if (!built) {
+  // What `serve` reads at start and refuses to run without.
+  if (!config->admin.token_file.empty()) {
+    if (auto token = ReadAdminToken(config->admin.token_file); !token.ok()) {
+      problems.push_back({config_path, std::string(token.status().message())});
+    }
+  }
+  if (!built || !problems.empty()) {
     PrintProblems("validate", problems);
     return 1;
   }

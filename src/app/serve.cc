@@ -9,6 +9,8 @@
 #include "admin/http_server.h"
 #include "admin/metrics.h"
 #include "admin/resource_json.h"
+#include "admin/status_page.h"
+#include "app/admin_token.h"
 #include "app/commands.h"
 #include "app/runtime.h"
 #include "app/xds_tls.h"
@@ -145,6 +147,16 @@ int Serve(const std::string& config_path) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+  std::string admin_token;  // never logged
+  if (!config->admin.token_file.empty()) {
+    auto token = ReadAdminToken(config->admin.token_file);
+    if (!token.ok()) {
+      spdlog::error("{}", std::string(token.status().message()));
+      return 1;
+    }
+    admin_token = std::move(*token);
+  }
+
   std::unique_ptr<server::AuditLog> audit;
   if (config->audit) {
     auto a = server::AuditLog::Open(config->audit->path);
@@ -215,11 +227,22 @@ int Serve(const std::string& config_path) {
     if (!js.ok()) return Json(400, {{"error", std::string(js.status().message())}});
     return admin::HttpResponse{200, "application/json", *js};
   });
+  admin::RegisterStatusPage(http, cache, {.audit_path = config->audit ? config->audit->path : ""});
+  if (!admin_token.empty()) {
+    // Probes and Prometheus stay open: they carry no node ids, errors or configuration
+    // (docs/operations.md, "Admin API access").
+    http.RequireBearerToken(admin_token, {"/healthz", "/readyz", "/metrics"});
+  }
   if (auto st = http.Start(config->admin.address); !st.ok()) {
     spdlog::error("{}", std::string(st.message()));
     return 1;
   }
-  spdlog::info("admin API on http://{}", config->admin.address);
+  spdlog::info("admin API on http://{}{}", config->admin.address,
+               admin_token.empty() ? "" : " (/ and /debug/* need the bearer token from admin.token_file)");
+  if (admin_token.empty() && !IsLoopbackListenAddress(config->admin.address)) {
+    spdlog::warn("the admin API on {} is reachable from other hosts and needs no token: set admin.token_file "
+                 "(docs/operations.md)", config->admin.address);
+  }
 
   // First sync, synchronously, so that the first snapshot holds everything the sources have.
   for (auto& s : sources) {

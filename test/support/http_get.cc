@@ -49,6 +49,12 @@ class Fd {
 
 absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, const std::string& path,
                                      std::chrono::milliseconds timeout) {
+  return HttpGet(host, port, path, {}, timeout);
+}
+
+absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, const std::string& path,
+                                     const std::vector<std::pair<std::string, std::string>>& headers,
+                                     std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   const std::string where = absl::StrCat("http://", host, ":", port, path);
   sockaddr_in addr{};
@@ -74,9 +80,9 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, const st
     }
   }
 
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host, ":", port,
-                   "\r\nConnection: close\r\n\r\n");
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host, ":", port, "\r\n");
+  for (const auto& [name, value] : headers) absl::StrAppend(&request, name, ": ", value, "\r\n");
+  request += "Connection: close\r\n\r\n";
   size_t sent = 0;
   while (sent < request.size()) {
     if (!PollFor(fd.get(), POLLOUT, deadline)) {
@@ -113,6 +119,7 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, const st
   }
   size_t body = raw.find("\r\n\r\n");
   if (body != std::string::npos) resp.body = raw.substr(body + 4);
+  resp.head = raw.substr(0, body);
   return resp;
 }
 

@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<TernServer>> TernServer::Start(const TernServerOp
   if (t->xds_port_ <= 0 || t->admin_port_ <= 0) return absl::InternalError("no free port");
 
   std::string config = absl::StrCat("xds:\n  address: \"127.0.0.1:", t->xds_port_, "\"\n", options.xds_extra,
-                                    "admin:\n  address: \"127.0.0.1:", t->admin_port_, "\"\n");
+                                    "admin:\n  address: \"127.0.0.1:", t->admin_port_, "\"\n",
+                                    options.admin_extra);
   if (!options.files.empty()) {
     config += "files:\n";
     for (const auto& f : options.files) config += absl::StrCat("  - \"", f, "\"\n");

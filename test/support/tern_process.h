@@ -30,6 +30,7 @@ struct TernServerOptions {
   std::vector<std::string> files;   // `files:` entries, relative to dir
   std::string extra_config;         // more top-level YAML appended to tern.yaml
   std::string xds_extra;            // more YAML lines under `xds:` (indented two spaces), e.g. tls
+  std::string admin_extra;          // more YAML lines under `admin:` (indented two spaces)
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(30);
 };
 

@@ -26,6 +26,7 @@
 #include "common/type_urls.h"
 #include "support/http_get.h"
 #include "support/process.h"
+#include "support/prometheus_text.h"
 #include "support/raw_xds_client.h"
 #include "support/tern_process.h"
 
@@ -56,60 +57,6 @@ std::string ServicesYaml(const std::vector<std::string>& names) {
                       "gateways:\n  - name: edge\n    listeners:\n      - name: http\n        port: 10000\n"
                       "        virtual_hosts: [ { name: all, domains: [\"*\"], routes: [ ",
                       routes, " ] } ]\n");
-}
-
-// One scrape: every sample by its series exactly as tern prints it (`name{labels}`), and every
-// family's type from its `# TYPE` line.
-struct Scrape {
-  std::string text;
-  std::map<std::string, double> samples;
-  std::map<std::string, std::string> types;
-
-  // The value of `series`, or -1 when tern does not export it.
-  double operator[](const std::string& series) const {
-    auto it = samples.find(series);
-    return it == samples.end() ? -1 : it->second;
-  }
-};
-
-Scrape ParseScrape(std::string text) {
-  Scrape s;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.rfind("# TYPE ", 0) == 0) {
-      size_t sp = line.find(' ', 7);
-      s.types[line.substr(7, sp - 7)] = line.substr(sp + 1);
-      continue;
-    }
-    if (line.empty() || line[0] == '#') continue;
-    size_t sp = line.rfind(' ');
-    if (sp == std::string::npos) continue;
-    s.samples[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  s.text = std::move(text);
-  return s;
-}
-
-// `promtool ARGS...`; its exit code and output.
-struct ToolResult {
-  int exit_code = -1;
-  std::string output;
-};
-ToolResult RunPromtool(const std::vector<std::string>& args, const std::string& dir, const std::string& stdin_path = "") {
-  SubprocessOptions o;
-  std::string cmd = "exec promtool";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  if (!stdin_path.empty()) cmd += " < '" + stdin_path + "'";
-  o.argv = {"/bin/sh", "-c", cmd};
-  o.log_path = dir + "/promtool.log";
-  auto p = Subprocess::Start(o);
-  if (!p.ok()) return {-1, p.status().ToString()};
-  auto code = (*p)->Wait(seconds(30));
-  return {code.ok() ? *code : -1, (*p)->Log()};
 }
 
 class MetricsTest : public ::testing::Test {
@@ -294,9 +241,16 @@ TEST_F(MetricsTest, AMalformedFileCountsAnErrorAndPublishesNothing) {
   EXPECT_EQ(s["tern_source_updates_total{source=\"file\"}"], before["tern_source_updates_total{source=\"file\"}"]);
   EXPECT_EQ(s["tern_ready"], 1) << "the last good configuration keeps serving";
 
-  WriteServices({"web", "api"});
+  // The fix also adds a second gateway: a node cluster with a snapshot of its own.
+  ASSERT_EQ(before["tern_snapshot_node_clusters"], 1);
+  ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"),
+                              ServicesYaml({"web", "api"}) +
+                                  "  - name: internal\n    listeners:\n      - name: http\n        port: 10001\n"
+                                  "        virtual_hosts: [ { name: all, domains: [\"*\"], routes: [ { service: api } ] } ]\n")
+                  .ok());
   s = AwaitMetrics([](const Scrape& m) { return m["tern_source_up{source=\"file\"}"] == 1; });
   EXPECT_EQ(s["tern_source_up{source=\"file\"}"], 1);
+  EXPECT_EQ(s["tern_snapshot_node_clusters"], 2);
   EXPECT_EQ(s["tern_source_updates_total{source=\"file\"}"], before["tern_source_updates_total{source=\"file\"}"] + 1);
 }
 

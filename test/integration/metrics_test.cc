@@ -403,6 +403,37 @@ TEST_F(MetricsTest, ARealPrometheusScrapesTernAndAnswersPromQL) {
   (*prom)->Kill();
 }
 
+// docs/operations.md's metric table is exact: every family tern exports is documented with its
+// type, and every documented family of the core is exported (the Consul and Nomad ones are checked
+// by consul_metrics_test and nomad_metrics_test; tern_audit_records_total appears with its first
+// record).
+TEST_F(MetricsTest, TheDocumentedMetricTableMatchesTheExposition) {
+  auto ops = ReadFile(SourceDir() + "/docs/operations.md");
+  ASSERT_TRUE(ops.ok());
+  std::map<std::string, std::string> documented;  // name → type column
+  std::regex row_re(R"(\n\| `(tern_[a-z0-9_]+)` \| (counter|gauge|histogram) \|)");
+  for (std::sregex_iterator it(ops->begin(), ops->end(), row_re), end; it != end; ++it) documented[(*it)[1]] = (*it)[2];
+  std::regex pair_re(R"(\n\| `(tern_[a-z0-9_]+)`, `(tern_[a-z0-9_]+)` \| (counter|gauge) \|)");
+  for (std::sregex_iterator it(ops->begin(), ops->end(), pair_re), end; it != end; ++it) {
+    documented[(*it)[1]] = (*it)[3];
+    documented[(*it)[2]] = (*it)[3];
+  }
+  EXPECT_GE(documented.size(), 35u);
+
+  const Scrape s = Metrics();
+  for (const auto& [name, type] : s.types) {
+    auto d = documented.find(name);
+    ASSERT_NE(d, documented.end()) << name << " is exported but not in docs/operations.md";
+    EXPECT_EQ(d->second, type) << name;
+  }
+  for (const auto& [name, type] : documented) {
+    if (name.rfind("tern_consul_", 0) == 0 || name.rfind("tern_nomad_", 0) == 0 || name == "tern_audit_records_total") {
+      continue;
+    }
+    EXPECT_TRUE(s.types.count(name)) << name << " is documented but tern does not export it";
+  }
+}
+
 // The rules operators load: valid, and each alert fires in its unit test (deploy/prometheus).
 TEST(PrometheusRulesTest, RulesAreValidAndEveryAlertFiresInItsUnitTest) {
   TempDir dir;

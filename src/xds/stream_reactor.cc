@@ -128,10 +128,10 @@ void StreamReactor<P>::HandleRequest() {
     // Not stale, so it ACKs the last response of this type: the proxy holds all that was sent.
     unacked_since_[ti] = {};
     nacking_[ti] = false;
-    if (converge_from_[ti] && deps_.observer) {
-      deps_.observer->OnConverged(type, std::chrono::duration<double>(now - *converge_from_[ti]).count());
+    if (converge_from_[ti] != TimePoint{} && deps_.observer) {
+      deps_.observer->OnConverged(type, std::chrono::duration<double>(now - converge_from_[ti]).count());
     }
-    converge_from_[ti].reset();
+    converge_from_[ti] = {};
   }
   if (kind == RequestKind::kNack) {
     nacking_[ti] = true;
@@ -150,7 +150,7 @@ template <typename P>
 void StreamReactor<P>::OnSnapshot(cache::SnapshotPtr snapshot, std::chrono::steady_clock::time_point published_at) {
   absl::MutexLock l(&mu_);
   snapshot_ = std::move(snapshot);
-  if (!push_published_) push_published_ = published_at;
+  if (push_published_ == TimePoint{}) push_published_ = published_at;
   MaybeWrite();
 }
 
@@ -159,13 +159,13 @@ void StreamReactor<P>::MaybeWrite() {
   if (finished_ || write_in_flight_ || !snapshot_) return;
   std::optional<PendingResponse> resp = state_.NextResponse(snapshot_);
   if (!resp) {
-    push_published_.reset();  // up to date: the push (if any) is complete
+    push_published_ = {};  // up to date: the push (if any) is complete
     return;
   }
   const size_t ti = static_cast<size_t>(resp->type);
   if (unacked_since_[ti] == TimePoint{}) unacked_since_[ti] = std::chrono::steady_clock::now();
   in_flight_published_ = push_published_;
-  if (push_published_ && !converge_from_[ti]) converge_from_[ti] = push_published_;
+  if (push_published_ != TimePoint{} && converge_from_[ti] == TimePoint{}) converge_from_[ti] = push_published_;
   response_ = ToByteBuffer(std::move(*resp));
   write_in_flight_ = true;
   in_flight_type_ = resp->type;
@@ -182,13 +182,13 @@ void StreamReactor<P>::OnWriteDone(bool ok) {
   response_.Clear();  // release the shared resource bytes now, not at the next write
   if (ok && deps_.observer && in_flight_type_) {
     deps_.observer->OnResponseSent(*in_flight_type_, in_flight_resources_, in_flight_bytes_);
-    if (in_flight_published_) {
+    if (in_flight_published_ != TimePoint{}) {
       deps_.observer->OnPushLatency(
           *in_flight_type_,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - *in_flight_published_).count());
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - in_flight_published_).count());
     }
   }
-  in_flight_published_.reset();
+  in_flight_published_ = {};
   if (!ok) {
     FinishOnce(grpc::Status::OK);
     return;

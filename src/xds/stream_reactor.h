@@ -96,13 +96,16 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_resources_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
-  // Timing for the observer (push latency, convergence) and /debug/proxies (out of sync since).
-  // push_published_: publication of the oldest snapshot not yet fully written (unset while the
-  // stream is up to date, so that answers to new subscriptions are not counted as pushes).
+  // Timing for the observer (push latency, convergence) and the scrape-time sync gauges; the epoch
+  // (TimePoint{}) means "none", to keep streams small. push_published_: publication of the oldest
+  // snapshot not yet fully written (none while the stream is up to date, so that answers to new
+  // subscriptions are not counted as pushes). converge_from_: per type, the publication the
+  // proxy's next ACK of that type completes. unacked_since_: per type, when the first response
+  // the proxy has not ACKed was written.
   using TimePoint = std::chrono::steady_clock::time_point;
-  std::optional<TimePoint> push_published_ ABSL_GUARDED_BY(mu_);
-  std::optional<TimePoint> in_flight_published_ ABSL_GUARDED_BY(mu_);
-  std::array<std::optional<TimePoint>, kNumResourceTypes> converge_from_ ABSL_GUARDED_BY(mu_);
+  TimePoint push_published_ ABSL_GUARDED_BY(mu_){};
+  TimePoint in_flight_published_ ABSL_GUARDED_BY(mu_){};
+  std::array<TimePoint, kNumResourceTypes> converge_from_ ABSL_GUARDED_BY(mu_){};
   std::array<TimePoint, kNumResourceTypes> unacked_since_ ABSL_GUARDED_BY(mu_){};
   std::array<bool, kNumResourceTypes> nacking_ ABSL_GUARDED_BY(mu_){};
   std::string node_id_ ABSL_GUARDED_BY(mu_);

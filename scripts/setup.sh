@@ -11,7 +11,8 @@ DEB_PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev nodejs npm curl ca-certificates
-  chromium
+  chromium    # the status page browser test
+  prometheus  # promtool and the server, for the metrics and alerting-rule tests
 )
 
 missing=()

@@ -45,6 +45,7 @@ class MetricsBridge : public server::ReconcilerObserver {
     for (const auto& [name, snap] : s.gateways) n += snap->size();
     m_.SnapshotPublished(s.gateways.size(), n);
     double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    m_.SnapshotBuilt(s.build_seconds, now);
     for (const auto& r : reasons) m_.SourceUpdated(r.substr(0, r.find(':')), now);
   }
   void OnRejected(const std::string& source, const std::vector<model::Problem>&) override { m_.SourceFailed(source); }
@@ -173,6 +174,7 @@ int Serve(const std::string& config_path) {
   auto sources = MakeSources(*config);
   std::vector<std::string> names;
   for (const auto& s : sources) names.push_back(s->name());
+  for (const auto& n : names) metrics.RegisterSource(n);
   server::Reconciler reconciler(cache, names, &bridge);
 
   xds::XdsServerOptions xds_options{.address = config->xds.address, .observer = &metrics};
@@ -205,6 +207,8 @@ int Serve(const std::string& config_path) {
     return Json(ready ? 200 : 503, {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources())}});
   });
   http.Handle("/metrics", [&](const admin::HttpRequest&) {
+    metrics.ObserveStreams(xds.Streams(), std::chrono::steady_clock::now());
+    metrics.SetReady(reconciler.Ready());
     std::string text = metrics.Render();
     for (const auto& s : sources) {
       if (auto* m = dynamic_cast<const sources::MetricsReporter*>(s.get())) text += m->MetricsText();

@@ -19,7 +19,8 @@ std::vector<std::string> SnapshotCache::NodeClusters() const {
   return out;
 }
 
-void SnapshotCache::SetAll(std::map<std::string, SnapshotPtr> per_cluster, SnapshotPtr fallback) {
+void SnapshotCache::SetAll(std::map<std::string, SnapshotPtr> per_cluster, SnapshotPtr fallback,
+                           std::chrono::steady_clock::time_point published_at) {
   std::vector<std::pair<Callback, SnapshotPtr>> notify;
   {
     absl::MutexLock l(&mu_);
@@ -35,7 +36,7 @@ void SnapshotCache::SetAll(std::map<std::string, SnapshotPtr> per_cluster, Snaps
     }
   }
   // Outside the lock: a callback may cancel or add watches.
-  for (auto& [cb, snap] : notify) cb(snap);
+  for (auto& [cb, snap] : notify) cb(snap, published_at);
 }
 
 SnapshotPtr SnapshotCache::Watch(const std::string& node_cluster, Callback cb, uint64_t* watch_id) {

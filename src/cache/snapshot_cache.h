@@ -1,6 +1,7 @@
 #pragma once
 // Holds the current snapshot per node cluster and tells watchers when it changes.
 // Node clusters without a snapshot of their own get the default (mesh) snapshot.
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,7 +18,9 @@ namespace tern::cache {
 // block: a stream only notes that a newer snapshot exists and schedules its own write.
 class ConfigWatcher {
  public:
-  using Callback = std::function<void(SnapshotPtr)>;
+  // `published_at`: when the publisher handed the snapshot set over (the same instant for every
+  // watcher of one publication), so that a stream can measure its push latency from there.
+  using Callback = std::function<void(SnapshotPtr, std::chrono::steady_clock::time_point published_at)>;
   virtual ~ConfigWatcher() = default;
   // Returns the current snapshot (may be null before the first publish) and registers `cb` to be
   // called with every later one for `node_cluster`. The returned id cancels the watch.
@@ -28,8 +31,10 @@ class ConfigWatcher {
 class SnapshotCache : public ConfigWatcher {
  public:
   // Replaces all snapshots at once: `per_cluster` for named node clusters, `fallback` for the
-  // rest. Watchers whose snapshot version changed are notified.
-  void SetAll(std::map<std::string, SnapshotPtr> per_cluster, SnapshotPtr fallback);
+  // rest. Watchers whose snapshot version changed are notified, with `published_at` (the caller's
+  // clock: the cache has none).
+  void SetAll(std::map<std::string, SnapshotPtr> per_cluster, SnapshotPtr fallback,
+              std::chrono::steady_clock::time_point published_at = {});
   SnapshotPtr Get(const std::string& node_cluster) const;
   std::vector<std::string> NodeClusters() const;
 

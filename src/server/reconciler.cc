@@ -94,6 +94,7 @@ void Reconciler::ApplyLocked() {
     return builder_.Build(world, problems);
   };
 
+  const auto build_start = std::chrono::steady_clock::now();
   std::map<std::string, sources::FragmentPtr> candidate = fragments_;
   for (auto& [src, p] : batch) candidate[src] = p.fragment;
   std::vector<model::Problem> problems;
@@ -135,7 +136,9 @@ void Reconciler::ApplyLocked() {
   }
 
   fragments_ = std::move(candidate);
-  cache_.SetAll(built->gateways, built->mesh);
+  const auto published_at = std::chrono::steady_clock::now();
+  built->build_seconds = std::chrono::duration<double>(published_at - build_start).count();
+  cache_.SetAll(built->gateways, built->mesh, published_at);
   std::vector<std::string> reasons;
   {
     absl::MutexLock l(&mu_);

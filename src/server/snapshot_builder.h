@@ -15,6 +15,9 @@ namespace tern::server {
 struct BuiltSnapshots {
   std::map<std::string, cache::SnapshotPtr> gateways;  // node cluster = gateway name
   cache::SnapshotPtr mesh;  // every other node cluster (proxyless gRPC clients)
+  // Set by the reconciler: seconds spent merging, translating and checking this set (including
+  // trial builds that isolated a rejected source), for tern_snapshot_build_seconds.
+  double build_seconds = 0;
 };
 
 // Builds snapshots. Resources whose bytes did not change since the last build are reused (same

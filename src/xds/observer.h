@@ -18,6 +18,12 @@ class XdsObserver {
   virtual void OnAck(ResourceType type) {}
   virtual void OnNack(ResourceType type, const std::string& error) {}
   virtual void OnBadRequest(const std::string& error) {}
+  // A response written because a snapshot was published: `seconds` from the publication to the
+  // end of the write. Every response of a push is reported, so each type gets its own latency.
+  virtual void OnPushLatency(ResourceType type, double seconds) {}
+  // The proxy ACKed the response that carried a published change of `type`: `seconds` from the
+  // (earliest un-ACKed) publication to the ACK. A NACKed change is reported at the later ACK.
+  virtual void OnConverged(ResourceType type, double seconds) {}
 };
 
 }  // namespace tern::xds

@@ -28,6 +28,11 @@ struct TypeInfo {
   uint64_t responses = 0;
   uint64_t acks = 0;
   uint64_t nacks = 0;
+  // When a response of this type was first written that the proxy has not ACKed yet (NACKed or
+  // not answered); the epoch (default) while the proxy has ACKed everything sent. Set by the
+  // reactor, not by the protocol state.
+  std::chrono::steady_clock::time_point unacked_since{};
+  bool nacking = false;  // the proxy's last answer for this type was a NACK (set by the reactor)
 };
 
 struct StreamInfo {

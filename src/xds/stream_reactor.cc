@@ -119,10 +119,11 @@ void StreamReactor<P>::HandleRequest() {
     std::weak_ptr<Handle> weak = handle_;
     snapshot_ = deps_.watcher.Watch(
         node_cluster_,
-        [weak](cache::SnapshotPtr snap) {
+        [weak](cache::SnapshotPtr snap, std::chrono::steady_clock::time_point published_at) {
+          if (published_at == std::chrono::steady_clock::time_point{}) published_at = std::chrono::steady_clock::now();
           if (auto h = weak.lock()) {
             absl::MutexLock hl(&h->mu);
-            if (h->reactor) h->reactor->OnSnapshot(std::move(snap));
+            if (h->reactor) h->reactor->OnSnapshot(std::move(snap), published_at);
           }
         },
         &watch_id_);
@@ -138,7 +139,19 @@ void StreamReactor<P>::HandleRequest() {
     FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(st.message())));
     return;
   }
+  const auto now = std::chrono::steady_clock::now();
+  const size_t ti = static_cast<size_t>(type);
+  if (kind == RequestKind::kAck) {
+    // Not stale, so it ACKs the last response of this type: the proxy holds all that was sent.
+    unacked_since_[ti] = {};
+    nacking_[ti] = false;
+    if (converge_from_[ti] != TimePoint{} && deps_.observer) {
+      deps_.observer->OnConverged(type, std::chrono::duration<double>(now - converge_from_[ti]).count());
+    }
+    converge_from_[ti] = {};
+  }
   if (kind == RequestKind::kNack) {
+    nacking_[ti] = true;
     spdlog::warn("NACK from {}/{} for {} (nonce {}): {}", node_cluster_, node_id_, ShortName(type),
                  req.response_nonce(), req.error_detail().message());
     if (deps_.observer) deps_.observer->OnNack(type, req.error_detail().message());
@@ -158,9 +171,10 @@ void StreamReactor<P>::Inspect(StreamView* out) {
 }
 
 template <typename P>
-void StreamReactor<P>::OnSnapshot(cache::SnapshotPtr snapshot) {
+void StreamReactor<P>::OnSnapshot(cache::SnapshotPtr snapshot, std::chrono::steady_clock::time_point published_at) {
   absl::MutexLock l(&mu_);
   snapshot_ = std::move(snapshot);
+  if (push_published_ == TimePoint{}) push_published_ = published_at;
   MaybeWrite();
 }
 
@@ -168,7 +182,14 @@ template <typename P>
 void StreamReactor<P>::MaybeWrite() {
   if (finished_ || write_in_flight_ || !snapshot_) return;
   std::optional<PendingResponse> resp = state_.NextResponse(snapshot_);
-  if (!resp) return;
+  if (!resp) {
+    push_published_ = {};  // up to date: the push (if any) is complete
+    return;
+  }
+  const size_t ti = static_cast<size_t>(resp->type);
+  if (unacked_since_[ti] == TimePoint{}) unacked_since_[ti] = std::chrono::steady_clock::now();
+  in_flight_published_ = push_published_;
+  if (push_published_ != TimePoint{} && converge_from_[ti] == TimePoint{}) converge_from_[ti] = push_published_;
   response_ = ToByteBuffer(std::move(*resp));
   write_in_flight_ = true;
   in_flight_type_ = resp->type;
@@ -185,7 +206,13 @@ void StreamReactor<P>::OnWriteDone(bool ok) {
   response_.Clear();  // release the shared resource bytes now, not at the next write
   if (ok && deps_.observer && in_flight_type_) {
     deps_.observer->OnResponseSent(*in_flight_type_, in_flight_resources_, in_flight_bytes_);
+    if (in_flight_published_ != TimePoint{}) {
+      deps_.observer->OnPushLatency(
+          *in_flight_type_,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - in_flight_published_).count());
+    }
   }
+  in_flight_published_ = {};
   if (!ok) {
     FinishOnce(grpc::Status::OK);
     return;
@@ -204,7 +231,11 @@ template <typename P>
 void StreamReactor<P>::PublishInfo() {
   deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
     s.requests = requests_;
-    for (ResourceType t : kAdsOrder) s.types[static_cast<size_t>(t)] = state_.info(t);
+    for (ResourceType t : kAdsOrder) {
+      s.types[static_cast<size_t>(t)] = state_.info(t);
+      s.types[static_cast<size_t>(t)].unacked_since = unacked_since_[static_cast<size_t>(t)];
+      s.types[static_cast<size_t>(t)].nacking = nacking_[static_cast<size_t>(t)];
+    }
   });
 }
 

@@ -7,6 +7,8 @@
 // at a time; a snapshot that arrives meanwhile only replaces snapshot_, and the next write is
 // computed from the newest snapshot when the current one completes (latest wins, no queue).
 // Nothing here blocks: a reaction parses one small request or copies pre-serialized bytes.
+#include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,7 +80,7 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   };
   void Inspect(StreamView* out);
 
-  void OnSnapshot(cache::SnapshotPtr snapshot);
+  void OnSnapshot(cache::SnapshotPtr snapshot, std::chrono::steady_clock::time_point published_at);
   void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishOnce(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -102,6 +104,18 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_resources_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
+  // Timing for the observer (push latency, convergence) and the scrape-time sync gauges; the epoch
+  // (TimePoint{}) means "none", to keep streams small. push_published_: publication of the oldest
+  // snapshot not yet fully written (none while the stream is up to date, so that answers to new
+  // subscriptions are not counted as pushes). converge_from_: per type, the publication the
+  // proxy's next ACK of that type completes. unacked_since_: per type, when the first response
+  // the proxy has not ACKed was written.
+  using TimePoint = std::chrono::steady_clock::time_point;
+  TimePoint push_published_ ABSL_GUARDED_BY(mu_){};
+  TimePoint in_flight_published_ ABSL_GUARDED_BY(mu_){};
+  std::array<TimePoint, kNumResourceTypes> converge_from_ ABSL_GUARDED_BY(mu_){};
+  std::array<TimePoint, kNumResourceTypes> unacked_since_ ABSL_GUARDED_BY(mu_){};
+  std::array<bool, kNumResourceTypes> nacking_ ABSL_GUARDED_BY(mu_){};
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   std::string node_cluster_ ABSL_GUARDED_BY(mu_);
 };

@@ -185,7 +185,10 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
     }
     gate_.published = fragment;
     // ... and so that they start blocking where this read stopped instead of reading it all again.
-    for (const auto& [path, seed] : reads) client_->Seed(path, seed);
+    for (const auto& [path, seed] : reads) {
+      if (path == kCatalogPath) catalog_index_ = seed.index;  // tern_consul_catalog_index from the first read on
+      client_->Seed(path, seed);
+    }
   }
   status_.synced = true;
   status_.index++;

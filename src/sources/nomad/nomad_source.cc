@@ -60,6 +60,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
   nomad::NomadView view;
   view.canary = options_.canary;
   std::vector<std::pair<std::string, http::BlockingClient::AnswerSeed>> reads;  // to seed the watches with
+  uint64_t list_read_index = 0;
   {
     http::Response r = client_->Get(list_path_);
     if (!r.ok) {
@@ -72,6 +73,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
       return absl::UnavailableError("Nomad could not be read");
     }
     view.services = *list;
+    list_read_index = r.index;
     reads.emplace_back(list_path_, http::BlockingClient::SeedOf(r));
   }
   for (const auto& [key, tags] : view.services) {
@@ -98,6 +100,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
   if (!Watching()) {
     // Seed the watchers with what was read so that their first answers change nothing.
     list_ = view.services;
+    list_index_ = list_read_index;  // tern_nomad_services_index from the first read on
     for (auto& [key, regs] : view.registrations) services_[key].registrations = regs;
     gate_.published = fragment;
     gate_.mapping_problems = mapping;

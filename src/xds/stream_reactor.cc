@@ -54,7 +54,7 @@ StreamReactor<P>::StreamReactor(grpc::CallbackServerContext* ctx, StreamDeps dep
     absl::MutexLock hl(&handle_->mu);
     handle_->reactor = this;
   }
-  StreamInfo info;
+  StreamIdentity info;
   info.peer = ctx->peer();
   info.service = std::move(service_name);
   info.delta = P::kDelta;
@@ -109,7 +109,7 @@ void StreamReactor<P>::HandleRequest() {
       }
     }
     std::string node = NodeSummary(req.node());
-    deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
+    deps_.registry.Update(registry_id_, [&](StreamIdentity& s) {
       s.node_id = node_id_;
       s.node_cluster = node_cluster_;
       s.node = std::move(node);
@@ -144,15 +144,21 @@ void StreamReactor<P>::HandleRequest() {
     if (deps_.observer) deps_.observer->OnAck(type);
   }
   requests_++;
-  PublishInfo();
   MaybeWrite();
 }
 
 template <typename P>
-void StreamReactor<P>::Inspect(StreamView* out) {
+void StreamReactor<P>::Inspect(StreamView* out, bool detail) {
   absl::MutexLock l(&mu_);
-  for (ResourceType t : kAdsOrder) out->types[static_cast<size_t>(t)] = state_.View(t);
-  out->latest = snapshot_;
+  out->requests = requests_;
+  for (ResourceType t : kAdsOrder) {
+    if (detail) {
+      out->types[static_cast<size_t>(t)] = state_.View(t);
+    } else {
+      out->types[static_cast<size_t>(t)].info = state_.info(t);
+    }
+  }
+  if (detail) out->latest = snapshot_;
 }
 
 template <typename P>
@@ -172,7 +178,6 @@ void StreamReactor<P>::MaybeWrite() {
   in_flight_type_ = resp->type;
   in_flight_bytes_ = response_.Length();
   in_flight_resources_ = resp->resources;
-  PublishInfo();
   StartWrite(&response_);
 }
 
@@ -196,14 +201,6 @@ void StreamReactor<P>::FinishOnce(grpc::Status status) {
   if (finished_) return;
   finished_ = true;
   Finish(std::move(status));
-}
-
-template <typename P>
-void StreamReactor<P>::PublishInfo() {
-  deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
-    s.requests = requests_;
-    for (ResourceType t : kAdsOrder) s.types[static_cast<size_t>(t)] = state_.info(t);
-  });
 }
 
 template <typename P>

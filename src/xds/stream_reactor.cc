@@ -31,13 +31,25 @@ grpc::ByteBuffer ToByteBuffer(PendingResponse&& resp) {
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
+// Node metadata larger than this is not kept (an idle stream's memory is a tracked cost; Envoy
+// metadata is typically a few hundred bytes).
+constexpr size_t kMaxKeptMetadataBytes = 16 * 1024;
+
 // What CSDS and /debug/proxies show of a node, kept for the stream's life: not the extensions
 // and client features an Envoy lists by the hundred.
-std::string NodeSummary(const envoy::config::core::v3::Node& node) {
+std::string NodeSummary(const envoy::config::core::v3::Node& node, const std::string& peer) {
   envoy::config::core::v3::Node keep;
   keep.set_id(node.id());
   keep.set_cluster(node.cluster());
-  if (node.has_metadata()) *keep.mutable_metadata() = node.metadata();
+  if (node.has_metadata()) {
+    if (node.metadata().ByteSizeLong() <= kMaxKeptMetadataBytes) {
+      *keep.mutable_metadata() = node.metadata();
+    } else {
+      spdlog::warn("xds stream from {} (node {}/{}): node metadata of {} bytes not kept for CSDS and "
+                   "/debug/proxies (limit {})",
+                   peer, node.cluster(), node.id(), node.metadata().ByteSizeLong(), kMaxKeptMetadataBytes);
+    }
+  }
   if (node.has_locality()) *keep.mutable_locality() = node.locality();
   keep.set_user_agent_name(node.user_agent_name());
   if (node.has_user_agent_version()) keep.set_user_agent_version(node.user_agent_version());
@@ -108,7 +120,7 @@ void StreamReactor<P>::HandleRequest() {
         return;
       }
     }
-    std::string node = NodeSummary(req.node());
+    std::string node = NodeSummary(req.node(), ctx_->peer());
     deps_.registry.Update(registry_id_, [&](StreamIdentity& s) {
       s.node_id = node_id_;
       s.node_cluster = node_cluster_;

@@ -124,6 +124,7 @@ TEST(ClientStatusTest, ADeltaClientThatReconnectedHoldingTheCurrentVersionIsSync
   ResourceType type;
   ASSERT_TRUE(st.OnRequest(req, &kind, &type).ok());
   EXPECT_FALSE(st.NextResponse(snap)) << "c1 is current and c3 does not exist: nothing to send";
+  EXPECT_EQ(TypeConfigStatus(st.info(ResourceType::kCluster)), ConfigStatus::kSynced);
   EXPECT_EQ(Statuses(ResourceType::kCluster, st.View(ResourceType::kCluster), snap),
             (M{{"c1", "SYNCED/ACKED"}, {"c3", "NOT_SENT/DOES_NOT_EXIST"}}));
 

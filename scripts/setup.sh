@@ -7,7 +7,7 @@ ROOT=$PWD
 
 DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
-  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev libre2-dev
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev nodejs npm curl ca-certificates

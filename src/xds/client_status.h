@@ -58,6 +58,8 @@ struct TypeView {
 };
 
 struct StreamView {
+  uint64_t requests = 0;  // requests applied so far
+  // Only `info` is filled unless details were asked for.
   std::array<TypeView, kNumResourceTypes> types;
   cache::SnapshotPtr latest;  // the newest snapshot the stream knows for its node cluster
 };

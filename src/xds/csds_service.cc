@@ -54,7 +54,7 @@ absl::StatusOr<status::ClientStatusResponse> AnswerClientStatus(const StreamRegi
   if (!matchers.ok()) {
     return absl::InvalidArgumentError("ClientStatusRequest." + std::string(matchers.status().message()));
   }
-  auto node_of = [](const StreamInfo& info) {
+  auto node_of = [](const StreamIdentity& info) {
     envoy::config::core::v3::Node node;
     if (!node.ParseFromString(info.node)) {
       node.Clear();
@@ -64,7 +64,7 @@ absl::StatusOr<status::ClientStatusResponse> AnswerClientStatus(const StreamRegi
     return node;
   };
   auto streams = registry.Statuses(
-      [&](const StreamInfo& info) {
+      [&](const StreamIdentity& info) {
         if (info.node.empty()) return false;  // no first request yet: nothing to say
         envoy::config::core::v3::Node node = node_of(info);
         return matchers->Matches(node.id(), node.metadata());

@@ -133,7 +133,15 @@ std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st
     removed.clear();
   }
   for (const auto& r : parts) st.removal_pending.erase(r->name);
-  if (count == 0 && removed.empty()) return std::nullopt;
+  if (count == 0 && removed.empty()) {
+    // A reconnecting client that holds exactly the current versions (initial_resource_versions):
+    // as good as an ACK of them (CSDS reports it SYNCED).
+    if (st.info.answer == Answer::kNone && !st.held.empty()) {
+      st.info.answer = Answer::kAcked;
+      st.info.version_acked = set.version;
+    }
+    return std::nullopt;
+  }
   // On ADS a (re)sent cluster is followed by its endpoints.
   if (!changed_clusters.empty()) {
     TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];

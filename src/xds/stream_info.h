@@ -1,5 +1,5 @@
 #pragma once
-// What /debug/proxies shows about one connected stream.
+// What /debug/proxies and CSDS show about one connected stream.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -35,7 +35,9 @@ struct TypeInfo {
   bool nacking = false;  // the proxy's last answer for this type was a NACK (set by the reactor)
 };
 
-struct StreamInfo {
+// Who a stream is. The registry keeps only this for the stream's life; the protocol state is
+// read from the stream itself when someone asks (StreamInspector), not copied on every request.
+struct StreamIdentity {
   uint64_t id = 0;
   std::string node_id;
   std::string node_cluster;
@@ -46,8 +48,12 @@ struct StreamInfo {
   std::string peer;
   std::string service;         // "ads", "lds", ...
   bool delta = false;
-  uint64_t requests = 0;       // requests applied so far
   std::chrono::system_clock::time_point connected_at;
+};
+
+// What /debug/proxies shows about one connected stream.
+struct StreamInfo : StreamIdentity {
+  uint64_t requests = 0;       // requests applied so far
   std::array<TypeInfo, kNumResourceTypes> types;
 };
 

@@ -32,13 +32,25 @@ grpc::ByteBuffer ToByteBuffer(PendingResponse&& resp) {
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
+// Node metadata larger than this is not kept (an idle stream's memory is a tracked cost; Envoy
+// metadata is typically a few hundred bytes).
+constexpr size_t kMaxKeptMetadataBytes = 16 * 1024;
+
 // What CSDS and /debug/proxies show of a node, kept for the stream's life: not the extensions
 // and client features an Envoy lists by the hundred.
-std::string NodeSummary(const envoy::config::core::v3::Node& node) {
+std::string NodeSummary(const envoy::config::core::v3::Node& node, const std::string& peer) {
   envoy::config::core::v3::Node keep;
   keep.set_id(node.id());
   keep.set_cluster(node.cluster());
-  if (node.has_metadata()) *keep.mutable_metadata() = node.metadata();
+  if (node.has_metadata()) {
+    if (node.metadata().ByteSizeLong() <= kMaxKeptMetadataBytes) {
+      *keep.mutable_metadata() = node.metadata();
+    } else {
+      spdlog::warn("xds stream from {} (node {}/{}): node metadata of {} bytes not kept for CSDS and "
+                   "/debug/proxies (limit {})",
+                   peer, node.cluster(), node.id(), node.metadata().ByteSizeLong(), kMaxKeptMetadataBytes);
+    }
+  }
   if (node.has_locality()) *keep.mutable_locality() = node.locality();
   keep.set_user_agent_name(node.user_agent_name());
   if (node.has_user_agent_version()) keep.set_user_agent_version(node.user_agent_version());
@@ -55,7 +67,7 @@ StreamReactor<P>::StreamReactor(grpc::CallbackServerContext* ctx, StreamDeps dep
     absl::MutexLock hl(&handle_->mu);
     handle_->reactor = this;
   }
-  StreamInfo info;
+  StreamIdentity info;
   info.peer = ctx->peer();
   info.service = std::move(service_name);
   info.delta = P::kDelta;
@@ -109,8 +121,8 @@ void StreamReactor<P>::HandleRequest() {
         return;
       }
     }
-    std::string node = NodeSummary(req.node());
-    deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
+    std::string node = NodeSummary(req.node(), ctx_->peer());
+    deps_.registry.Update(registry_id_, [&](StreamIdentity& s) {
       // For display (/debug/proxies is JSON); the raw node cluster still selects the snapshot.
       s.node_id = SanitizeUtf8(node_id_);
       s.node_cluster = SanitizeUtf8(node_cluster_);
@@ -159,15 +171,24 @@ void StreamReactor<P>::HandleRequest() {
     if (deps_.observer) deps_.observer->OnAck(type);
   }
   requests_++;
-  PublishInfo();
   MaybeWrite();
 }
 
 template <typename P>
-void StreamReactor<P>::Inspect(StreamView* out) {
+void StreamReactor<P>::Inspect(StreamView* out, bool detail) {
   absl::MutexLock l(&mu_);
-  for (ResourceType t : kAdsOrder) out->types[static_cast<size_t>(t)] = state_.View(t);
-  out->latest = snapshot_;
+  out->requests = requests_;
+  for (ResourceType t : kAdsOrder) {
+    if (detail) {
+      out->types[static_cast<size_t>(t)] = state_.View(t);
+    } else {
+      out->types[static_cast<size_t>(t)].info = state_.info(t);
+    }
+    // The reactor's own timing state (the protocol state does not keep time).
+    out->types[static_cast<size_t>(t)].info.unacked_since = unacked_since_[static_cast<size_t>(t)];
+    out->types[static_cast<size_t>(t)].info.nacking = nacking_[static_cast<size_t>(t)];
+  }
+  if (detail) out->latest = snapshot_;
 }
 
 template <typename P>
@@ -195,7 +216,6 @@ void StreamReactor<P>::MaybeWrite() {
   in_flight_type_ = resp->type;
   in_flight_bytes_ = response_.Length();
   in_flight_resources_ = resp->resources;
-  PublishInfo();
   StartWrite(&response_);
 }
 
@@ -225,18 +245,6 @@ void StreamReactor<P>::FinishOnce(grpc::Status status) {
   if (finished_) return;
   finished_ = true;
   Finish(std::move(status));
-}
-
-template <typename P>
-void StreamReactor<P>::PublishInfo() {
-  deps_.registry.Update(registry_id_, [&](StreamInfo& s) {
-    s.requests = requests_;
-    for (ResourceType t : kAdsOrder) {
-      s.types[static_cast<size_t>(t)] = state_.info(t);
-      s.types[static_cast<size_t>(t)].unacked_since = unacked_since_[static_cast<size_t>(t)];
-      s.types[static_cast<size_t>(t)].nacking = nacking_[static_cast<size_t>(t)];
-    }
-  });
 }
 
 template <typename P>

@@ -71,20 +71,19 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   struct Handle : StreamInspector {
     absl::Mutex mu;
     StreamReactor* reactor ABSL_GUARDED_BY(mu);
-    bool Inspect(StreamView* out) override {
+    bool Inspect(StreamView* out, bool detail) override {
       absl::MutexLock hl(&mu);
       if (!reactor) return false;
-      reactor->Inspect(out);
+      reactor->Inspect(out, detail);
       return true;
     }
   };
-  void Inspect(StreamView* out);
+  void Inspect(StreamView* out, bool detail);
 
   void OnSnapshot(cache::SnapshotPtr snapshot, std::chrono::steady_clock::time_point published_at);
   void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishOnce(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PublishInfo() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   grpc::CallbackServerContext* ctx_;
   StreamDeps deps_;

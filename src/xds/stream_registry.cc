@@ -2,27 +2,28 @@
 
 namespace tern::xds {
 
-std::vector<StreamStatus> StreamRegistry::Statuses(const std::function<bool(const StreamInfo&)>& want,
+std::vector<StreamStatus> StreamRegistry::Statuses(const std::function<bool(const StreamIdentity&)>& want,
                                                    bool with_resources) const {
-  std::vector<std::pair<StreamInfo, std::shared_ptr<StreamInspector>>> picked;
+  std::vector<std::pair<StreamIdentity, std::shared_ptr<StreamInspector>>> picked;
   {
     absl::MutexLock l(&mu_);
     for (const auto& [id, e] : streams_) {
-      if (want(e.info)) picked.emplace_back(e.info, e.inspector);
+      if (want(e.identity)) picked.emplace_back(e.identity, e.inspector);
     }
   }
   std::vector<StreamStatus> out;
   out.reserve(picked.size());
-  for (auto& [info, inspector] : picked) {
+  for (auto& [identity, inspector] : picked) {
     StreamStatus s;
-    s.info = std::move(info);
-    if (with_resources && inspector) {
+    static_cast<StreamIdentity&>(s.info) = std::move(identity);
+    if (inspector) {
       StreamView view;
-      if (!inspector->Inspect(&view)) continue;  // ended meanwhile
+      if (!inspector->Inspect(&view, with_resources)) continue;  // ended meanwhile
+      s.info.requests = view.requests;
       for (ResourceType t : kAdsOrder) {
         const TypeView& tv = view.types[static_cast<size_t>(t)];
-        // The type summary of the same moment as the resources, so that both agree.
         s.info.types[static_cast<size_t>(t)] = tv.info;
+        if (!with_resources) continue;
         auto rs = ResourceStatuses(t, tv, view.latest.get());
         std::move(rs.begin(), rs.end(), std::back_inserter(s.resources));
       }

@@ -11,22 +11,24 @@
 
 namespace tern::xds {
 
-// Reaches a live stream's protocol state, for per-resource statuses computed on demand
-// (client_status.h). Inspect fills `out` and returns true, or returns false once the stream ended.
-// Called without the registry's lock held; it takes the stream's own lock briefly.
+// Reaches a live stream's protocol state when someone asks (client_status.h). Inspect fills `out`
+// (each type's TypeInfo; with `detail`, also the subscriptions and snapshots behind per-resource
+// statuses) and returns true, or returns false once the stream ended. Called without the
+// registry's lock held; it takes the stream's own lock briefly.
 class StreamInspector {
  public:
   virtual ~StreamInspector() = default;
-  virtual bool Inspect(StreamView* out) = 0;
+  virtual bool Inspect(StreamView* out, bool detail) = 0;
 };
 
-// Live streams' debug state. Each stream updates its own entry; readers copy.
+// The live streams: who each is, and how to reach its state. Each stream updates its own entry;
+// readers copy.
 class StreamRegistry {
  public:
-  uint64_t Add(StreamInfo info, std::shared_ptr<StreamInspector> inspector = nullptr) {
+  uint64_t Add(StreamIdentity identity, std::shared_ptr<StreamInspector> inspector) {
     absl::MutexLock l(&mu_);
-    info.id = ++next_id_;
-    streams_[info.id] = Entry{std::move(info), std::move(inspector)};
+    identity.id = ++next_id_;
+    streams_[identity.id] = Entry{std::move(identity), std::move(inspector)};
     ++opened_or_closed_;
     return next_id_;
   }
@@ -34,7 +36,7 @@ class StreamRegistry {
   void Update(uint64_t id, F&& f) {
     absl::MutexLock l(&mu_);
     auto it = streams_.find(id);
-    if (it != streams_.end()) f(it->second.info);
+    if (it != streams_.end()) f(it->second.identity);
   }
   void Remove(uint64_t id) {
     absl::MutexLock l(&mu_);
@@ -47,18 +49,18 @@ class StreamRegistry {
     return opened_or_closed_;
   }
   std::vector<StreamInfo> All() const {
-    absl::MutexLock l(&mu_);
     std::vector<StreamInfo> out;
-    for (const auto& [id, s] : streams_) out.push_back(s.info);
+    for (auto& s : Statuses([](const StreamIdentity&) { return true; }, false)) out.push_back(std::move(s.info));
     return out;
   }
   // The streams `want` selects, with their per-resource statuses when `with_resources` (computed
   // now, outside the registry's lock). A stream that ends meanwhile is left out.
-  std::vector<StreamStatus> Statuses(const std::function<bool(const StreamInfo&)>& want, bool with_resources) const;
+  std::vector<StreamStatus> Statuses(const std::function<bool(const StreamIdentity&)>& want,
+                                     bool with_resources) const;
 
  private:
   struct Entry {
-    StreamInfo info;
+    StreamIdentity identity;
     std::shared_ptr<StreamInspector> inspector;
   };
   mutable absl::Mutex mu_;

@@ -127,7 +127,7 @@ void XdsServer::Shutdown() {
 std::vector<StreamInfo> XdsServer::Streams() const { return registry_->All(); }
 uint64_t XdsServer::StreamChurn() const { return registry_->Churn(); }
 std::vector<StreamStatus> XdsServer::Statuses(bool with_resources) const {
-  return registry_->Statuses([](const StreamInfo&) { return true; }, with_resources);
+  return registry_->Statuses([](const StreamIdentity&) { return true; }, with_resources);
 }
 
 }  // namespace tern::xds

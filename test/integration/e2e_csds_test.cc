@@ -313,6 +313,28 @@ TEST_F(CsdsTest, ABadRegexIsRejectedAndChangesNothing) {
   EXPECT_TRUE(Settled(*after));
 }
 
+TEST_F(CsdsTest, AProxyWithOversizedMetadataIsListedWithoutIt) {
+  RawXdsClient big(tern_->xds_address(), kAds);
+  auto first = RawXdsClient::Request(kCds, {}, "", "", "edge", "edge-envoy-big");
+  (*first.mutable_node()->mutable_metadata()->mutable_fields())["blob"].set_string_value(std::string(32 * 1024, 'x'));
+  ASSERT_TRUE(big.Send(first));
+  ASSERT_TRUE(big.Next()) << "no CDS response";
+
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  const csds::ClientConfig* c = nullptr;
+  absl::StatusOr<csds::ClientStatusResponse> r;
+  while (!c && std::chrono::steady_clock::now() < deadline) {
+    r = Fetch(ByNodeId([](auto* m) { m->set_exact("edge-envoy-big"); }));
+    ASSERT_TRUE(r.ok()) << r.status();
+    c = ConfigOf(*r, "edge-envoy-big");
+    if (!c) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->node().cluster(), "edge");
+  EXPECT_FALSE(c->node().has_metadata());
+  EXPECT_FALSE(OfType(*c, kCds).empty()) << "its clusters are reported all the same";
+}
+
 TEST_F(CsdsTest, DebugProxiesShowsTheSameStatusesWithNodeMetadataAndNackTime) {
   auto proxies = AdminJson("/debug/proxies?resources=true");
   ASSERT_TRUE(proxies.is_array()) << proxies.dump();

@@ -260,6 +260,7 @@ void AuditLog::RecordProxy(const xds::ProxyEvent& event) {
   if (queue_.size() >= options_.proxy_queue_limit) {
     dropped_unreported_++;
     dropped_total_++;
+    queue_cv_.notify_one();  // the writer records the gap
     return;
   }
   queue_.push_back(Queued{event, audit::NowMillis()});

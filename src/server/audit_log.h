@@ -43,7 +43,10 @@ struct AuditLogOptions {
   CopyTo copy_to = CopyTo::kNone;
   bool fail_closed = true;            // a config record that cannot be written vetoes publication
   size_t proxy_queue_limit = 10000;   // queued proxy events; more are dropped (and counted)
-  // Called after every write attempt, with the record's kind ("config", "proxy_ack", ...).
+  // Called after every write attempt, with the record's kind ("config", "proxy_ack", ...,
+  // "checkpoint") and whether it was written: the hook for tern_audit_records_total{kind} and
+  // tern_audit_write_failures_total. Called with the log's lock held, on the reconciler or the
+  // writer thread: it must be cheap and must not call back into the AuditLog.
   std::function<void(std::string_view kind, bool ok)> on_write;
 };
 

@@ -181,17 +181,15 @@ VerifyResult VerifyAuditFiles(const std::vector<std::string>& paths, const Verif
       if (!complete && !SplitLine(line, &body, &hash)) {
         // No newline and no complete hash member: the write was cut short.
         VerifyResult& r = v.result();
-        {
-          if (fi + 1 == files.size()) {
-            r.outcome = VerifyResult::Outcome::kTorn;
-            r.message = where + ": torn last line (" + std::to_string(line.size()) +
-                        " bytes without a newline): tern stopped while writing it; a crash artefact, not tampering";
-            r.torn_file = f.path;
-            r.torn_offset = pos;
-          } else {
-            r.outcome = VerifyResult::Outcome::kTampered;
-            r.message = where + ": incomplete record at the end of a file that is not the newest";
-          }
+        if (fi + 1 == files.size()) {
+          r.outcome = VerifyResult::Outcome::kTorn;
+          r.message = where + ": torn last line (" + std::to_string(line.size()) +
+                      " bytes without a newline): tern stopped while writing it; a crash artefact, not tampering";
+          r.torn_file = f.path;
+          r.torn_offset = pos;
+        } else {
+          r.outcome = VerifyResult::Outcome::kTampered;
+          r.message = where + ": incomplete record at the end of a file that is not the newest";
         }
         r.files = files.size();
         return r;

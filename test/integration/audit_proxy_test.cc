@@ -234,5 +234,39 @@ TEST_F(AuditProxyTest, AProxysConnectAckNackAndDisconnectAreSignedRecordsAndEver
   ExpectCaught("notobject", {lines[0], server::audit::SealLine("[1,2", &hash)}, "2:");
 }
 
+TEST_F(AuditProxyTest, ADeltaStreamsConnectAndAckAreRecordedToo) {
+  auto tern = testing::TernServer::Start(
+      {.dir = dir_.path(), .files = {"services.yaml"}, .extra_config = "audit:\n  path: audit.jsonl\n"});
+  ASSERT_TRUE(tern.ok()) << tern.status();
+  {
+    RawXdsClient envoy((*tern)->xds_address(), "/envoy.service.cluster.v3.ClusterDiscoveryService/DeltaClusters");
+    testing::DeltaDiscoveryRequest req;
+    req.mutable_node()->set_id("envoy-d");
+    req.mutable_node()->set_cluster("edge");
+    req.set_type_url(kClusterUrl);
+    req.add_resource_names_subscribe("web");
+    ASSERT_TRUE(envoy.Send(req));
+    auto resp = envoy.NextDelta();
+    ASSERT_TRUE(resp.has_value());
+    testing::DeltaDiscoveryRequest ack;
+    ack.set_type_url(kClusterUrl);
+    ack.set_response_nonce(resp->nonce());
+    ASSERT_TRUE(envoy.Send(ack));
+    EXPECT_TRUE(envoy.Quiet(milliseconds(300)));
+    envoy.Finish();
+  }
+  (*tern)->process().Kill();
+  std::vector<std::string> kinds;
+  for (const auto& l : Lines(dir_.path() + "/audit.jsonl")) {
+    auto j = nlohmann::json::parse(l);
+    if (j["kind"] == "config") continue;
+    kinds.push_back(j["kind"]);
+    EXPECT_EQ(j["protocol"], "delta") << l;
+    EXPECT_EQ(j["node_id"], "envoy-d") << l;
+    if (j["kind"] == "proxy_ack") EXPECT_FALSE(j["version"].get<std::string>().empty()) << l;
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"proxy_connect", "proxy_ack", "proxy_disconnect"}));
+}
+
 }  // namespace
 }  // namespace tern

@@ -36,7 +36,7 @@ absl::StatusOr<EVP_PKEY*> ReadEd25519(const std::string& path, const char* what,
   if (!f) return absl::NotFoundError("cannot read " + std::string(what) + " file " + path);
   EVP_PKEY* pkey = read(f);
   std::fclose(f);
-  if (!pkey) return absl::InvalidArgumentError(path + ": not a PEM " + what);
+  if (!pkey) return absl::InvalidArgumentError(path + ": not an unencrypted PEM " + std::string(what));
   if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(pkey);
     return absl::InvalidArgumentError(path + ": the " + std::string(what) +
@@ -93,7 +93,11 @@ std::string CheckpointMessage(const CheckpointClaim& c) {
 
 absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPemFile(const std::string& path) {
   auto pkey = ReadEd25519(path, "private key",
-                          [](FILE* f) { return PEM_read_PrivateKey(f, nullptr, nullptr, nullptr); });
+                          [](FILE* f) {
+                            // No passphrase callback: an encrypted key fails instead of prompting on a tty.
+                            pem_password_cb* no_prompt = [](char*, int, int, void*) { return 0; };
+                            return PEM_read_PrivateKey(f, nullptr, no_prompt, nullptr);
+                          });
   if (!pkey.ok()) return pkey.status();
   std::unique_ptr<Signer> s(new Signer());
   s->pkey_ = *pkey;

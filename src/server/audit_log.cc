@@ -127,7 +127,11 @@ absl::Status AuditLog::Resume() {
     start = start == std::string::npos ? 0 : start + 1;
     std::string torn = content->substr(start);
     std::string body, hash;
-    if (audit::SplitLine(torn, &body, &hash)) {
+    const std::string_view start_of_record = "{\"seq\":";
+    const size_t k = std::min(torn.size(), start_of_record.size());
+    if (torn.compare(0, k, start_of_record.substr(0, k)) != 0) {
+      // Not what a crash of tern leaves behind: let verification below refuse the file.
+    } else if (audit::SplitLine(torn, &body, &hash)) {
       // A whole record that only lacks its newline: complete it.
       std::ofstream out(path, std::ios::app | std::ios::binary);
       out << "\n";

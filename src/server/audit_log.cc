@@ -103,6 +103,12 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
     auto signer = audit::Signer::FromPemFile(log->options_.signing_key_file);
     if (!signer.ok()) return absl::InvalidArgumentError("audit.signing_key_file: " + std::string(signer.status().message()));
     log->signer_ = std::move(*signer);
+    struct stat st{};
+    if (::stat(log->options_.signing_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      spdlog::warn("audit.signing_key_file {} is readable by group or others (mode {:o}); chmod 600 it",
+                   log->options_.signing_key_file, st.st_mode & 0777);
+    }
+    spdlog::info("audit checkpoints signed by key {}", log->signer_->key_id());
   }
   if (absl::Status st = log->Resume(); !st.ok()) return st;
   if (log->options_.copy_to == AuditLogOptions::CopyTo::kSyslog) openlog("tern-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);

@@ -32,6 +32,8 @@ int Serve(const std::string& config_path);
 int Render(const RenderArgs& args);
 int Validate(const std::string& config_path);
 int Bootstrap(const BootstrapArgs& args);
-int AuditVerify(const std::string& path);
+// `tern audit verify FILE... [--public-key PEM]`: exit 0 when the trail verifies, 1 when it was
+// tampered with (or cannot be read), 2 when its only flaw is a torn last line (a crash mid-write).
+int AuditVerify(const std::vector<std::string>& files, const std::string& public_key_file);
 
 }  // namespace tern::app

@@ -52,6 +52,17 @@ class ConfigParser {
       MapReader m(ctx_, top.Get("audit"), "audit");
       AuditConfig a;
       a.path = Resolve(m.String("path").value_or("audit.jsonl"));
+      if (auto b = m.Uint("max_file_bytes", 1024, 4294967295u)) a.max_file_bytes = *b;
+      a.signing_key_file = OptionalPath(m, "signing_key_file");
+      if (auto n = m.Uint("checkpoint_every", 1, 1000000)) {
+        a.checkpoint_every = *n;
+        if (a.signing_key_file.empty()) m.Error("checkpoint_every", "needs signing_key_file");
+      }
+      const std::vector<std::string> copies = {"stdout", "syslog"};
+      if (auto c = m.Enum("copy_to", copies)) a.copy_to = copies[*c];
+      const std::vector<std::string> modes = {"fail-closed", "fail-open"};
+      if (auto f = m.Enum("on_failure", modes)) a.fail_closed = *f == 0;
+      if (auto p = m.Bool("proxy_events")) a.proxy_events = *p;
       m.Finish();
       c.audit = a;
     }

@@ -64,6 +64,12 @@ struct NomadConfig {
 
 struct AuditConfig {
   std::string path;  // absolute once loaded
+  uint64_t max_file_bytes = 0;      // rotate at this size (PATH → PATH.N); 0 = never
+  std::string signing_key_file;     // Ed25519 private key (PEM) for checkpoints; "" = unsigned
+  uint32_t checkpoint_every = 1000; // records between signed checkpoints
+  std::string copy_to;              // "" | "stdout" | "syslog": a copy of every record
+  bool fail_closed = true;          // on_failure: fail-closed (default) | fail-open
+  bool proxy_events = true;         // record proxy connect/disconnect/ACK/NACK
 };
 
 struct LogConfig {

@@ -44,10 +44,14 @@ int main(int argc, char** argv) {
   bootstrap->add_option("--tls-server-name", boot.tls_server_name,
                         "xDS over TLS: SNI and the DNS name tern's certificate must carry (default: the --xds host)");
 
-  std::string audit_file;
+  std::vector<std::string> audit_files;
+  std::string audit_public_key;
   auto* audit = app.add_subcommand("audit", "audit log tools");
-  auto* audit_verify = audit->add_subcommand("verify", "check the audit log's hash chain");
-  audit_verify->add_option("FILE", audit_file, "the audit log (JSON lines)")->required();
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "check the audit log's hash chain and signed checkpoints (exit 1: tampered, 2: torn last line)");
+  audit_verify->add_option("FILE", audit_files, "the audit log and its rotated files (any order), e.g. audit.jsonl*")
+      ->required();
+  audit_verify->add_option("--public-key", audit_public_key, "Ed25519 public key (PEM) to check checkpoint signatures");
   audit->require_subcommand(1);
 
   auto* version = app.add_subcommand("version", "print the version");
@@ -58,7 +62,7 @@ int main(int argc, char** argv) {
   if (render->parsed()) return tern::app::Render(render_args);
   if (validate->parsed()) return tern::app::Validate(validate_config);
   if (bootstrap->parsed()) return tern::app::Bootstrap(boot);
-  if (audit_verify->parsed()) return tern::app::AuditVerify(audit_file);
+  if (audit_verify->parsed()) return tern::app::AuditVerify(audit_files, audit_public_key);
   if (version->parsed()) {
     std::printf("tern %s\n", TERN_VERSION);
     return 0;

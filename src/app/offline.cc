@@ -5,7 +5,7 @@
 #include "app/admin_token.h"
 #include "app/commands.h"
 #include "app/runtime.h"
-#include "server/audit_log.h"
+#include "server/audit_verify.h"
 
 namespace tern::app {
 
@@ -63,14 +63,44 @@ int Validate(const std::string& config_path) {
   return 0;
 }
 
-int AuditVerify(const std::string& path) {
-  size_t records = 0;
-  absl::Status st = server::AuditLog::Verify(path, &records);
-  if (!st.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+int AuditVerify(const std::vector<std::string>& files, const std::string& public_key_file) {
+  using server::audit::VerifyResult;
+  std::unique_ptr<server::audit::SignatureChecker> key;
+  if (!public_key_file.empty()) {
+    auto k = server::audit::SignatureChecker::FromPemFile(public_key_file);
+    if (!k.ok()) {
+      std::fprintf(stderr, "tern audit verify: --public-key: %s\n", std::string(k.status().message()).c_str());
+      return 1;
+    }
+    key = std::move(*k);
+  }
+  VerifyResult r = server::audit::VerifyAuditFiles(files, {.key = key.get()});
+  if (r.outcome == VerifyResult::Outcome::kTampered) {
+    std::fprintf(stderr, "%s\n", r.message.c_str());
     return 1;
   }
-  std::printf("ok: %zu records, chain intact\n", records);
+  if (key && r.records > 0 && r.checkpoints == 0) {
+    std::fprintf(stderr, "no signed checkpoint in %zu records: nothing here is signed by key %s\n", r.records,
+                 key->key_id().c_str());
+    return 1;
+  }
+  std::printf("%s: %zu records in %zu file(s), seq %llu..%llu, chain intact\n",
+              r.outcome == VerifyResult::Outcome::kOk ? "ok" : "ok up to the torn line", r.records, r.files,
+              static_cast<unsigned long long>(r.first_seq), static_cast<unsigned long long>(r.last_seq));
+  if (key) {
+    std::printf("%zu checkpoint(s) verified with key %s; signed through seq %llu\n", r.checkpoints,
+                key->key_id().c_str(), static_cast<unsigned long long>(r.signed_through));
+    if (r.unsigned_tail > 0) {
+      std::printf("warning: the last %zu record(s) come after the last checkpoint and are not signed yet\n",
+                  r.unsigned_tail);
+    }
+  } else {
+    std::printf("%zu checkpoint(s) found; signatures not checked (give --public-key)\n", r.checkpoints);
+  }
+  if (r.outcome == VerifyResult::Outcome::kTorn) {
+    std::fprintf(stderr, "%s\n", r.message.c_str());
+    return 2;
+  }
   return 0;
 }
 

@@ -39,6 +39,11 @@ std::string Iso8601(std::chrono::system_clock::time_point t) {
 class MetricsBridge : public server::ReconcilerObserver {
  public:
   MetricsBridge(admin::Metrics& m, server::ReconcilerObserver* audit) : m_(m), audit_(audit) {}
+  // The audit record is written before the snapshot reaches the cache; in fail-closed mode a
+  // record that cannot be written holds the snapshot back (Reconciler::BeforePublish).
+  absl::Status BeforePublish(const server::BuiltSnapshots& s, const std::vector<std::string>& reasons) override {
+    return audit_ ? audit_->BeforePublish(s, reasons) : absl::OkStatus();
+  }
   void OnPublished(const server::BuiltSnapshots& s, const std::vector<std::string>& reasons) override {
     if (audit_) audit_->OnPublished(s, reasons);
     size_t n = s.mesh ? s.mesh->size() : 0;
@@ -53,6 +58,30 @@ class MetricsBridge : public server::ReconcilerObserver {
  private:
   admin::Metrics& m_;
   server::ReconcilerObserver* audit_;
+};
+
+// xDS stream events → metrics, and proxy events also → the audit log's queue.
+class XdsEventsFanout : public xds::XdsObserver {
+ public:
+  XdsEventsFanout(xds::XdsObserver& metrics, server::AuditLog* audit) : m_(metrics), audit_(audit) {}
+  void OnStreamOpened(bool delta) override { m_.OnStreamOpened(delta); }
+  void OnStreamClosed(bool delta) override { m_.OnStreamClosed(delta); }
+  void OnResponseSent(ResourceType type, size_t resources, size_t bytes) override {
+    m_.OnResponseSent(type, resources, bytes);
+  }
+  void OnAck(ResourceType type) override { m_.OnAck(type); }
+  void OnNack(ResourceType type, const std::string& error) override { m_.OnNack(type, error); }
+  void OnBadRequest(const std::string& error) override { m_.OnBadRequest(error); }
+  void OnPushLatency(ResourceType type, double seconds) override { m_.OnPushLatency(type, seconds); }
+  void OnConverged(ResourceType type, double seconds) override { m_.OnConverged(type, seconds); }
+  void OnProxyEvent(const xds::ProxyEvent& e) override {
+    m_.OnProxyEvent(e);
+    if (audit_) audit_->RecordProxy(e);
+  }
+
+ private:
+  xds::XdsObserver& m_;
+  server::AuditLog* audit_;
 };
 
 // Each connected stream, from the xds layer's one account of it (client_status.h, the same
@@ -158,9 +187,25 @@ int Serve(const std::string& config_path) {
     admin_token = std::move(*token);
   }
 
+  admin::Metrics metrics;  // before the audit log, whose writes it counts
   std::unique_ptr<server::AuditLog> audit;
   if (config->audit) {
-    auto a = server::AuditLog::Open(config->audit->path);
+    const AuditConfig& ac = *config->audit;
+    server::AuditLogOptions ao{
+        .path = ac.path,
+        .max_file_bytes = ac.max_file_bytes,
+        .signing_key_file = ac.signing_key_file,
+        .checkpoint_every = ac.checkpoint_every,
+        .copy_to = ac.copy_to == "stdout"   ? server::AuditLogOptions::CopyTo::kStdout
+                   : ac.copy_to == "syslog" ? server::AuditLogOptions::CopyTo::kSyslog
+                                            : server::AuditLogOptions::CopyTo::kNone,
+        .fail_closed = ac.fail_closed,
+        .on_write = [&metrics](std::string_view kind, bool ok) {
+          if (ok) metrics.AuditRecorded(kind);
+          else metrics.AuditWriteFailed();
+        },
+    };
+    auto a = server::AuditLog::Open(std::move(ao));
     if (!a.ok()) {
       spdlog::error("{}", std::string(a.status().message()));
       return 1;
@@ -168,7 +213,6 @@ int Serve(const std::string& config_path) {
     audit = std::move(*a);
     spdlog::info("audit log: {}", config->audit->path);
   }
-  admin::Metrics metrics;
   MetricsBridge bridge(metrics, audit.get());
   cache::SnapshotCache cache;
   auto sources = MakeSources(*config);
@@ -177,7 +221,8 @@ int Serve(const std::string& config_path) {
   for (const auto& n : names) metrics.RegisterSource(n);
   server::Reconciler reconciler(cache, names, &bridge);
 
-  xds::XdsServerOptions xds_options{.address = config->xds.address, .observer = &metrics};
+  XdsEventsFanout xds_events(metrics, config->audit && config->audit->proxy_events ? audit.get() : nullptr);
+  xds::XdsServerOptions xds_options{.address = config->xds.address, .observer = &xds_events};
   std::unique_ptr<xds::IdentityAuthorizer> authorizer;
   if (config->xds.tls) {
     auto creds = MakeXdsServerCredentials(*config->xds.tls);
@@ -204,7 +249,10 @@ int Serve(const std::string& config_path) {
   http.Handle("/healthz", [](const admin::HttpRequest&) { return admin::HttpResponse{200, "text/plain", "ok\n"}; });
   http.Handle("/readyz", [&](const admin::HttpRequest&) {
     bool ready = reconciler.Ready();
-    return Json(ready ? 200 : 503, {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources())}});
+    nlohmann::json body = {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources())}};
+    // Why the newest configuration is not served (the audit log cannot be written, fail-closed).
+    if (std::string blocked = reconciler.PublishBlocked(); !blocked.empty()) body["publish_blocked"] = blocked;
+    return Json(ready ? 200 : 503, body);
   });
   http.Handle("/metrics", [&](const admin::HttpRequest&) {
     metrics.ObserveStreams(xds.Streams(), std::chrono::steady_clock::now());
@@ -274,6 +322,7 @@ int Serve(const std::string& config_path) {
   http.Stop();
   xds.Shutdown();
   reconciler.Stop();
+  if (audit) audit->Close();  // the disconnects of the streams just ended, and a last checkpoint
   return 0;
 }
 

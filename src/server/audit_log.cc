@@ -1,88 +1,213 @@
 #include "server/audit_log.h"
 
-#include <openssl/evp.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 
-#include <chrono>
-#include <ctime>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "server/audit_verify.h"
 
 namespace tern::server {
 
 namespace {
-constexpr char kHashMarker[] = ",\"hash\":\"";
 
-std::string Sha256Hex(const std::string& s) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out.push_back(kHex[d[i] >> 4]);
-    out.push_back(kHex[d[i] & 0xf]);
+namespace fs = std::filesystem;
+using OJson = nlohmann::ordered_json;
+
+// Proxy-supplied strings are bounded so that one proxy cannot make a record huge.
+constexpr size_t kMaxField = 2048;
+
+std::string Bounded(const std::string& s) { return s.size() <= kMaxField ? s : s.substr(0, kMaxField) + "..."; }
+
+// An object's members as JSON text (",\"a\":1,\"b\":2"), or "" for an empty object. Bytes that
+// are not UTF-8 (a proxy's node id, a NACK's error detail) are replaced, never thrown on.
+std::string Members(const OJson& j) {
+  if (j.empty()) return "";
+  std::string s = j.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  return "," + s.substr(1, s.size() - 2);
+}
+
+const char* GrpcCodeName(int code) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+const char* KindName(xds::ProxyEvent::Kind k) {
+  switch (k) {
+    case xds::ProxyEvent::Kind::kConnect: return "proxy_connect";
+    case xds::ProxyEvent::Kind::kDisconnect: return "proxy_disconnect";
+    case xds::ProxyEvent::Kind::kAck: return "proxy_ack";
+    case xds::ProxyEvent::Kind::kNack: return "proxy_nack";
   }
+  return "proxy";
+}
+
+// Rotated files are PATH.1, PATH.2, ...: their numbers, ascending.
+std::vector<uint64_t> RotatedNumbers(const std::string& path) {
+  std::vector<uint64_t> out;
+  fs::path p(path);
+  const std::string prefix = p.filename().string() + ".";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(p.parent_path(), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string digits = name.substr(prefix.size());
+    if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    out.push_back(std::stoull(digits));
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
-std::string Now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03lldZ", buf, static_cast<long long>(ms));
-  return out;
+std::string Rotated(const std::string& path, uint64_t n) { return path + "." + std::to_string(n); }
+
+absl::StatusOr<std::string> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::string();
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError("cannot read audit log " + path);
+  return text.str();
 }
 
-// Splits a line into its hashed body and its recorded hash.
-bool SplitLine(const std::string& line, std::string* body, std::string* hash) {
-  size_t pos = line.rfind(kHashMarker);
-  if (pos == std::string::npos || line.size() < pos + sizeof(kHashMarker) + 1 || line.back() != '}') return false;
-  *body = line.substr(0, pos);
-  *hash = line.substr(pos + sizeof(kHashMarker) - 1, line.size() - pos - (sizeof(kHashMarker) - 1) - 2);
-  return true;
-}
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
-  std::unique_ptr<AuditLog> log(new AuditLog());
-  log->path_ = path;
-  size_t records = 0;
-  {
-    std::ifstream in(path);
-    if (in) {
-      absl::Status st = Verify(path, &records);
-      if (!st.ok()) {
-        return absl::FailedPreconditionError("audit log " + path + " does not verify, refusing to extend it: " +
-                                             std::string(st.message()));
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options) {
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options)));
+  if (!log->options_.signing_key_file.empty()) {
+    auto signer = audit::Signer::FromPemFile(log->options_.signing_key_file);
+    if (!signer.ok()) return absl::InvalidArgumentError("audit.signing_key_file: " + std::string(signer.status().message()));
+    log->signer_ = std::move(*signer);
+    struct stat st{};
+    if (::stat(log->options_.signing_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      spdlog::warn("audit.signing_key_file {} is readable by group or others (mode {:o}); chmod 600 it",
+                   log->options_.signing_key_file, st.st_mode & 0777);
+    }
+    spdlog::info("audit checkpoints signed by key {}", log->signer_->key_id());
+  }
+  if (absl::Status st = log->Resume(); !st.ok()) return st;
+  if (log->options_.copy_to == AuditLogOptions::CopyTo::kSyslog) openlog("tern-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+  log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
+  return log;
+}
+
+AuditLog::~AuditLog() { Close(); }
+
+absl::Status AuditLog::Resume() {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string& path = options_.path;
+  std::vector<uint64_t> rotated = RotatedNumbers(path);
+  next_rotation_ = rotated.empty() ? 1 : rotated.back() + 1;
+
+  auto content = ReadAll(path);
+  if (!content.ok()) return content.status();
+  // A last line without its newline: tern stopped while writing it. Set the bytes aside (they
+  // are evidence), cut them from the log and say so in the chain, so the log verifies again.
+  if (!content->empty() && content->back() != '\n') {
+    size_t start = content->rfind('\n');
+    start = start == std::string::npos ? 0 : start + 1;
+    std::string torn = content->substr(start);
+    std::string body, hash;
+    const std::string_view start_of_record = "{\"seq\":";
+    const size_t k = std::min(torn.size(), start_of_record.size());
+    if (torn.compare(0, k, start_of_record.substr(0, k)) != 0) {
+      // Not what a crash of tern leaves behind: let verification below refuse the file.
+    } else if (audit::SplitLine(torn, &body, &hash)) {
+      // A whole record that only lacks its newline: complete it.
+      std::ofstream out(path, std::ios::app | std::ios::binary);
+      out << "\n";
+      if (!out) return absl::UnavailableError("cannot repair audit log " + path);
+      content->push_back('\n');
+    } else {
+      fs::path p(path);
+      const std::string saved =
+          (p.parent_path() / ("torn-" + std::to_string(audit::NowMillis()) + "-" + p.filename().string())).string();
+      {
+        std::ofstream out(saved, std::ios::binary);
+        out << torn;
+        if (!out) return absl::UnavailableError("cannot save the torn last line of " + path + " to " + saved);
       }
-      std::string line, last;
-      while (std::getline(in, line)) {
-        if (!line.empty()) last = line;
-      }
-      if (!last.empty()) {
-        auto j = nlohmann::json::parse(last);
-        log->seq_ = j["seq"].get<uint64_t>();
-        log->prev_ = j["hash"].get<std::string>();
+      std::error_code ec;
+      fs::resize_file(path, start, ec);
+      if (ec) return absl::UnavailableError("cannot cut the torn last line of " + path + ": " + ec.message());
+      content->resize(start);
+      recovery_fields_ = Members(OJson{{"torn_bytes", torn.size()},
+                                       {"torn_sha256", audit::Sha256Hex(torn)},
+                                       {"saved_to", saved}});
+      spdlog::warn("audit log {}: its last line was torn ({} bytes, a crash mid-write); moved to {}; "
+                   "a recovery record says so", path, torn.size(), saved);
+    }
+  }
+  std::string resume_from;
+  if (!content->empty()) resume_from = path;
+  else if (!rotated.empty()) resume_from = Rotated(path, rotated.back());
+  file_bytes_ = content->size();
+  if (resume_from.empty()) return absl::OkStatus();  // a new chain
+
+  audit::VerifyResult r = audit::VerifyAuditFiles({resume_from}, {.allow_partial = true});
+  if (r.outcome != audit::VerifyResult::Outcome::kOk) {
+    return absl::FailedPreconditionError("audit log " + resume_from + " does not verify, refusing to extend it: " +
+                                         r.message);
+  }
+  seq_ = r.last_seq;
+  prev_ = r.last_hash;
+  since_checkpoint_ = r.unsigned_tail;
+  chain_start_seq_ = r.chain_start_seq;
+  chain_start_hash_ = r.chain_start_hash;
+  if (chain_start_hash_.empty()) {
+    // Neither record 1 nor a checkpoint in the newest file: look for record 1 in the rotated ones.
+    for (uint64_t n : rotated) {
+      auto first = audit::VerifyAuditFiles({Rotated(path, n)}, {.allow_partial = true});
+      if (first.chain_start_seq == 1 && !first.chain_start_hash.empty()) {
+        chain_start_seq_ = 1;
+        chain_start_hash_ = first.chain_start_hash;
+        break;
       }
     }
   }
-  log->out_.open(path, std::ios::app);
-  if (!log->out_) return absl::UnavailableError("cannot open audit log " + path + " for appending");
-  return log;
+  if (chain_start_hash_.empty() && signer_) {
+    spdlog::warn("audit log {}: the chain's first record is not among the files here; checkpoints will name the "
+                 "oldest record available (seq {})", path, r.first_seq);
+    audit::VerifyResult oldest = audit::VerifyAuditFiles({rotated.empty() ? resume_from : Rotated(path, rotated.front())},
+                                                         {.allow_partial = true});
+    chain_start_seq_ = oldest.first_seq;
+    chain_start_hash_ = oldest.chain_start_hash;
+  }
+  return absl::OkStatus();
 }
 
 AuditLog::Versions AuditLog::Flatten(const BuiltSnapshots& s) {
   Versions out;
   auto add = [&](const std::string& nc, const cache::Snapshot& snap) {
+    auto& types = out[nc];
     for (ResourceType t : kAdsOrder) {
-      for (const auto& [name, r] : snap.Get(t).resources) {
-        out[nc + "\t" + std::string(ShortName(t)) + "\t" + name] = r->version;
-      }
+      auto& names = types[std::string(ShortName(t))];
+      for (const auto& [name, r] : snap.Get(t).resources) names[name] = r->version;
     }
   };
   for (const auto& [nc, snap] : s.gateways) add(nc, *snap);
@@ -90,81 +215,248 @@ AuditLog::Versions AuditLog::Flatten(const BuiltSnapshots& s) {
   return out;
 }
 
-void AuditLog::OnPublished(const BuiltSnapshots& snapshots, const std::vector<std::string>& reasons) {
+absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std::vector<std::string>& reasons) {
   std::lock_guard<std::mutex> l(mu_);
   Versions now = Flatten(snapshots);
-  nlohmann::json changes = nlohmann::json::array();
-  auto describe = [&](const std::string& key, const char* action, const std::string& version) {
-    size_t a = key.find('\t'), b = key.find('\t', a + 1);
-    nlohmann::json c = {{"node_cluster", key.substr(0, a)},
-                        {"type", key.substr(a + 1, b - a - 1)},
-                        {"name", key.substr(b + 1)},
-                        {"action", action}};
-    if (!version.empty()) c["version"] = version;
+  OJson changes = OJson::array();
+  auto describe = [&](const std::string& nc, const std::string& type, const std::string& name, const char* action,
+                      const std::string* version) {
+    OJson c = {{"node_cluster", nc}, {"type", type}, {"name", name}, {"action", action}};
+    if (version) c["version"] = *version;
     changes.push_back(std::move(c));
   };
-  for (const auto& [k, v] : now) {
-    auto it = last_.find(k);
-    if (it == last_.end()) describe(k, "added", v);
-    else if (it->second != v) describe(k, "changed", v);
+  static const std::map<std::string, std::string> kNone;
+  for (const auto& [nc, types] : now) {
+    for (const auto& [type, names] : types) {
+      auto lt = last_.find(nc);
+      const auto* before = &kNone;
+      if (lt != last_.end()) {
+        if (auto it = lt->second.find(type); it != lt->second.end()) before = &it->second;
+      }
+      for (const auto& [name, v] : names) {
+        auto it = before->find(name);
+        if (it == before->end()) describe(nc, type, name, "added", &v);
+        else if (it->second != v) describe(nc, type, name, "changed", &v);
+      }
+    }
   }
-  for (const auto& [k, v] : last_) {
-    if (!now.contains(k)) describe(k, "removed", "");
+  for (const auto& [nc, types] : last_) {
+    for (const auto& [type, names] : types) {
+      for (const auto& [name, v] : names) {
+        auto a = now.find(nc);
+        bool still = a != now.end() && a->second.contains(type) && a->second.at(type).contains(name);
+        if (!still) describe(nc, type, name, "removed", nullptr);
+      }
+    }
   }
-  last_ = std::move(now);
-  if (changes.empty()) return;  // the same configuration again: nothing happened
-
-  nlohmann::ordered_json rec;
-  rec["seq"] = ++seq_;
-  rec["time"] = Now();
-  rec["reasons"] = reasons;
-  rec["changes"] = changes;
-  rec["prev"] = prev_;
-  // Resource names come from sources (a YAML file may hold any bytes): never throw on them.
-  std::string body = rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-  body.pop_back();  // drop the closing brace: the hash covers the record up to here
-  std::string hash = Sha256Hex(body);
-  out_ << body << kHashMarker << hash << "\"}\n";
-  out_.flush();
-  if (!out_) spdlog::error("audit log {}: write failed", path_);
-  prev_ = hash;
+  if (changes.empty()) {  // the same configuration again: nothing happened
+    last_ = std::move(now);
+    return absl::OkStatus();
+  }
+  OJson fields = {{"reasons", reasons}, {"changes", std::move(changes)}};
+  absl::Status st = WriteRecordLocked("config", audit::NowMillis(), Members(fields));
+  if (st.ok()) {
+    last_ = std::move(now);  // on failure the next record still carries these changes
+    return st;
+  }
+  if (!options_.fail_closed) return absl::OkStatus();  // fail-open: published anyway, logged and counted
+  return absl::UnavailableError("audit log cannot be written (" + std::string(st.message()) +
+                                "): configuration changes are held back until it can (audit.on_failure: fail-closed)");
 }
 
-absl::Status AuditLog::Verify(const std::string& path, size_t* records) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(path + ": cannot read");
-  std::string line, prev = "genesis";
-  uint64_t expect_seq = 0;
-  size_t n = 0;
-  bool first = true;
-  for (size_t lineno = 1; std::getline(in, line); ++lineno) {
-    if (line.empty()) continue;
-    auto bad = [&](const std::string& why) {
-      return absl::DataLossError(path + ":" + std::to_string(lineno) + ": " + why);
-    };
-    std::string body, hash;
-    if (!SplitLine(line, &body, &hash)) return bad("not an audit record (no hash)");
-    if (Sha256Hex(body) != hash) return bad("hash does not match the record: the line was altered");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const std::exception&) {
-      return bad("not valid JSON");
-    }
-    if (!j.contains("seq") || !j.contains("prev")) return bad("missing seq or prev");
-    // The file is outside input: check the types before get<>() (which would throw on them).
-    if (!j["seq"].is_number_unsigned() || !j["prev"].is_string()) return bad("seq is not a number or prev not a string");
-    uint64_t seq = j["seq"].get<uint64_t>();
-    if (!first && seq != expect_seq) return bad("sequence number " + std::to_string(seq) + " where " +
-                                                std::to_string(expect_seq) + " was expected: a record is missing");
-    if (!first && j["prev"].get<std::string>() != prev) return bad("does not chain to the previous record");
-    if (first && seq == 1 && j["prev"].get<std::string>() != "genesis") return bad("first record does not start the chain");
-    first = false;
-    prev = hash;
-    expect_seq = seq + 1;
-    n++;
+void AuditLog::RecordProxy(const xds::ProxyEvent& event) {
+  std::lock_guard<std::mutex> l(queue_mu_);
+  if (stop_) return;
+  if (queue_.size() >= options_.proxy_queue_limit) {
+    dropped_unreported_++;
+    dropped_total_++;
+    queue_cv_.notify_one();  // the writer records the gap
+    return;
   }
-  if (records) *records = n;
+  queue_.push_back(Queued{event, audit::NowMillis()});
+  queue_cv_.notify_one();
+}
+
+void AuditLog::WriterLoop() {
+  for (;;) {
+    std::deque<Queued> batch;
+    uint64_t dropped = 0;
+    {
+      std::unique_lock<std::mutex> l(queue_mu_);
+      queue_cv_.wait(l, [&] { return stop_ || !queue_.empty() || dropped_unreported_ > 0; });
+      if (queue_.empty() && dropped_unreported_ == 0 && stop_) return;
+      batch.swap(queue_);
+      dropped = dropped_unreported_;
+      dropped_unreported_ = 0;
+      in_progress_ = batch.size() + (dropped ? 1 : 0);
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (const auto& q : batch) (void)WriteRecordLocked(KindName(q.event.kind), q.time_ms, ProxyFields(q));
+      if (dropped > 0) {
+        // The gap is itself on the record.
+        (void)WriteRecordLocked("proxy_dropped", audit::NowMillis(), Members(OJson{{"count", dropped}}));
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(queue_mu_);
+      in_progress_ = 0;
+    }
+    queue_cv_.notify_all();
+  }
+}
+
+void AuditLog::Drain() {
+  std::unique_lock<std::mutex> l(queue_mu_);
+  queue_cv_.wait(l, [&] { return stop_ || (queue_.empty() && in_progress_ == 0 && dropped_unreported_ == 0); });
+}
+
+void AuditLog::Close() {
+  {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    if (closed_) return;
+    closed_ = true;
+    stop_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard<std::mutex> l(mu_);
+  if (signer_ && since_checkpoint_ > 0) (void)CheckpointLocked();
+  if (options_.copy_to == AuditLogOptions::CopyTo::kSyslog) closelog();
+}
+
+std::string AuditLog::ProxyFields(const Queued& q) const {
+  const xds::ProxyEvent& e = q.event;
+  OJson j;
+  j["node_id"] = Bounded(e.node_id);
+  j["node_cluster"] = Bounded(e.node_cluster);
+  j["identity"] = Bounded(e.identity);
+  j["peer"] = e.peer;
+  j["stream"] = e.stream_id;
+  j["service"] = e.service;
+  j["protocol"] = e.delta ? "delta" : "sotw";
+  if (e.kind == xds::ProxyEvent::Kind::kAck || e.kind == xds::ProxyEvent::Kind::kNack) {
+    j["type"] = e.type ? std::string(ShortName(*e.type)) : "";
+    j["version"] = Bounded(e.version);
+    j["nonce"] = Bounded(e.nonce);
+  }
+  if (e.kind == xds::ProxyEvent::Kind::kNack) {
+    j["error"] = Bounded(e.error);
+    j["error_code"] = e.error_code;
+  }
+  if (e.kind == xds::ProxyEvent::Kind::kDisconnect) {
+    j["duration_ms"] = e.duration.count();
+    j["grpc_status"] = GrpcCodeName(e.grpc_code);
+    j["grpc_message"] = Bounded(e.grpc_message);
+  }
+  return Members(j);
+}
+
+absl::Status AuditLog::WriteRecordLocked(std::string_view kind, int64_t time_ms, const std::string& fields) {
+  if (!recovery_fields_.empty() && kind != "recovery") {
+    if (absl::Status st = WriteRecordLocked("recovery", audit::NowMillis(), recovery_fields_); !st.ok()) return st;
+    recovery_fields_.clear();
+  }
+  std::string body = "{\"seq\":" + std::to_string(seq_ + 1) + ",\"time\":\"" + audit::FormatTime(time_ms) +
+                     "\",\"kind\":\"" + std::string(kind) + "\"" + fields + ",\"prev\":\"" + prev_ + "\"";
+  std::string hash;
+  std::string line = audit::SealLine(body, &hash);
+  absl::Status st = AppendLocked(line);
+  if (options_.on_write) options_.on_write(kind, st.ok());
+  if (!st.ok()) {
+    write_failures_++;
+    if (!failing_) spdlog::error("audit log {}: {} record not written: {}", options_.path, kind, std::string(st.message()));
+    failing_ = true;
+    return st;
+  }
+  if (failing_) spdlog::info("audit log {}: writing again", options_.path);
+  failing_ = false;
+  seq_++;
+  prev_ = hash;
+  if (seq_ == 1) {
+    chain_start_seq_ = 1;
+    chain_start_hash_ = hash;
+  }
+  if (options_.copy_to == AuditLogOptions::CopyTo::kStdout) {
+    std::string out = line + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+  } else if (options_.copy_to == AuditLogOptions::CopyTo::kSyslog) {
+    syslog(LOG_NOTICE, "%s", line.c_str());
+  }
+  if (kind == "checkpoint") return st;
+  since_checkpoint_++;
+  AfterWriteLocked();
+  return st;
+}
+
+void AuditLog::AfterWriteLocked() {
+  if (signer_ && since_checkpoint_ >= options_.checkpoint_every) (void)CheckpointLocked();
+  if (options_.max_file_bytes == 0 || file_bytes_ < options_.max_file_bytes) return;
+  // Each file ends signed, so a rotated file can be checked on its own up to its end.
+  if (signer_ && since_checkpoint_ > 0 && !CheckpointLocked().ok()) return;  // retried after the next record
+  const std::string to = Rotated(options_.path, next_rotation_);
+  std::error_code ec;
+  if (fs::exists(to, ec)) {
+    spdlog::error("audit log {}: cannot rotate, {} exists", options_.path, to);
+    return;
+  }
+  fs::rename(options_.path, to, ec);
+  if (ec) {
+    spdlog::error("audit log {}: cannot rotate to {}: {}", options_.path, to, ec.message());
+    return;
+  }
+  spdlog::info("audit log rotated: {} (up to seq {})", to, seq_);
+  next_rotation_++;
+  file_bytes_ = 0;
+}
+
+absl::Status AuditLog::CheckpointLocked() {
+  audit::CheckpointClaim c{.chain_start_seq = chain_start_seq_,
+                           .chain_start_hash = chain_start_hash_,
+                           .head_seq = seq_,
+                           .head_hash = prev_};
+  auto sig = signer_->Sign(audit::CheckpointMessage(c));
+  if (!sig.ok()) return sig.status();
+  OJson j = {{"chain_start_seq", c.chain_start_seq},
+             {"chain_start_hash", c.chain_start_hash},
+             {"head_seq", c.head_seq},
+             {"head_hash", c.head_hash},
+             {"key_id", signer_->key_id()},
+             {"signature", *sig}};
+  absl::Status st = WriteRecordLocked("checkpoint", audit::NowMillis(), Members(j));
+  if (st.ok()) since_checkpoint_ = 0;
+  return st;
+}
+
+absl::Status AuditLog::AppendLocked(const std::string& record) {
+  const std::string line = record + "\n";
+  int fd = ::open(options_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return absl::UnavailableError(options_.path + ": " + std::strerror(errno));
+  struct stat st{};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const off_t before = regular ? st.st_size : 0;
+  size_t done = 0;
+  int err = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::close(fd) != 0) err = errno;
+  else if (err != 0) {
+    // Never leave half a line: the next record would follow it and break the chain.
+    if (regular && done > 0 && ::ftruncate(fd, before) != 0) {
+      spdlog::error("audit log {}: cannot cut a partial write", options_.path);
+    }
+    ::close(fd);
+  }
+  if (err != 0) return absl::UnavailableError(options_.path + ": " + std::strerror(err));
+  file_bytes_ = static_cast<uint64_t>(before) + line.size();
   return absl::OkStatus();
 }
 

@@ -58,7 +58,12 @@ void Reconciler::Loop() {
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_ || !pending_.empty(); };
-      mu_.Await(absl::Condition(&ready));
+      if (blocked_.empty()) {
+        mu_.Await(absl::Condition(&ready));
+      } else {
+        // A publication is held back (BeforePublish vetoed it): try again every second.
+        mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
+      }
       if (stop_) return;
     }
     Flush();
@@ -78,7 +83,7 @@ void Reconciler::ApplyLocked() {
     batch.swap(pending_);
     first = !published_;
   }
-  if (batch.empty() && !first) return;
+  if (batch.empty() && !first && !held_) return;
 
   // Try the whole batch; if the merged world is bad, find out which sources' updates are to
   // blame by applying them one by one, so that one bad source cannot hold back the others.
@@ -136,14 +141,32 @@ void Reconciler::ApplyLocked() {
   }
 
   fragments_ = std::move(candidate);
-  const auto published_at = std::chrono::steady_clock::now();
-  built->build_seconds = std::chrono::duration<double>(published_at - build_start).count();
-  cache_.SetAll(built->gateways, built->mesh, published_at);
-  std::vector<std::string> reasons;
+  std::vector<std::string> reasons = held_reasons_;
+  for (const auto& src : accepted) reasons.push_back(src + ": " + batch[src].reason);
+  absl::Status gate = observer_ ? observer_->BeforePublish(*built, reasons) : absl::OkStatus();
+  if (gate.ok()) {
+    const auto published_at = std::chrono::steady_clock::now();
+    built->build_seconds = std::chrono::duration<double>(published_at - build_start).count();
+    cache_.SetAll(built->gateways, built->mesh, published_at);
+    if (held_) spdlog::info("publishing again: the held configuration is released");
+    held_ = false;
+    held_reasons_.clear();
+  } else {
+    if (!held_) {
+      spdlog::error("configuration not published, the last one keeps serving: {}", std::string(gate.message()));
+    }
+    held_ = true;
+    held_reasons_ = reasons;
+  }
   {
     absl::MutexLock l(&mu_);
-    published_ = true;
-    generation_++;
+    if (gate.ok()) {
+      published_ = true;
+      generation_++;
+      blocked_.clear();
+    } else {
+      blocked_ = std::string(gate.message());
+    }
     auto now = std::chrono::system_clock::now();
     for (const auto& src : accepted) {
       auto& st = states_[src];
@@ -154,9 +177,9 @@ void Reconciler::ApplyLocked() {
       // last_error stays: operators want to see the most recent problem even after a later
       // success; whether it still applies is told by comparing the two times.
       st.last_reason = batch[src].reason;
-      reasons.push_back(src + ": " + batch[src].reason);
     }
   }
+  if (!gate.ok()) return;
   if (!reasons.empty()) {
     for (const auto& r : reasons) spdlog::info("configuration updated ({})", r);
   }
@@ -165,11 +188,16 @@ void Reconciler::ApplyLocked() {
 
 bool Reconciler::Ready() const {
   absl::MutexLock l(&mu_);
-  if (!published_) return false;
+  if (!published_ || !blocked_.empty()) return false;
   for (const auto& [n, st] : states_) {
     if (!st.synced) return false;
   }
   return true;
+}
+
+std::string Reconciler::PublishBlocked() const {
+  absl::MutexLock l(&mu_);
+  return blocked_;
 }
 
 std::vector<SourceState> Reconciler::Sources() const {

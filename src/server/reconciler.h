@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "cache/snapshot_cache.h"
 #include "server/snapshot_builder.h"
@@ -39,6 +40,14 @@ struct SourceState {
 class ReconcilerObserver {
  public:
   virtual ~ReconcilerObserver() = default;
+  // Called on the reconciler thread before a snapshot set reaches the cache. An error vetoes the
+  // publication (the audit log in fail-closed mode, when it cannot write the record): the cache
+  // keeps serving what it has, Ready() turns false with the error's message as the reason, and
+  // the reconciler tries again (every second, and on every new update, folding the held
+  // reasons into the next attempt) until the observer accepts.
+  virtual absl::Status BeforePublish(const BuiltSnapshots& snapshots, const std::vector<std::string>& reasons) {
+    return absl::OkStatus();
+  }
   virtual void OnPublished(const BuiltSnapshots& snapshots, const std::vector<std::string>& reasons) {}
   virtual void OnRejected(const std::string& source, const std::vector<model::Problem>& problems) {}
 };
@@ -58,8 +67,10 @@ class Reconciler : public sources::UpdateSink {
   // Applies everything queued now, on the calling thread (tests, and before Start).
   void Flush();
 
-  // Every source has synced once and a snapshot is published.
+  // Every source has synced once, a snapshot is published and no publication is held back.
   bool Ready() const;
+  // Why the newest configuration is held back (BeforePublish's error); "" when it is not.
+  std::string PublishBlocked() const;
   std::vector<SourceState> Sources() const;
   uint64_t generation() const;  // number of snapshots published
 
@@ -80,10 +91,13 @@ class Reconciler : public sources::UpdateSink {
   bool published_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string blocked_ ABSL_GUARDED_BY(mu_);  // BeforePublish's veto, "" when none
 
   absl::Mutex apply_mu_;  // one rebuild at a time
   std::map<std::string, sources::FragmentPtr> fragments_ ABSL_GUARDED_BY(apply_mu_);
   SnapshotBuilder builder_ ABSL_GUARDED_BY(apply_mu_);
+  std::vector<std::string> held_reasons_ ABSL_GUARDED_BY(apply_mu_);  // of vetoed publications
+  bool held_ ABSL_GUARDED_BY(apply_mu_) = false;
 
   std::thread thread_;
 };

@@ -67,6 +67,9 @@ StreamReactor<P>::StreamReactor(grpc::CallbackServerContext* ctx, StreamDeps dep
     absl::MutexLock hl(&handle_->mu);
     handle_->reactor = this;
   }
+  opened_ = std::chrono::steady_clock::now();
+  peer_ = ctx->peer();
+  service_ = service_name;
   StreamIdentity info;
   info.peer = ctx->peer();
   info.service = std::move(service_name);
@@ -113,6 +116,13 @@ void StreamReactor<P>::HandleRequest() {
     }
     node_id_ = req.node().id();
     node_cluster_ = req.node().cluster();
+    named_ = true;
+    if (auto auth = ctx_->auth_context(); auth && auth->IsPeerAuthenticated()) {
+      // The certificate's identity as gRPC reports it (its SANs, else its common name).
+      for (const auto& v : auth->GetPeerIdentity()) {
+        identity_ += (identity_.empty() ? "" : ",") + std::string(v.data(), v.size());
+      }
+    }
     if (deps_.authorizer) {
       absl::Status st = deps_.authorizer->Authorize(*ctx_, node_id_, node_cluster_);
       if (!st.ok()) {
@@ -128,6 +138,7 @@ void StreamReactor<P>::HandleRequest() {
       s.node_cluster = SanitizeUtf8(node_cluster_);
       s.node = std::move(node);
     });
+    if (deps_.observer) deps_.observer->OnProxyEvent(BaseEvent(ProxyEvent::Kind::kConnect));
     std::weak_ptr<Handle> weak = handle_;
     snapshot_ = deps_.watcher.Watch(
         node_cluster_,
@@ -170,6 +181,7 @@ void StreamReactor<P>::HandleRequest() {
   } else if (kind == RequestKind::kAck) {
     if (deps_.observer) deps_.observer->OnAck(type);
   }
+  if (deps_.observer && (kind == RequestKind::kAck || kind == RequestKind::kNack)) ReportAckOrNack(kind, type, req);
   requests_++;
   MaybeWrite();
 }
@@ -244,7 +256,51 @@ template <typename P>
 void StreamReactor<P>::FinishOnce(grpc::Status status) {
   if (finished_) return;
   finished_ = true;
+  finish_code_ = status.error_code();
+  finish_message_ = status.error_message();
   Finish(std::move(status));
+}
+
+template <typename P>
+void StreamReactor<P>::OnCancel() {
+  absl::MutexLock l(&mu_);
+  cancelled_ = true;
+}
+
+template <typename P>
+ProxyEvent StreamReactor<P>::BaseEvent(ProxyEvent::Kind kind) const {
+  ProxyEvent e;
+  e.kind = kind;
+  e.stream_id = registry_id_;
+  e.node_id = node_id_;
+  e.node_cluster = node_cluster_;
+  e.identity = identity_;
+  e.peer = peer_;
+  e.service = service_;
+  e.delta = P::kDelta;
+  return e;
+}
+
+// A proxy re-ACKs the same version every time it changes its subscriptions; that is not news.
+// What is: a version it had not ACKed, a NACK (after an ACK, or with another error), an ACK
+// after a NACK.
+template <typename P>
+void StreamReactor<P>::ReportAckOrNack(RequestKind kind, ResourceType type, const Request& req) {
+  const TypeInfo& info = state_.info(type);
+  const bool nack = kind == RequestKind::kNack;
+  Reported now{kind, nack ? info.version_sent : info.version_acked, nack ? req.error_detail().message() : ""};
+  auto& last = reported_[static_cast<size_t>(type)];
+  if (last && last->kind == now.kind && last->version == now.version && last->error == now.error) return;
+  ProxyEvent e = BaseEvent(nack ? ProxyEvent::Kind::kNack : ProxyEvent::Kind::kAck);
+  e.type = type;
+  e.version = now.version;
+  e.nonce = req.response_nonce();
+  if (nack) {
+    e.error = now.error;
+    e.error_code = req.error_detail().code();
+  }
+  last = std::move(now);
+  deps_.observer->OnProxyEvent(e);
 }
 
 template <typename P>
@@ -255,11 +311,21 @@ void StreamReactor<P>::OnDone() {
   }
   bool watching;
   uint64_t watch_id;
+  std::optional<ProxyEvent> closed;
   {
     absl::MutexLock l(&mu_);
     watching = watching_;
     watch_id = watch_id_;
+    if (named_ && deps_.observer) {
+      closed = BaseEvent(ProxyEvent::Kind::kDisconnect);
+      // A stream we ended carries our status; one the client dropped or cancelled is CANCELLED.
+      closed->grpc_code = finish_code_ != grpc::StatusCode::OK || !cancelled_ ? static_cast<int>(finish_code_)
+                                                                              : static_cast<int>(grpc::StatusCode::CANCELLED);
+      closed->grpc_message = finish_code_ != grpc::StatusCode::OK ? finish_message_ : "";
+      closed->duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened_);
+    }
   }
+  if (closed) deps_.observer->OnProxyEvent(*closed);
   if (watching) deps_.watcher.CancelWatch(watch_id);
   deps_.registry.Remove(registry_id_);
   if (deps_.observer) deps_.observer->OnStreamClosed(P::kDelta);

@@ -62,7 +62,7 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone() override;
-  void OnCancel() override {}
+  void OnCancel() override;
 
  private:
   // The watch callback holds this, not the reactor, so that a late notification after OnDone
@@ -84,6 +84,9 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   void HandleRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishOnce(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ProxyEvent reporting (observer.h): the stream's identity filled in, ACK/NACK deduplicated.
+  xds::ProxyEvent BaseEvent(ProxyEvent::Kind kind) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReportAckOrNack(RequestKind kind, ResourceType type, const Request& req) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   grpc::CallbackServerContext* ctx_;
   StreamDeps deps_;
@@ -117,6 +120,21 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   std::array<bool, kNumResourceTypes> nacking_ ABSL_GUARDED_BY(mu_){};
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   std::string node_cluster_ ABSL_GUARDED_BY(mu_);
+  // For ProxyEvents.
+  std::chrono::steady_clock::time_point opened_;
+  std::string peer_;
+  std::string service_;
+  bool named_ ABSL_GUARDED_BY(mu_) = false;  // the first request named a node
+  std::string identity_ ABSL_GUARDED_BY(mu_);
+  grpc::StatusCode finish_code_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::OK;
+  std::string finish_message_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  struct Reported {
+    RequestKind kind;
+    std::string version;
+    std::string error;
+  };
+  std::array<std::optional<Reported>, kNumResourceTypes> reported_ ABSL_GUARDED_BY(mu_);
 };
 
 using SotwReactor = StreamReactor<SotwProtocol>;

@@ -116,6 +116,33 @@ TEST(ConfigTest, EveryMistakeIsListed) {
   EXPECT_THAT(m, HasSubstr("tern.yaml:4:1 files: expected a list"));
 }
 
+TEST(ConfigTest, TheAuditKeysAreReadAndTheirMistakesNamed) {
+  auto c = ParseConfig(
+      "audit:\n  path: a.jsonl\n  signing_key_file: keys/audit.pem\n  checkpoint_every: 50\n"
+      "  max_file_bytes: 1048576\n  copy_to: syslog\n  on_failure: fail-open\n  proxy_events: false\n",
+      "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit->signing_key_file, "/etc/tern/keys/audit.pem");
+  EXPECT_EQ(c->audit->checkpoint_every, 50u);
+  EXPECT_EQ(c->audit->max_file_bytes, 1048576u);
+  EXPECT_EQ(c->audit->copy_to, "syslog");
+  EXPECT_FALSE(c->audit->fail_closed);
+  EXPECT_FALSE(c->audit->proxy_events);
+  auto d = ParseConfig("audit: {}\n", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->audit->fail_closed) << "fail-closed is the default";
+  EXPECT_TRUE(d->audit->proxy_events);
+
+  auto bad = ParseConfig("audit: { on_failure: ignore, copy_to: kafka, checkpoint_every: 10, max_file_bytes: 10 }\n",
+                         "tern.yaml", "/etc/tern");
+  ASSERT_FALSE(bad.ok());
+  const std::string m(bad.status().message());
+  EXPECT_THAT(m, HasSubstr("audit.on_failure: unknown value 'ignore'"));
+  EXPECT_THAT(m, HasSubstr("audit.copy_to: unknown value 'kafka'"));
+  EXPECT_THAT(m, HasSubstr("audit.checkpoint_every: needs signing_key_file"));
+  EXPECT_THAT(m, HasSubstr("audit.max_file_bytes"));
+}
+
 TEST(ConfigTest, LoadConfigResolvesFilesAgainstTheConfigDirectory) {
   const fs::path dir = fs::temp_directory_path() / ("tern_config_" + std::to_string(::getpid()));
   fs::create_directories(dir / "conf");

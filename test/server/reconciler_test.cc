@@ -119,6 +119,51 @@ TEST_F(ReconcilerTest, UnchangedInputPublishesIdenticalVersions) {
   EXPECT_EQ(cache_.Get("edge")->Find(ResourceType::kCluster, "web").get(), r1.get());  // reused, not rebuilt
 }
 
+// An observer that vetoes publication while `refuse` is set (the audit log in fail-closed mode
+// when its disk is full), and remembers the reasons it was offered.
+class Gate : public ReconcilerObserver {
+ public:
+  absl::Status BeforePublish(const BuiltSnapshots&, const std::vector<std::string>& reasons) override {
+    offered.push_back(reasons);
+    return refuse ? absl::UnavailableError("audit log: No space left on device") : absl::OkStatus();
+  }
+  bool refuse = false;
+  std::vector<std::vector<std::string>> offered;
+};
+
+TEST(ReconcilerGateTest, AVetoedChangeIsNotServedUntilTheObserverAcceptsItWithEveryHeldReason) {
+  cache::SnapshotCache cache;
+  Gate gate;
+  Reconciler rec(cache, {"file"}, &gate);
+  rec.OnUpdate("file", Fragment({Svc("web", 9001)}, Edge("web")), "initial sync");
+  rec.Flush();
+  ASSERT_TRUE(rec.Ready());
+  auto v1 = cache.Get("edge");
+
+  gate.refuse = true;
+  rec.OnUpdate("file", Fragment({Svc("web", 9002)}, Edge("web")), "endpoint moved");
+  rec.Flush();
+  EXPECT_EQ(cache.Get("edge"), v1) << "a change whose record could not be written was served";
+  EXPECT_FALSE(rec.Ready());
+  EXPECT_EQ(rec.PublishBlocked(), "audit log: No space left on device");
+  rec.OnUpdate("file", Fragment({Svc("web", 9003)}, Edge("web")), "endpoint moved again");
+  rec.Flush();
+  EXPECT_EQ(cache.Get("edge"), v1);
+
+  gate.refuse = false;
+  rec.Flush();  // the retry (every second on the reconciler thread), with nothing new queued
+  EXPECT_TRUE(rec.Ready());
+  EXPECT_EQ(rec.PublishBlocked(), "");
+  EXPECT_NE(cache.Get("edge"), v1);
+  ASSERT_FALSE(gate.offered.empty());
+  EXPECT_EQ(gate.offered.back(),
+            (std::vector<std::string>{"file: endpoint moved", "file: endpoint moved again"}))
+      << "the record written at last names every change it covers";
+  const uint64_t generation = rec.generation();
+  rec.Flush();
+  EXPECT_EQ(rec.generation(), generation) << "nothing held any more: no retry";
+}
+
 TEST(SnapshotBuilderTest, TwoBuildersGiveByteIdenticalResourcesAndVersions) {
   model::World w = *Fragment({Svc("web", 9001), Svc("api", 9002)}, Edge("web"));
   std::vector<model::Problem> p1, p2;

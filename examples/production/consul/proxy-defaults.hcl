@@ -31,7 +31,7 @@ EOT
 }
 EOT
 }
-# Consul 1.15+.
+# Consul 1.15+ (remove this block for older Consul).
 AccessLogs {
   Enabled = true
   Type    = "stdout"

@@ -7,4 +7,4 @@ Subsets = {
   stable = { Filter = "Service.Meta.version != canary" }
   canary = { Filter = "Service.Meta.version == canary" }
 }
-LoadBalancer = { Policy = "least_request" }
+LoadBalancer = { Policy = "least_request" }   # Consul 1.9+

@@ -41,6 +41,7 @@ set(TERN_ENVOY_ROOT_PROTOS
   envoy/extensions/transport_sockets/tls/v3/secret.proto
   envoy/extensions/access_loggers/stream/v3/stream.proto
   envoy/extensions/access_loggers/file/v3/file.proto
+  envoy/extensions/access_loggers/grpc/v3/als.proto
   envoy/extensions/upstreams/http/v3/http_protocol_options.proto
   envoy/config/trace/v3/zipkin.proto
   envoy/config/trace/v3/opentelemetry.proto

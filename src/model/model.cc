@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <set>
+#include <string_view>
 
 namespace tern::model {
 
@@ -33,6 +34,51 @@ const char* ToString(LbPolicy p) {
     case LbPolicy::kMaglev: return "maglev";
   }
   return "?";
+}
+
+namespace {
+const char* const kRetryConditions[] = {
+    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
+    "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+    "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal", "resource-exhausted",
+    "unavailable"};
+}  // namespace
+
+bool IsRetryCondition(const std::string& condition) {
+  for (const char* c : kRetryConditions) {
+    if (condition == c) return true;
+  }
+  return false;
+}
+
+std::string RetryConditionList() {
+  std::string out;
+  for (const char* c : kRetryConditions) {
+    if (!out.empty()) out += ", ";
+    out += c;
+  }
+  return out;
+}
+
+std::string HeaderNameProblem(const std::string& name) {
+  if (name.empty()) return "a header name cannot be empty";
+  if (name[0] == ':') return "pseudo-header '" + name + "' cannot be rewritten";
+  for (char c : name) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) return "header name '" + name + "' has a character HTTP does not allow in names";
+  }
+  std::string lower;
+  for (char c : name) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  if (lower == "host") return "the host header cannot be rewritten";
+  return "";
+}
+
+std::string HeaderValueProblem(const std::string& value) {
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return "a header value cannot contain CR, LF or NUL";
+  }
+  return "";
 }
 
 const char* ToString(Secret::Kind k) {
@@ -142,14 +188,39 @@ World Merge(const std::vector<const World*>& fragments, std::vector<Problem>* pr
     MergeMap(f->gateways, out.gateways, "gateway", problems);
     MergeMap(f->service_routes, out.service_routes, "routes for service", problems);
     MergeMap(f->secrets, out.secrets, "secret", problems);
+    if (f->defaults) {
+      if (!out.defaults) {
+        out.defaults = f->defaults;
+      } else if (problems) {
+        problems->push_back({f->defaults->origin, "gateway defaults are already set at " + out.defaults->origin +
+                                                      " (one source only may set them)"});
+      }
+    }
   }
   return out;
 }
 
+namespace {
+void CheckTelemetry(const World& world, const std::optional<Tracing>& tracing,
+                    const std::optional<std::vector<AccessLog>>& logs, std::vector<Problem>& out) {
+  if (tracing && !world.clusters.contains(tracing->collector_cluster)) {
+    out.push_back({tracing->origin, "tracing collector refers to unknown service '" + tracing->collector_cluster + "'"});
+  }
+  if (!logs) return;
+  for (const auto& l : *logs) {
+    if (l.sink == AccessLog::Sink::kGrpc && !world.clusters.contains(l.grpc_cluster)) {
+      out.push_back({l.origin, "access log service refers to unknown service '" + l.grpc_cluster + "'"});
+    }
+  }
+}
+}  // namespace
+
 std::vector<Problem> Validate(const World& world) {
   std::vector<Problem> out;
+  if (world.defaults) CheckTelemetry(world, world.defaults->tracing, world.defaults->access_logs, out);
   std::set<std::string> listener_names;
   for (const auto& [gname, g] : world.gateways) {
+    CheckTelemetry(world, g.tracing, g.access_logs, out);
     std::set<std::pair<std::string, uint32_t>> ports;
     for (const auto& l : g.listeners) {
       if (!ports.emplace(l.address, l.port).second) {

@@ -134,6 +134,11 @@ struct WeightedCluster {
   bool operator==(const WeightedCluster&) const = default;
 };
 
+// Retries. The Envoy retry_on string is the union of on_connect_failure ("connect-failure"),
+// on_status_codes ("retriable-status-codes") and retry_on. When all three are empty (Consul's
+// NumRetries alone), retry_on is empty exactly as Consul's own Envoy configuration has it: the
+// proxy then retries, up to num_retries, only the conditions a request names itself in
+// x-envoy-retry-on / x-envoy-retry-grpc-on (see docs/consul.md).
 struct RetryPolicy {
   uint32_t num_retries = 1;
   bool on_connect_failure = false;
@@ -151,20 +156,48 @@ struct Redirect {
   bool operator==(const Redirect&) const = default;
 };
 
+// Header rewrites on a request or a response (Consul's HTTPHeaderModifiers): `add` appends a
+// value (keeping any the message already has), `set` replaces them, `remove` deletes the header.
+// Names are lower-case HTTP header names; pseudo-headers and `host` are refused by the sources.
+struct HeaderRules {
+  std::map<std::string, std::string> add;
+  std::map<std::string, std::string> set;
+  std::vector<std::string> remove;
+  bool empty() const { return add.empty() && set.empty() && remove.empty(); }
+  bool operator==(const HeaderRules&) const = default;
+};
+
 // What a matched request does: forward to one or more weighted clusters, or redirect.
 struct RouteAction {
   std::vector<WeightedCluster> clusters;  // one entry = plain forward; several = weighted split
   std::optional<std::string> prefix_rewrite;
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout;       // whole request; 0 = no limit
+  std::optional<std::chrono::milliseconds> idle_timeout;  // stream idle; 0 = no limit
   std::optional<RetryPolicy> retry;
   std::optional<Redirect> redirect;  // when set, clusters is empty
+  HeaderRules request_headers;   // applied before forwarding
+  HeaderRules response_headers;  // applied to the response sent back
   bool operator==(const RouteAction&) const = default;
+};
+
+// A local rate limit (Envoy's token bucket, per proxy instance): the bucket holds `max_tokens`,
+// `tokens_per_fill` come back every `fill_interval`; a request without a token is answered with
+// `status` (429). `response_headers` adds x-ratelimit-limit/-remaining/-reset to responses.
+struct RateLimit {
+  uint32_t max_tokens = 0;
+  uint32_t tokens_per_fill = 0;
+  std::chrono::milliseconds fill_interval{1000};
+  uint32_t status = 429;
+  bool response_headers = false;
+  std::string origin;
+  bool operator==(const RateLimit&) const = default;
 };
 
 struct Route {
   std::string name;
   RouteMatch match;
   RouteAction action;
+  std::optional<RateLimit> rate_limit;  // this route's own bucket
   std::string origin;
   bool operator==(const Route&) const = default;
 };
@@ -173,6 +206,9 @@ struct VirtualHost {
   std::string name;
   std::vector<std::string> domains;
   std::vector<Route> routes;  // first match wins
+  std::optional<RateLimit> rate_limit;  // one bucket for the host's routes without their own
+  HeaderRules request_headers;   // every route of the host (Consul: ingress per-service headers)
+  HeaderRules response_headers;
   std::string origin;
   bool operator==(const VirtualHost&) const = default;
 };
@@ -203,14 +239,83 @@ struct Listener {
   std::vector<VirtualHost> virtual_hosts;
   std::string tcp_cluster;
   std::optional<ListenerTls> tls;  // absent = plaintext
+  std::optional<RateLimit> rate_limit;  // HTTP: one bucket for requests without a host/route one
   std::string origin;
   bool operator==(const Listener&) const = default;
+};
+
+// Distributed tracing on every HTTP connection manager of a gateway (never on the API listeners
+// of proxyless clients). Spans go to `collector_cluster`, a cluster of the world, which the
+// gateway then receives like any cluster it routes to. OpenTelemetry exports OTLP over gRPC and
+// propagates W3C traceparent; Zipkin posts JSON to `zipkin_endpoint` and propagates B3.
+struct Tracing {
+  enum class Provider { kOpenTelemetry, kZipkin };
+  struct Tag {
+    enum class Kind { kLiteral, kRequestHeader, kEnvironment };
+    std::string name;
+    Kind kind = Kind::kLiteral;
+    std::string value;          // the literal, or the header / environment variable to read
+    std::string default_value;  // when the header or variable is absent
+    bool operator==(const Tag&) const = default;
+  };
+  Provider provider = Provider::kOpenTelemetry;
+  std::string collector_cluster;
+  std::string zipkin_endpoint = "/api/v2/spans";
+  std::string service_name;         // "" = the gateway's name
+  double random_sampling = 100.0;   // percent of requests traced (0..100)
+  double client_sampling = 100.0;   // percent of client-forced traces (x-client-trace-id) kept
+  double overall_sampling = 100.0;  // upper bound after the other two
+  std::vector<Tag> tags;
+  std::string origin;
+  bool operator==(const Tracing&) const = default;
+};
+
+// x-request-id handling on a gateway's HTTP connection managers.
+struct RequestId {
+  bool generate = true;             // make one when the request has none
+  bool preserve_external = false;   // keep an id sent by an outside client
+  bool always_in_response = false;  // echo it in every response
+  bool operator==(const RequestId&) const = default;
+};
+
+// One access log of a gateway's HTTP connection managers. With neither json_format nor
+// text_format, the documented default JSON field set (docs/config.md) is written.
+struct AccessLog {
+  enum class Sink { kFile, kStdout, kStderr, kGrpc };
+  struct StatusRange {
+    uint32_t min = 100;
+    uint32_t max = 599;
+    bool operator==(const StatusRange&) const = default;
+  };
+  Sink sink = Sink::kStdout;
+  std::string path;          // kFile
+  std::string grpc_cluster;  // kGrpc: an access-log service (envoy.service.accesslog.v3)
+  std::string grpc_log_name;
+  std::map<std::string, std::string> json_format;  // field → Envoy command operator
+  std::string text_format;
+  std::vector<StatusRange> status_ranges;  // log only these responses (any range); empty = all
+  double sample_percent = 100.0;           // of the requests that pass the status filter
+  std::string origin;
+  bool operator==(const AccessLog&) const = default;
+};
+
+// Telemetry that applies to a gateway unless the gateway sets its own (tern-wide defaults).
+struct GatewayDefaults {
+  std::optional<Tracing> tracing;
+  std::optional<std::vector<AccessLog>> access_logs;
+  std::optional<RequestId> request_id;
+  std::string origin;
+  bool operator==(const GatewayDefaults&) const = default;
 };
 
 // A gateway = a group of Envoys sharing one configuration; its name is their node.cluster.
 struct Gateway {
   std::string name;
   std::vector<Listener> listeners;
+  // Absent = the world's defaults; present = this gateway's own (an empty list = no logs).
+  std::optional<Tracing> tracing;
+  std::optional<std::vector<AccessLog>> access_logs;
+  std::optional<RequestId> request_id;
   std::string origin;
   bool operator==(const Gateway&) const = default;
 };
@@ -231,6 +336,7 @@ struct World {
   std::map<std::string, Gateway> gateways;
   std::map<std::string, ServiceRoutes> service_routes;
   std::map<std::string, Secret> secrets;  // by secret name (= SDS resource name)
+  std::optional<GatewayDefaults> defaults;  // at most one source sets them
   bool operator==(const World&) const = default;
 };
 
@@ -241,6 +347,17 @@ struct Problem {
   std::string ToString() const { return origin.empty() ? message : origin + ": " + message; }
   bool operator==(const Problem&) const = default;
 };
+
+// The retry conditions Envoy's router knows (HTTP and gRPC, as in x-envoy-retry-on and
+// x-envoy-retry-grpc-on). Anything else Envoy would ignore silently, so sources refuse it.
+bool IsRetryCondition(const std::string& condition);
+std::string RetryConditionList();  // "5xx, gateway-error, ..." for error messages
+
+// Checks a header name for a HeaderRules entry: a non-empty HTTP token, not a pseudo-header and
+// not `host` (Envoy refuses to rewrite those). Returns "" when it is fine, or why it is not.
+std::string HeaderNameProblem(const std::string& name);
+// Checks a header value: no CR, LF or NUL. Returns "" or why not.
+std::string HeaderValueProblem(const std::string& value);
 
 // Merges source fragments (in order; a name defined by two sources is a problem and the first
 // one wins) and checks cross references: every route's clusters and every TCP listener's

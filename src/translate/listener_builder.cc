@@ -13,14 +13,18 @@ namespace {
 using envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
 
 HttpConnectionManager MakeHcm(const std::string& stat_prefix, const std::string& route_config_name,
-                              const std::string& config_source) {
+                              const std::string& config_source, const model::Listener* gateway_listener = nullptr,
+                              const HttpPolicy* policy = nullptr) {
   HttpConnectionManager hcm;
   hcm.set_stat_prefix(stat_prefix);
   hcm.set_codec_type(HttpConnectionManager::AUTO);
   auto* rds = hcm.mutable_rds();
   SetConfigSource(config_source, rds->mutable_config_source());
   rds->set_route_config_name(route_config_name);
-  // gRPC requires the router to be the last (here: only) filter.
+  // Gateway listeners only: API listeners of proxyless clients get none of this.
+  if (policy) ApplyHttpPolicy(*policy, &hcm);
+  if (gateway_listener && HasRateLimits(*gateway_listener)) AddLocalRateLimitFilter(*gateway_listener, &hcm);
+  // Envoy and gRPC require the router to be the last filter.
   auto* router = hcm.add_http_filters();
   router->set_name(kRouterFilterName);
   router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
@@ -30,7 +34,7 @@ HttpConnectionManager MakeHcm(const std::string& stat_prefix, const std::string&
 }  // namespace
 
 std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
-    const model::Listener& listener, const std::string& config_source) {
+    const model::Listener& listener, const std::string& config_source, const HttpPolicy& policy) {
   auto out = std::make_unique<envoy::config::listener::v3::Listener>();
   out->set_name(listener.name);
   auto* sa = out->mutable_address()->mutable_socket_address();
@@ -45,7 +49,7 @@ std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
     filter.mutable_typed_config()->PackFrom(tcp);
   } else {
     filter.set_name(kHcmFilterName);
-    filter.mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source));
+    filter.mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source, &listener, &policy));
   }
   if (!listener.tls) {
     *out->add_filter_chains()->add_filters() = std::move(filter);

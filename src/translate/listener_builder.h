@@ -6,6 +6,7 @@
 
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "model/model.h"
+#include "translate/http_policy.h"
 
 namespace tern::translate {
 
@@ -16,9 +17,11 @@ inline constexpr char kRouterFilterName[] = "envoy.filters.http.router";
 // HTTP-like listeners get an HTTP connection manager whose routes come over RDS under the
 // listener's name; kTcp listeners forward to listener.tcp_cluster. A listener with `tls` gets a
 // TLS inspector and one filter chain per certificate (matched on SNI), each terminating TLS with
-// its certificate from SDS (see tls_builder.h).
+// its certificate from SDS (see tls_builder.h). HTTP connection managers carry `policy` (tracing,
+// access logs, request ids) and, when the listener or its hosts or routes have rate limits, the
+// local rate-limit filter before the router.
 std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
-    const model::Listener& listener, const std::string& config_source);
+    const model::Listener& listener, const std::string& config_source, const HttpPolicy& policy = {});
 
 // An API listener named like the service, pointing at RouteConfiguration `route_config_name`.
 std::unique_ptr<envoy::config::listener::v3::Listener> BuildApiListener(

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "translate/http_policy.h"
 #include "translate/proto_util.h"
 
 namespace tern::translate {
@@ -62,16 +63,40 @@ void SetRedirect(const model::Redirect& r, route::RedirectAction* out) {
 }
 
 void SetRetry(const model::RetryPolicy& r, route::RetryPolicy* out) {
+  // Consul's order: its RetryOn list, then connect-failure, then retriable-status-codes.
   std::vector<std::string> on;
-  if (r.on_connect_failure) on.push_back("connect-failure");
-  if (!r.on_status_codes.empty()) on.push_back("retriable-status-codes");
-  for (const auto& c : r.retry_on) {
+  auto add = [&on](const std::string& c) {
     if (std::find(on.begin(), on.end(), c) == on.end()) on.push_back(c);
-  }
+  };
+  for (const auto& c : r.retry_on) add(c);
+  if (r.on_connect_failure) add("connect-failure");
+  if (!r.on_status_codes.empty()) add("retriable-status-codes");
   out->set_retry_on(absl::StrJoin(on, ","));
   out->mutable_num_retries()->set_value(r.num_retries);
   for (uint32_t code : r.on_status_codes) out->add_retriable_status_codes(code);
   if (r.per_try_timeout) SetDuration(*r.per_try_timeout, out->mutable_per_try_timeout());
+}
+
+using envoy::config::core::v3::HeaderValueOption;
+
+// Consul's Add appends a value, Set replaces; Envoy says so with append_action (the deprecated
+// `append` flag is left unset, as Envoy requires when append_action is used).
+void AddHeaders(const model::HeaderRules& rules,
+                google::protobuf::RepeatedPtrField<HeaderValueOption>* to_add,
+                google::protobuf::RepeatedPtrField<std::string>* to_remove) {
+  for (const auto& [name, value] : rules.add) {
+    auto* h = to_add->Add();
+    h->mutable_header()->set_key(name);
+    h->mutable_header()->set_value(value);
+    h->set_append_action(HeaderValueOption::APPEND_IF_EXISTS_OR_ADD);
+  }
+  for (const auto& [name, value] : rules.set) {
+    auto* h = to_add->Add();
+    h->mutable_header()->set_key(name);
+    h->mutable_header()->set_value(value);
+    h->set_append_action(HeaderValueOption::OVERWRITE_IF_EXISTS_OR_ADD);
+  }
+  for (const auto& name : rules.remove) to_remove->Add(std::string(name));
 }
 
 }  // namespace
@@ -93,6 +118,11 @@ std::unique_ptr<route::RouteConfiguration> RouteBuilder::Build(
     // Envoy requires a name; an unnamed host is named after the first domain it serves.
     v->set_name(vh.name.empty() ? domains.front() : vh.name);
     for (auto& d : domains) v->add_domains(std::move(d));
+    AddHeaders(vh.request_headers, v->mutable_request_headers_to_add(), v->mutable_request_headers_to_remove());
+    AddHeaders(vh.response_headers, v->mutable_response_headers_to_add(), v->mutable_response_headers_to_remove());
+    if (gateway_filters_ && vh.rate_limit) {
+      SetRateLimitOverride(*vh.rate_limit, name + "/" + v->name(), v->mutable_typed_per_filter_config());
+    }
     for (const auto& r : vh.routes) BuildRoute(r, v->add_routes());
   }
   return out;
@@ -102,6 +132,12 @@ void RouteBuilder::BuildRoute(const model::Route& r, route::Route* out) const {
   if (!r.name.empty()) out->set_name(r.name);
   BuildMatch(r.match, out->mutable_match());
   BuildAction(r.action, out);
+  AddHeaders(r.action.request_headers, out->mutable_request_headers_to_add(), out->mutable_request_headers_to_remove());
+  AddHeaders(r.action.response_headers, out->mutable_response_headers_to_add(),
+             out->mutable_response_headers_to_remove());
+  if (gateway_filters_ && r.rate_limit) {
+    SetRateLimitOverride(*r.rate_limit, r.name.empty() ? "route" : r.name, out->mutable_typed_per_filter_config());
+  }
 }
 
 void RouteBuilder::BuildMatch(const model::RouteMatch& m, route::RouteMatch* out) const {
@@ -176,6 +212,7 @@ void RouteBuilder::BuildAction(const model::RouteAction& a, route::Route* out) c
   }
   if (a.prefix_rewrite) ra->set_prefix_rewrite(*a.prefix_rewrite);
   if (a.timeout) SetDuration(*a.timeout, ra->mutable_timeout());
+  if (a.idle_timeout) SetDuration(*a.idle_timeout, ra->mutable_idle_timeout());
   if (a.retry) SetRetry(*a.retry, ra->mutable_retry_policy());
 }
 

@@ -16,8 +16,13 @@ namespace tern::translate {
 // them); every cluster that is referenced and exists is added to `used`.
 class RouteBuilder {
  public:
-  RouteBuilder(const std::map<std::string, model::Cluster>& clusters, std::set<std::string>* used)
-      : clusters_(clusters), used_(used) {}
+  // `gateway_filters`: the route configuration is for a gateway Envoy, whose HTTP connection
+  // manager has the local rate-limit filter; hosts' and routes' rate limits become per-filter
+  // configuration. Proxyless clients (false) get none: gRPC 1.51 NACKs per-filter configuration
+  // of filters it does not know.
+  RouteBuilder(const std::map<std::string, model::Cluster>& clusters, std::set<std::string>* used,
+               bool gateway_filters = false)
+      : clusters_(clusters), used_(used), gateway_filters_(gateway_filters) {}
 
   std::unique_ptr<envoy::config::route::v3::RouteConfiguration> Build(
       const std::string& name, const std::vector<model::VirtualHost>& virtual_hosts) const;
@@ -30,6 +35,7 @@ class RouteBuilder {
 
   const std::map<std::string, model::Cluster>& clusters_;
   std::set<std::string>* used_;
+  bool gateway_filters_;
 };
 
 }  // namespace tern::translate

@@ -5,6 +5,7 @@
 
 #include "translate/cluster_builder.h"
 #include "translate/endpoint_builder.h"
+#include "translate/http_policy.h"
 #include "translate/listener_builder.h"
 #include "translate/route_builder.h"
 #include "translate/tls_builder.h"
@@ -52,17 +53,47 @@ void AddSecrets(const model::World& world, const std::vector<const model::Listen
   out->secrets.assign(secrets.begin(), secrets.end());
 }
 
+// The gateway with the world's defaults filled in where it has no setting of its own: what its
+// translation depends on (so a change of defaults rebuilds the gateways that use them).
+model::Gateway Effective(const model::World& world, const model::Gateway& gw) {
+  model::Gateway out = gw;
+  if (!world.defaults) return out;
+  if (!out.tracing) out.tracing = world.defaults->tracing;
+  if (!out.access_logs) out.access_logs = world.defaults->access_logs;
+  if (!out.request_id) out.request_id = world.defaults->request_id;
+  return out;
+}
+
 GatewayResources TranslateGateway(const model::World& world, const model::Gateway& gw,
                                   const Options& options) {
   GatewayResources out;
+  HttpPolicy policy{.gateway = gw.name,
+                    .tracing = gw.tracing ? &*gw.tracing : nullptr,
+                    .access_logs = gw.access_logs ? &*gw.access_logs : nullptr,
+                    .request_id = gw.request_id.value_or(model::RequestId{})};
   std::vector<const model::Listener*> listeners;
   for (const auto& l : gw.listeners) listeners.push_back(&l);
   std::sort(listeners.begin(), listeners.end(),
             [](const model::Listener* a, const model::Listener* b) { return a->name < b->name; });
 
   std::set<std::string> used;
+  // Telemetry collectors are clusters the gateway's Envoys must have, like those it routes to.
+  std::vector<std::string> collectors;
+  if (gw.tracing) collectors.push_back(gw.tracing->collector_cluster);
+  if (gw.access_logs) {
+    for (const auto& log : *gw.access_logs) {
+      if (log.sink == model::AccessLog::Sink::kGrpc) collectors.push_back(log.grpc_cluster);
+    }
+  }
   for (const model::Listener* l : listeners) {
-    out.listeners.push_back({l->name, BuildGatewayListener(*l, options.ads_config_source)});
+    out.listeners.push_back({l->name, BuildGatewayListener(*l, options.ads_config_source, policy)});
+    if (l->protocol != model::Protocol::kTcp) {
+      for (const auto& c : collectors) {
+        if (!world.clusters.contains(c)) continue;
+        used.insert(c);
+        out.dependencies.push_back({ResourceType::kListener, l->name, ResourceType::kCluster, c});
+      }
+    }
     if (l->protocol == model::Protocol::kTcp) {
       if (world.clusters.contains(l->tcp_cluster)) {
         used.insert(l->tcp_cluster);
@@ -71,7 +102,7 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
       continue;
     }
     std::set<std::string> route_used;
-    RouteBuilder routes(world.clusters, &route_used);
+    RouteBuilder routes(world.clusters, &route_used, /*gateway_filters=*/true);
     out.routes.push_back({l->name, routes.Build(l->name, l->virtual_hosts)});
     out.dependencies.push_back({ResourceType::kListener, l->name, ResourceType::kRoute, l->name});
     AddRouteDependencies(l->name, route_used, &out);
@@ -161,12 +192,14 @@ Translation IncrementalTranslator::Translate(const model::World& world) {
   }
 
   std::map<std::string, GatewayEntry> gateways;
-  for (const auto& [name, gw] : world.gateways) {
+  for (const auto& [name, declared] : world.gateways) {
+    model::Gateway gw = Effective(world, declared);
     auto prev = gateways_.find(name);
     if (same_shape && prev != gateways_.end() && prev->second.model == gw) {
       gateways.emplace(name, std::move(prev->second));
     } else {
-      gateways.emplace(name, GatewayEntry{gw, TranslateGateway(world, gw, options_)});
+      auto out_gw = TranslateGateway(world, gw, options_);
+      gateways.emplace(name, GatewayEntry{std::move(gw), std::move(out_gw)});
     }
     out.gateways.emplace(name, gateways[name].out);
   }

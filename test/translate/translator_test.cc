@@ -100,7 +100,7 @@ TEST(TranslatorTest, RetriesTimeoutsAndRewriteReachTheRoute) {
   EXPECT_EQ(action.timeout().nanos(), 500000000);
   EXPECT_EQ(action.prefix_rewrite(), "/");
   const auto& retry = action.retry_policy();
-  EXPECT_EQ(retry.retry_on(), "connect-failure,retriable-status-codes,reset");
+  EXPECT_EQ(retry.retry_on(), "reset,connect-failure,retriable-status-codes") << "Consul's order: RetryOn, then the legacy flags";
   EXPECT_EQ(retry.num_retries().value(), 3u);
   ASSERT_EQ(retry.retriable_status_codes_size(), 1);
   EXPECT_EQ(retry.retriable_status_codes(0), 503u);

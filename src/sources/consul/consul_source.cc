@@ -29,7 +29,7 @@ std::string Trimmed(std::string s) {
 
 const std::vector<std::string>& ConsulSource::ConfigKinds() {
   static const std::vector<std::string> kinds = {"ingress-gateway", "service-defaults", "service-router",
-                                                 "service-splitter", "service-resolver"};
+                                                 "service-splitter", "service-resolver", "proxy-defaults"};
   return kinds;
 }
 
@@ -104,6 +104,10 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
       auto v = consul::DecodeServiceDefaults(*body, ConfigPath(kind), &p);
       if (v.ok()) for (auto& d : *v) view.defaults[d.name] = d;
       st = v.status();
+    } else if (kind == "proxy-defaults") {
+      auto v = consul::DecodeProxyDefaults(*body, ConfigPath(kind), &p);
+      if (v.ok()) view.proxy_defaults = *v;
+      st = v.status();
     } else {
       auto v = consul::DecodeChainEntries(kind, *body, ConfigPath(kind), &p);
       st = v.status();
@@ -166,6 +170,7 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
     ingress_ = view.ingress;
     defaults_.emplace();
     for (auto& [n, d] : view.defaults) defaults_->push_back(d);
+    proxy_defaults_ = view.proxy_defaults;
     for (const auto& kind : ConfigKinds()) config_known_.insert(kind);
     for (auto& [service, chain] : view.chains) {
       services_[service].newest = chain;
@@ -338,6 +343,11 @@ void ConsulSource::OnConfig(const std::string& kind, const http::Response& r) {
       }
       defaults_ = std::move(next);
     }
+  } else if (kind == "proxy-defaults") {
+    auto v = consul::DecodeProxyDefaults(r.body, path, &problems);
+    st = v.status();
+    // A bad global entry keeps the last good one; a removed one is gone.
+    if (v.ok() && problems.empty()) proxy_defaults_ = *v;
   } else {
     auto v = consul::DecodeChainEntries(kind, r.body, path, &problems);
     st = v.status();
@@ -525,6 +535,7 @@ consul::ConsulView ConsulSource::View() const {
   }
   if (defaults_) for (const auto& d : *defaults_) v.defaults[d.name] = d;
   if (ingress_) v.ingress = *ingress_;
+  v.proxy_defaults = proxy_defaults_;
   for (const auto& [gw, st] : leaves_) {
     if (st.data) v.leaves[gw] = *st.data;
   }

@@ -139,6 +139,8 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   std::map<std::string, http::WatchId> config_watches_ ABSL_GUARDED_BY(mu_);
   std::optional<std::vector<consul::IngressGateway>> ingress_ ABSL_GUARDED_BY(mu_);
   std::optional<std::vector<consul::ServiceDefaults>> defaults_ ABSL_GUARDED_BY(mu_);
+  // The last good "global" proxy-defaults entry (none = not read yet, or there is none).
+  std::optional<consul::ProxyDefaults> proxy_defaults_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> config_known_ ABSL_GUARDED_BY(mu_);  // kinds read at least once
   std::map<std::string, LeafState> leaves_ ABSL_GUARDED_BY(mu_);  // by gateway name
   http::WatchId roots_watch_ ABSL_GUARDED_BY(mu_) = 0;

@@ -95,6 +95,27 @@ struct Reader {
     }
     return true;
   }
+  // Consul's HTTPHeaderModifiers: {"Add": {name: value}, "Set": {...}, "Remove": [name]}.
+  bool Headers(const json& obj, const char* key, const std::string& path, model::HeaderRules* out) {
+    const json* v = Field(obj, key);
+    if (!v) return true;
+    const std::string hp = Join(path, key);
+    if (!Object(*v, hp) || !StringMap(*v, "Add", hp, &out->add) || !StringMap(*v, "Set", hp, &out->set) ||
+        !Strings(*v, "Remove", hp, &out->remove))
+      return false;
+    for (const char* kind : {"Add", "Set"}) {
+      for (const auto& [name, value] : std::string(kind) == "Add" ? out->add : out->set) {
+        std::string problem = model::HeaderNameProblem(name);
+        if (problem.empty()) problem = model::HeaderValueProblem(value);
+        if (!problem.empty()) return Fail(Join(Join(hp, kind), name), problem);
+      }
+    }
+    for (size_t i = 0; i < out->remove.size(); ++i) {
+      if (std::string problem = model::HeaderNameProblem(out->remove[i]); !problem.empty())
+        return Fail(Index(Join(hp, "Remove"), i), problem);
+    }
+    return true;
+  }
   bool Duration(const json& obj, const char* key, const std::string& path,
                 std::optional<std::chrono::milliseconds>* out) {
     const json* v = Field(obj, key);
@@ -200,10 +221,20 @@ bool DecodeRoute(Reader& r, const json& route, const std::string& p, ChainRoute*
     ChainDestination& d = out->destination;
     if (!r.String(*dest, "PrefixRewrite", dsp, &rewrite) || !r.Duration(*dest, "RequestTimeout", dsp, &d.request_timeout) ||
         !r.Uint(*dest, "NumRetries", dsp, &d.num_retries) ||
-        !r.Bool(*dest, "RetryOnConnectFailure", dsp, &d.retry_on_connect_failure))
+        !r.Bool(*dest, "RetryOnConnectFailure", dsp, &d.retry_on_connect_failure) ||
+        !r.Duration(*dest, "IdleTimeout", dsp, &d.idle_timeout) || !r.Strings(*dest, "RetryOn", dsp, &d.retry_on) ||
+        !r.Headers(*dest, "RequestHeaders", dsp, &d.request_headers) ||
+        !r.Headers(*dest, "ResponseHeaders", dsp, &d.response_headers))
       return false;
+    for (size_t i = 0; i < d.retry_on.size(); ++i) {
+      if (!model::IsRetryCondition(d.retry_on[i]))
+        return r.Fail(Index(Join(dsp, "RetryOn"), i), "unknown retry condition '" + d.retry_on[i] +
+                                                          "' (known: " + model::RetryConditionList() + ")");
+    }
     if (!rewrite.empty()) d.prefix_rewrite = rewrite;
+    // Consul: 0 means "not set" (Envoy's defaults: 15s request timeout, no route idle timeout).
     if (d.request_timeout && d.request_timeout->count() == 0) d.request_timeout.reset();
+    if (d.idle_timeout && d.idle_timeout->count() == 0) d.idle_timeout.reset();
     if (const json* codes = Field(*dest, "RetryOnStatusCodes")) {
       const std::string cp = Join(dsp, "RetryOnStatusCodes");
       if (!r.Array(*codes, cp)) return false;
@@ -478,11 +509,69 @@ absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& text, con
   return out;
 }
 
+// "<rps>" or "<rps>:<burst>", both whole numbers ≥ 1.
+bool ParseRate(Reader& r, const std::string& path, const std::string& text, model::RateLimit* out) {
+  auto number = [](const std::string& t) -> std::optional<uint32_t> {
+    if (t.empty() || t.size() > 9) return std::nullopt;
+    uint32_t v = 0;
+    for (char c : t) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (v == 0) return std::nullopt;
+    return v;
+  };
+  const size_t colon = text.find(':');
+  auto rps = number(text.substr(0, colon));
+  auto burst = colon == std::string::npos ? rps : number(text.substr(colon + 1));
+  if (!rps || !burst) {
+    return r.Fail(path, "'" + text + "' is not a rate: expected \"<requests per second>\" or "
+                        "\"<requests per second>:<burst>\", whole numbers of at least 1");
+  }
+  out->tokens_per_fill = *rps;
+  out->max_tokens = *burst;
+  out->fill_interval = std::chrono::milliseconds(1000);
+  out->origin = r.where + " " + path;
+  return true;
+}
+
+bool DecodeRateLimitMeta(Reader& r, const json& e, IngressRateLimits* out) {
+  const json* meta = Field(e, "Meta");
+  if (!meta) return true;
+  if (!r.Object(*meta, "Meta")) return false;
+  const std::string prefix = "tern.rate_limit";
+  for (auto it = meta->begin(); it != meta->end(); ++it) {
+    const std::string& key = it.key();
+    if (key.rfind(prefix, 0) != 0) continue;
+    const std::string path = "Meta." + key;
+    if (!it.value().is_string()) return r.Fail(path, "expected a string");
+    model::RateLimit limit;
+    if (!ParseRate(r, path, it.value().get<std::string>(), &limit)) return false;
+    const std::string rest = key.substr(prefix.size());
+    if (rest.empty()) {
+      out->gateway = limit;
+    } else if (rest.rfind(".port.", 0) == 0) {
+      const std::string port = rest.substr(6);
+      uint32_t p = 0;
+      for (char c : port) p = (c >= '0' && c <= '9' && p < 100000) ? p * 10 + static_cast<uint32_t>(c - '0') : 100000;
+      if (port.empty() || p == 0 || p > 65535) return r.Fail(path, "'" + port + "' is not a port");
+      out->ports[p] = limit;
+    } else if (rest.rfind(".service.", 0) == 0 && rest.size() > 9) {
+      out->services[rest.substr(9)] = limit;
+    } else {
+      return r.Fail(path, "unknown tern key (tern.rate_limit, tern.rate_limit.port.<port>, "
+                          "tern.rate_limit.service.<service>)");
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& text, const std::string& endpoint,
                                                                   std::vector<model::Problem>* problems) {
   return DecodeEntries<IngressGateway>(
       "ingress-gateway", text, endpoint, problems, [](Reader& r, const json& e, IngressGateway* out) {
         if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name)) return false;
+        if (!DecodeRateLimitMeta(r, e, &out->rate_limits)) return false;
         if (const json* tls = Field(e, "TLS")) {
           if (!r.Object(*tls, "TLS") || !r.Bool(*tls, "Enabled", "TLS", &out->tls_enabled)) return false;
         }
@@ -507,7 +596,9 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
               const std::string svp = Index(Join(lp, "Services"), s);
               IngressService svc;
               if (!r.Object((*ss)[s], svp) || !r.String((*ss)[s], "Name", svp, &svc.name) ||
-                  !r.Strings((*ss)[s], "Hosts", svp, &svc.hosts))
+                  !r.Strings((*ss)[s], "Hosts", svp, &svc.hosts) ||
+                  !r.Headers((*ss)[s], "RequestHeaders", svp, &svc.request_headers) ||
+                  !r.Headers((*ss)[s], "ResponseHeaders", svp, &svc.response_headers))
                 return false;
               if (svc.name.empty()) return r.Fail(Join(svp, "Name"), "is required");
               listener.services.push_back(std::move(svc));

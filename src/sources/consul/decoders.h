@@ -53,9 +53,13 @@ struct ChainTarget {
 struct ChainDestination {
   std::optional<std::string> prefix_rewrite;
   std::optional<std::chrono::milliseconds> request_timeout;
+  std::optional<std::chrono::milliseconds> idle_timeout;  // Consul 1.15+
   uint32_t num_retries = 0;
   bool retry_on_connect_failure = false;
+  std::vector<std::string> retry_on;  // Consul 1.15+; each an Envoy retry condition
   std::vector<uint32_t> retry_on_status_codes;
+  model::HeaderRules request_headers;   // Consul 1.9+
+  model::HeaderRules response_headers;
   bool operator==(const ChainDestination&) const = default;
 };
 
@@ -104,6 +108,8 @@ absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& json, con
 struct IngressService {
   std::string name;
   std::vector<std::string> hosts;
+  model::HeaderRules request_headers;   // Consul 1.9+
+  model::HeaderRules response_headers;
   bool operator==(const IngressService&) const = default;
 };
 struct IngressListener {
@@ -112,9 +118,20 @@ struct IngressListener {
   std::vector<IngressService> services;
   bool operator==(const IngressListener&) const = default;
 };
+// tern's rate limits for a Consul-defined gateway, from the entry's Meta (docs/consul.md):
+//   tern.rate_limit                   = "<rps>[:<burst>]"  every HTTP listener of the gateway
+//   tern.rate_limit.port.<port>       = "<rps>[:<burst>]"  that listener
+//   tern.rate_limit.service.<service> = "<rps>[:<burst>]"  that exposed service (its virtual host)
+struct IngressRateLimits {
+  std::optional<model::RateLimit> gateway;
+  std::map<uint32_t, model::RateLimit> ports;
+  std::map<std::string, model::RateLimit> services;
+  bool operator==(const IngressRateLimits&) const = default;
+};
 struct IngressGateway {
   std::string name;
   std::vector<IngressListener> listeners;
+  IngressRateLimits rate_limits;
   bool tls_enabled = false;  // TLS.Enabled: every listener terminates TLS with the Connect CA's leaf
   bool operator==(const IngressGateway&) const = default;
 };

@@ -129,11 +129,18 @@ std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain) {
     const ChainDestination& d = cr.destination;
     r.action.prefix_rewrite = d.prefix_rewrite;
     r.action.timeout = d.request_timeout;
-    if (d.num_retries > 0 || d.retry_on_connect_failure || !d.retry_on_status_codes.empty()) {
+    r.action.idle_timeout = d.idle_timeout;
+    r.action.request_headers = d.request_headers;
+    r.action.response_headers = d.response_headers;
+    // As Consul's own Envoy configuration: a retry policy whenever any retry field is set; its
+    // conditions are RetryOn, then connect-failure, then retriable-status-codes. NumRetries alone
+    // gives an empty condition list, as in Consul (see docs/consul.md, "Retries").
+    if (d.num_retries > 0 || d.retry_on_connect_failure || !d.retry_on_status_codes.empty() || !d.retry_on.empty()) {
       model::RetryPolicy retry;
       retry.num_retries = d.num_retries > 0 ? d.num_retries : 1;
       retry.on_connect_failure = d.retry_on_connect_failure;
       retry.on_status_codes = d.retry_on_status_codes;
+      retry.retry_on = d.retry_on;
       r.action.retry = retry;
     }
     out.push_back(std::move(r));
@@ -278,6 +285,13 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
       l.port = il.port;
       l.protocol = ProtocolFromConsul(il.protocol);
       l.origin = lorigin;
+      if (il.protocol != "tcp") {
+        if (auto it = entry.rate_limits.ports.find(il.port); it != entry.rate_limits.ports.end()) {
+          l.rate_limit = it->second;
+        } else {
+          l.rate_limit = entry.rate_limits.gateway;
+        }
+      }
       if (il.protocol == "tcp") {
         if (il.services.empty()) continue;
         auto chain = view.chains.find(il.services[0].name);
@@ -305,11 +319,20 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
         auto chain = view.chains.find(name);
         if (chain == view.chains.end()) continue;  // not registered (yet): nothing to route to
         std::vector<std::string> hosts;
-        for (const auto& s : il.services) if (s.name == name) hosts = s.hosts;
+        const IngressService* exposed = nullptr;
+        for (const auto& s : il.services) if (s.name == name) exposed = &s;
+        if (exposed) hosts = exposed->hosts;
         if (hosts.empty()) hosts = {name + ".ingress.*", name + ".ingress.*:" + std::to_string(il.port)};
         model::VirtualHost vh;
         vh.name = name;
         vh.origin = lorigin;
+        if (exposed) {
+          vh.request_headers = exposed->request_headers;
+          vh.response_headers = exposed->response_headers;
+        }
+        if (auto rl = entry.rate_limits.services.find(name); rl != entry.rate_limits.services.end()) {
+          vh.rate_limit = rl->second;
+        }
         for (const auto& h : hosts) {
           if (domains_used.insert(h).second) vh.domains.push_back(h);
           else problems->push_back({lorigin, "host '" + h + "' is exposed twice; kept for the first service only"});
@@ -329,6 +352,18 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
       continue;
     }
     world.gateways[g.name] = std::move(g);
+  }
+  // proxy-defaults "global": tern-wide gateway defaults and the static clusters their tracers name.
+  if (view.proxy_defaults) {
+    for (const auto& c : view.proxy_defaults->clusters) {
+      if (world.clusters.contains(c.name)) {
+        problems->push_back({c.origin, "cluster '" + c.name + "' is also a Consul service target; the target is kept"});
+        continue;
+      }
+      world.clusters.emplace(c.name, c);
+    }
+    const model::GatewayDefaults& d = view.proxy_defaults->defaults;
+    if (d.tracing || d.access_logs) world.defaults = d;
   }
   return world;
 }

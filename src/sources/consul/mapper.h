@@ -25,6 +25,7 @@
 #include "model/model.h"
 #include "sources/consul/connect_ca.h"
 #include "sources/consul/decoders.h"
+#include "sources/consul/proxy_defaults.h"
 #include "sources/tags/canary.h"
 #include "sources/tags/fabio.h"
 
@@ -36,6 +37,7 @@ struct ConsulView {
   std::map<std::string, std::vector<Instance>> health;  // by health path (HealthPath)
   std::map<std::string, ServiceDefaults> defaults;      // by service
   std::vector<IngressGateway> ingress;
+  std::optional<ProxyDefaults> proxy_defaults;  // the "global" proxy-defaults entry
   // Connect CA, for ingress gateways with TLS.Enabled: each such gateway's leaf (by gateway name)
   // and the roots.
   std::map<std::string, ConnectLeaf> leaves;

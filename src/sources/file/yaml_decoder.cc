@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "sources/file/policy_yaml.h"
 #include "sources/file/yaml_reader.h"
 
 namespace tern::sources::file {
@@ -13,14 +14,6 @@ const std::vector<std::string> kProtocols = {"http", "http2", "grpc", "tcp"};
 const std::vector<std::string> kHealth = {"passing", "warning", "critical", "maintenance"};
 const std::vector<std::string> kLbPolicies = {"round_robin", "least_request", "random",
                                               "ring_hash", "maglev"};
-// Envoy's router retry_on conditions (HTTP and gRPC); anything else Envoy would silently ignore,
-// so a typo here is better caught now.
-const std::set<std::string> kRetryOn = {
-    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure",
-    "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes",
-    "retriable-headers", "http3-post-connect-failure", "cancelled", "deadline-exceeded",
-    "internal", "resource-exhausted", "unavailable"};
-
 const std::vector<std::string> kStringMatchKinds = {"exact", "prefix", "suffix",
                                                     "contains", "regex", "present"};
 
@@ -42,6 +35,7 @@ class Decoder {
       size_t i = 0;
       for (const auto& s : services) Service(s, IndexPath("services", i++), world);
     }
+    if (top.Has("defaults")) Defaults(top.Get("defaults"), "defaults", world);
     YAML::Node gateways = top.Get("gateways");
     if (IsSequence(ctx_, gateways, "gateways")) {
       size_t i = 0;
@@ -208,6 +202,13 @@ class Decoder {
       sr.service = c.name;
       sr.origin = Origin(routes, rpath);
       Routes(routes, rpath, sr.routes);
+      for (size_t i = 0; i < sr.routes.size(); ++i) {
+        if (sr.routes[i].rate_limit) {
+          ctx_.Error(routes, IndexPath(rpath, i) + ".rate_limit",
+                     "a service's own routes go to proxyless gRPC clients, which have no rate limiter; "
+                     "set rate limits on gateway routes");
+        }
+      }
       if (c.protocol == model::Protocol::kTcp && !sr.routes.empty()) {
         ctx_.Error(routes, rpath, "routes need an HTTP-like protocol, not tcp");
       }
@@ -273,6 +274,9 @@ class Decoder {
         g.listeners.push_back(std::move(*listener));
       }
     }
+    if (m.Has("tracing")) g.tracing = ReadTracing(ctx_, m.Get("tracing"), m.PathOf("tracing"));
+    if (m.Has("access_logs")) g.access_logs = ReadAccessLogs(ctx_, m.Get("access_logs"), m.PathOf("access_logs"));
+    if (m.Has("request_id")) g.request_id = ReadRequestId(ctx_, m.Get("request_id"), m.PathOf("request_id"));
     m.Finish();
     if (g.name.empty()) return;
     if (world.gateways.contains(g.name)) {
@@ -281,6 +285,19 @@ class Decoder {
       return;
     }
     world.gateways[g.name] = std::move(g);
+  }
+
+  // Tern-wide gateway telemetry: applies to every gateway (from any source) without its own.
+  void Defaults(const YAML::Node& node, const std::string& path, model::World& world) {
+    MapReader m(ctx_, node, path);
+    if (!m.valid()) return;
+    model::GatewayDefaults d;
+    d.origin = Origin(node, path);
+    if (m.Has("tracing")) d.tracing = ReadTracing(ctx_, m.Get("tracing"), m.PathOf("tracing"));
+    if (m.Has("access_logs")) d.access_logs = ReadAccessLogs(ctx_, m.Get("access_logs"), m.PathOf("access_logs"));
+    if (m.Has("request_id")) d.request_id = ReadRequestId(ctx_, m.Get("request_id"), m.PathOf("request_id"));
+    m.Finish();
+    world.defaults = std::move(d);
   }
 
   std::optional<model::Listener> Listener(const YAML::Node& node, const std::string& path) {
@@ -298,6 +315,10 @@ class Decoder {
     if (l.name.empty()) l.name = std::string(model::ToString(l.protocol)) + "_" + std::to_string(l.port);
     if (m.Has("tls")) l.tls = ListenerTlsOf(m.Get("tls"), m.PathOf("tls"), l.protocol);
 
+    if (m.Has("rate_limit")) {
+      if (l.protocol == model::Protocol::kTcp) m.Error("rate_limit", "applies to HTTP listeners only");
+      l.rate_limit = ReadRateLimit(ctx_, m.Get("rate_limit"), m.PathOf("rate_limit"));
+    }
     if (l.protocol == model::Protocol::kTcp) {
       if (auto s = m.String("service", /*required=*/true)) l.tcp_cluster = *s;
       if (m.Has("virtual_hosts")) {
@@ -350,6 +371,9 @@ class Decoder {
     }
     if (vh.domains.empty()) vh.domains = {"*"};
     if (m.Has("routes")) Routes(m.Get("routes"), m.PathOf("routes"), vh.routes);
+    if (m.Has("rate_limit")) vh.rate_limit = ReadRateLimit(ctx_, m.Get("rate_limit"), m.PathOf("rate_limit"));
+    if (m.Has("request_headers")) vh.request_headers = Headers(m.Get("request_headers"), m.PathOf("request_headers"));
+    if (m.Has("response_headers")) vh.response_headers = Headers(m.Get("response_headers"), m.PathOf("response_headers"));
     m.Finish();
     return vh;
   }
@@ -383,7 +407,7 @@ class Decoder {
     if (m.Has("redirect")) r.action.redirect = RedirectOf(m.Get("redirect"), m.PathOf("redirect"));
 
     const bool redirect = m.Has("redirect");
-    for (const char* key : {"prefix_rewrite", "timeout", "retries"}) {
+    for (const char* key : {"prefix_rewrite", "timeout", "idle_timeout", "retries"}) {
       if (redirect && m.Has(key)) {
         m.Error(key, "does not apply to a redirect");
       }
@@ -395,6 +419,10 @@ class Decoder {
       r.action.prefix_rewrite = *pr;
     }
     r.action.timeout = m.Duration("timeout", /*allow_zero=*/true);
+    r.action.idle_timeout = m.Duration("idle_timeout", /*allow_zero=*/true);
+    if (m.Has("rate_limit")) r.rate_limit = ReadRateLimit(ctx_, m.Get("rate_limit"), m.PathOf("rate_limit"));
+    if (m.Has("request_headers")) r.action.request_headers = Headers(m.Get("request_headers"), m.PathOf("request_headers"));
+    if (m.Has("response_headers")) r.action.response_headers = Headers(m.Get("response_headers"), m.PathOf("response_headers"));
     if (m.Has("retries")) r.action.retry = Retry(m.Get("retries"), m.PathOf("retries"));
     m.Finish();
     return r;
@@ -540,6 +568,41 @@ class Decoder {
     return r;
   }
 
+  // {add: {name: value}, set: {name: value}, remove: [name]}
+  model::HeaderRules Headers(const YAML::Node& node, const std::string& path) {
+    MapReader m(ctx_, node, path);
+    model::HeaderRules out;
+    if (!m.valid()) return out;
+    auto name_ok = [&](const YAML::Node& where, const std::string& p, const std::string& name) {
+      std::string problem = model::HeaderNameProblem(name);
+      if (!problem.empty()) ctx_.Error(where, p, problem);
+      return problem.empty();
+    };
+    for (const char* kind : {"add", "set"}) {
+      if (!m.Has(kind)) continue;
+      MapReader values(ctx_, m.Get(kind), m.PathOf(kind));
+      if (!values.valid()) continue;
+      auto& dest = std::string(kind) == "add" ? out.add : out.set;
+      for (const auto& name : values.Keys()) {
+        auto v = values.String(name);
+        if (!v || !name_ok(values.node(), values.PathOf(name), name)) continue;
+        if (std::string problem = model::HeaderValueProblem(*v); !problem.empty()) {
+          values.Error(name, problem);
+          continue;
+        }
+        dest[name] = *v;
+      }
+      values.Finish();
+    }
+    if (auto remove = m.StringList("remove")) {
+      for (size_t i = 0; i < remove->size(); ++i) {
+        if (name_ok(m.Get("remove"), IndexPath(m.PathOf("remove"), i), (*remove)[i])) out.remove.push_back((*remove)[i]);
+      }
+    }
+    m.Finish();
+    return out;
+  }
+
   model::RetryPolicy Retry(const YAML::Node& node, const std::string& path) {
     MapReader m(ctx_, node, path);
     model::RetryPolicy r;
@@ -558,9 +621,9 @@ class Decoder {
     if (auto on = m.StringList("retry_on")) {
       size_t i = 0;
       for (const auto& cond : *on) {
-        if (!kRetryOn.contains(cond)) {
+        if (!model::IsRetryCondition(cond)) {
           ctx_.Error(m.Get("retry_on"), IndexPath(m.PathOf("retry_on"), i),
-                     "unknown retry condition '" + cond + "'");
+                     "unknown retry condition '" + cond + "' (known: " + model::RetryConditionList() + ")");
         }
         ++i;
       }

@@ -1,0 +1,7 @@
+# 95/5 canary.
+Kind = "service-splitter"
+Name = "storefront"
+Splits = [
+  { Weight = 95, ServiceSubset = "stable" },
+  { Weight = 5,  ServiceSubset = "canary" },
+]

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "support/http_get.h"
 #include "support/process.h"
@@ -118,6 +119,13 @@ TEST_F(AuditFailureTest, FailOpenServesTheChangeAndStaysReady) {
   auto log = testing::ReadFile(tern_->process().log_path());
   ASSERT_TRUE(log.ok());
   EXPECT_NE(log->find("config record not written"), std::string::npos);
+  // ... and counted where the TernAuditWriteFailures alert looks.
+  auto metrics = testing::HttpGet("127.0.0.1", tern_->admin_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(metrics->body, m, std::regex("\ntern_audit_write_failures_total ([0-9.e+]+)")))
+      << metrics->body;
+  EXPECT_GE(std::stod(m[1]), 1.0);
   // Once writable again, the next record carries the changes the failed one missed.
   RepairTheLog();
   ASSERT_TRUE(testing::WriteFileAtomic(dir_.path() + "/services.yaml", std::string(kV2) + kApi).ok());

@@ -11,6 +11,7 @@ DEB_PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev nodejs npm curl ca-certificates
+  clang-14 libclang-rt-14-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
 )
 
 missing=()

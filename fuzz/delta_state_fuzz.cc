@@ -15,6 +15,8 @@
 // the per-resource checks skip them.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -29,6 +31,19 @@ using envoy::service::discovery::v3::DeltaDiscoveryRequest;
 using envoy::service::discovery::v3::DeltaDiscoveryResponse;
 
 namespace {
+
+// TERN_FUZZ_TRACE=1: print every event and response (to read a failing input).
+const bool kTrace = std::getenv("TERN_FUZZ_TRACE") != nullptr;
+
+std::string Describe(const cache::Snapshot& s) {
+  std::string out;
+  for (ResourceType t : kAdsOrder) {
+    out += std::string(ShortName(t)) + "{";
+    for (const auto& [n, r] : s.Get(t).resources) out += n + "@" + r->version.substr(0, 6) + (r->wildcard ? "" : "(named-only)") + " ";
+    out += "} ";
+  }
+  return out;
+}
 
 struct ClientView {
   bool requested = false;
@@ -45,6 +60,7 @@ struct Run {
   std::array<ClientView, kNumResourceTypes> client;
   uint64_t last_nonce = 0;
   std::vector<std::string> nonces;
+  std::set<std::string> rewarming;  // clusters sent whose endpoints may follow unchanged
 
   explicit Run(std::optional<ResourceType> f) : fixed(f), state(f) {}
   ClientView& View(ResourceType t) { return client[static_cast<size_t>(t)]; }
@@ -56,6 +72,12 @@ struct Run {
       if (!resp) return n;
       const ResourceType t = resp->type;
       ClientView& v = View(t);
+      if (kTrace) {
+        std::string parts;
+        for (const auto& p : resp->parts) parts += p->name + "@" + p->version.substr(0, 6) + " ";
+        std::fprintf(stderr, "  <- %s nonce %s version %s: %s\n", std::string(ShortName(t)).c_str(), resp->nonce.c_str(),
+                     resp->version.substr(0, 6).c_str(), parts.c_str());
+      }
       FUZZ_CHECK(v.requested, "a response for a type the client never requested");
       const uint64_t nonce = NonceNumber(resp->nonce);
       FUZZ_CHECK(nonce > last_nonce, "nonce did not increase: " + resp->nonce);
@@ -73,8 +95,12 @@ struct Run {
         FUZZ_CHECK(v.names.contains(part->name) || (info.wildcard && part->wildcard),
                    "sent " + part->name + " to a client that does not subscribe to it");
         auto held = v.held.find(part->name);
-        FUZZ_CHECK(held == v.held.end() || held->second != part->version,
+        // On ADS a (re)sent cluster is followed by its endpoints even if unchanged: Envoy re-warms
+        // the cluster and waits for its ClusterLoadAssignment.
+        const bool rewarm = t == ResourceType::kEndpoint && rewarming.erase(part->name) > 0;
+        FUZZ_CHECK(held == v.held.end() || held->second != part->version || rewarm,
                    "re-sent " + part->name + " at the version the client holds");
+        if (t == ResourceType::kCluster && !fixed) rewarming.insert(part->name);
         v.held[part->name] = part->version;
         v.ever_known.insert(part->name);
       }
@@ -99,10 +125,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.Below(4) == 0) fixed = RandomType(in, true);
   Run run(fixed);
   run.snapshot = RandomSnapshot(in);
+  if (kTrace) std::fprintf(stderr, "%s, snapshot %s\n", fixed ? std::string(ShortName(*fixed)).c_str() : "ADS", Describe(*run.snapshot).c_str());
 
   for (int step = 0; step < 48 && !in.empty(); ++step) {
     if (in.Below(4) == 0) {
       run.snapshot = RandomSnapshot(in);
+      if (kTrace) std::fprintf(stderr, "snapshot %s\n", Describe(*run.snapshot).c_str());
       run.Drain();
       continue;
     }
@@ -150,6 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const tern::xds::TypeInfo before = run.state.info(t);
     tern::xds::RequestKind kind;
     ResourceType got;
+    if (kTrace) std::fprintf(stderr, "-> %s\n", req.ShortDebugString().c_str());
     absl::Status st = run.state.OnRequest(req, &kind, &got);
     if (!st.ok()) {
       FUZZ_CHECK(req.type_url() != TypeUrl(t), "a well-formed request refused: " + std::string(st.message()));

@@ -15,6 +15,8 @@
 //   - "*" makes the client a wildcard subscriber; names without "*" (after the first request) end it;
 //   - the responses to one event end (no endless stream of responses).
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -28,6 +30,19 @@ using namespace tern::fuzz;
 using envoy::service::discovery::v3::DiscoveryRequest;
 
 namespace {
+
+// TERN_FUZZ_TRACE=1: print every event and response (to read a failing input).
+const bool kTrace = std::getenv("TERN_FUZZ_TRACE") != nullptr;
+
+std::string Describe(const cache::Snapshot& s) {
+  std::string out;
+  for (ResourceType t : kAdsOrder) {
+    out += std::string(ShortName(t)) + "{";
+    for (const auto& [n, r] : s.Get(t).resources) out += n + "@" + r->version.substr(0, 6) + (r->wildcard ? "" : "(named-only)") + " ";
+    out += "} ";
+  }
+  return out;
+}
 
 struct ClientView {
   bool requested = false;
@@ -59,6 +74,12 @@ struct Run {
       if (!resp) return n;
       const ResourceType t = resp->type;
       ClientView& v = View(t);
+      if (kTrace) {
+        std::string parts;
+        for (const auto& p : resp->parts) parts += p->name + "@" + p->version.substr(0, 6) + " ";
+        std::fprintf(stderr, "  <- %s nonce %s version %s: %s\n", std::string(ShortName(t)).c_str(), resp->nonce.c_str(),
+                     resp->version.substr(0, 6).c_str(), parts.c_str());
+      }
       FUZZ_CHECK(v.requested, "a response for a type the client never requested");
       const uint64_t nonce = NonceNumber(resp->nonce);
       FUZZ_CHECK(nonce > last_nonce, "nonce did not increase: " + resp->nonce);
@@ -99,10 +120,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.Below(4) == 0) fixed = RandomType(in, false);
   Run run(fixed);
   run.snapshot = RandomSnapshot(in);
+  if (kTrace) std::fprintf(stderr, "%s, snapshot %s\n", fixed ? std::string(ShortName(*fixed)).c_str() : "ADS", Describe(*run.snapshot).c_str());
 
   for (int step = 0; step < 48 && !in.empty(); ++step) {
     if (in.Below(4) == 0) {
       run.snapshot = RandomSnapshot(in);
+      // A resource that leaves the snapshot (or the client's view) and comes back is sent again,
+      // even at the same version (SotW never told the client of RDS/EDS/SDS that it left): tern
+      // tracks what the client holds by snapshot, not by resource. Harmless; not counted.
+      for (ResourceType t : kAdsOrder) {
+        auto& held = run.View(t).held;
+        const auto& set = run.snapshot->Get(t).resources;
+        const bool wildcard = run.state.info(t).wildcard;
+        for (auto it = held.begin(); it != held.end();) {
+          auto r = set.find(it->first);
+          const bool visible = r != set.end() && (run.View(t).names.contains(it->first) || (wildcard && r->second->wildcard));
+          it = visible ? std::next(it) : held.erase(it);
+        }
+      }
+      if (kTrace) std::fprintf(stderr, "snapshot %s\n", Describe(*run.snapshot).c_str());
       run.Drain();
       continue;
     }
@@ -143,6 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const tern::xds::TypeInfo before = run.state.info(t);
     tern::xds::RequestKind kind;
     ResourceType got;
+    if (kTrace) std::fprintf(stderr, "-> %s\n", req.ShortDebugString().c_str());
     absl::Status st = run.state.OnRequest(req, &kind, &got);
     if (!st.ok()) {
       // Malformed: the stream ends (unknown type, virtual hosts on SotW, another type on a per-type service).
@@ -172,6 +209,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!v.names.contains(n)) newly_named.insert(n);
     }
     const bool same_subscription = !first && names == v.names && star == v.star;
+    if (first && !req.version_info().empty() && req.version_info() == run.snapshot->Get(t).version) {
+      // A reconnecting client that holds the current version holds its resources (and is sent
+      // nothing for them): what it may later see lingering or re-sent.
+      for (const auto& [n, r] : run.snapshot->Get(t).resources) {
+        v.held[n] = r->version;
+        v.ever_sent.insert(n);
+      }
+    }
+    // A client drops what it no longer subscribes to: sending it again later is not a re-send.
+    if (!after.wildcard) {
+      for (auto it = v.held.begin(); it != v.held.end();) it = names.contains(it->first) ? std::next(it) : v.held.erase(it);
+    }
     v.requested = true;
     v.names = names;
     v.star = star;

@@ -12,8 +12,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 mkdir -p "$DIR/artifacts" "$DIR/fuzz-logs"
 failed=0
 printf '%-16s %12s %10s %8s\n' target executions exec/s cov
-for src in fuzz/*_fuzz.cc; do
-  t=$(basename "$src" _fuzz.cc)
+# FUZZ_TARGETS="utf8 sotw_state" limits the run to those targets.
+TARGETS=${FUZZ_TARGETS:-$(for src in fuzz/*_fuzz.cc; do basename "$src" _fuzz.cc; done)}
+for t in $TARGETS; do
   mkdir -p "$DIR/corpus/$t"
   log="$DIR/fuzz-logs/$t.log"
   "$DIR/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \

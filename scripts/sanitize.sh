@@ -25,6 +25,8 @@ for f in test/common/*_test.cc test/model/*_test.cc test/server/*_test.cc test/s
   [ -f "$f" ] || continue
   n=$(basename "$f" .cc)
   [ "$n" = consul_http_client_test ] && continue  # starts a real Consul: an integration test
+  # measures RSS after malloc_trim: ASan's allocator (quarantine) keeps freed memory by design
+  [ "$n" = memory_trimmer_test ] && continue
   UNIT_TESTS+=("$n")
 done
 TSAN_TESTS=(sotw_protocol_test delta_protocol_test reconciler_test file_source_test tls_file_source_test
@@ -52,7 +54,9 @@ case "$MODE" in
   all)
     configure build-asan address,undefined
     cmake --build build-asan -j "$JOBS"
-    BUILD=build-asan bash scripts/test.sh
+    # MemoryTrimmer measures RSS after malloc_trim, which ASan's allocator does not honour.
+    BUILD=build-asan bash scripts/test.sh -E '^MemoryTrimmer'
+
     ;;
   tsan)
     configure build-tsan thread

@@ -2,8 +2,15 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/quickstart/tern.yaml
+FUZZ_SECONDS ?= 60
+# Seconds of real fuzzing per target inside `make test` (0 = corpus replay only; needs clang).
+TEST_FUZZ_SECONDS ?= 0
+# ccache shares objects between build/, build-asan/, build-tsan/ (same flags, paths made relative).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.cc,fuzz_%,$(wildcard fuzz/*_fuzz.cc))
 
-.PHONY: setup configure build run test bench clean
+.PHONY: setup configure build run test bench clean fuzz fuzz-build check-sanitize check-tsan
 
 setup:
 	@bash scripts/setup.sh
@@ -21,11 +28,35 @@ build: configure
 run: build
 	@bash examples/quickstart/run.sh
 
+# Every test (the fuzz corpus replays included), then ASan+UBSan on the unit and protocol tests.
 test: build
 	@bash scripts/test.sh
+	@bash scripts/sanitize.sh unit
+	@if [ "$(TEST_FUZZ_SECONDS)" != 0 ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS); fi
+
+# libFuzzer targets (clang 14, ASan+UBSan) in build-fuzz/, FUZZ_SECONDS each. The generated Envoy
+# API library is the main build's (GCC and clang share libstdc++'s ABI): not compiled twice.
+fuzz-build:
+	@$(MAKE) --no-print-directory setup
+	cmake --build $(BUILD) -j $(JOBS) --target envoy_api
+	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DTERN_FUZZ=ON -DTERN_SANITIZE=address,undefined \
+	  -DTERN_PREBUILT_ENVOY_API=$(CURDIR)/$(BUILD)
+	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# ASan+UBSan build in build-asan/ running every test (unit, protocol, integration).
+check-sanitize: configure
+	@bash scripts/sanitize.sh all
+
+# TSan build in build-tsan/ running the xds protocol, reconciler and source tests.
+check-tsan: configure
+	@bash scripts/sanitize.sh tsan
 
 bench: build
 	@bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

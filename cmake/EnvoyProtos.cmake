@@ -6,6 +6,23 @@
 # The bundled validate.proto lacks StringRules.ignore_empty, which four Envoy protos use; a copy
 # of the proto tree is made in the build directory and that copy is patched.
 
+# A build that only adds instrumentation to tern's own code (make fuzz, with clang) may link the
+# main build's library instead of generating and compiling the same code again: set
+# TERN_PREBUILT_ENVOY_API to that build directory (its libenvoy_api.a and proto_gen/ are used).
+set(TERN_PREBUILT_ENVOY_API "" CACHE PATH "Build directory whose libenvoy_api.a and proto_gen/ to reuse")
+if(TERN_PREBUILT_ENVOY_API)
+  if(NOT EXISTS "${TERN_PREBUILT_ENVOY_API}/libenvoy_api.a")
+    message(FATAL_ERROR "${TERN_PREBUILT_ENVOY_API}/libenvoy_api.a not found: build the main build first (make build)")
+  endif()
+  find_program(PROTOC protoc REQUIRED)
+  find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+  add_library(envoy_api STATIC IMPORTED GLOBAL)
+  set_target_properties(envoy_api PROPERTIES IMPORTED_LOCATION "${TERN_PREBUILT_ENVOY_API}/libenvoy_api.a")
+  target_include_directories(envoy_api SYSTEM INTERFACE "${TERN_PREBUILT_ENVOY_API}/proto_gen")
+  target_link_libraries(envoy_api INTERFACE protobuf::libprotobuf gRPC::grpc++)
+  return()
+endif()
+
 set(TERN_NPM_DEPS "${PROJECT_SOURCE_DIR}/node_modules/@grpc/grpc-js-xds/deps")
 if(NOT EXISTS "${TERN_NPM_DEPS}/envoy-api/envoy")
   message(FATAL_ERROR "Envoy protos not found in ${TERN_NPM_DEPS}; run `make setup` (scripts/setup.sh) first")

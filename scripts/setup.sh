@@ -13,6 +13,7 @@ DEB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nodejs npm curl ca-certificates
   chromium    # the status page browser test
   prometheus  # promtool and the server, for the metrics and alerting-rule tests
+  clang-14 libclang-rt-14-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
 )
 
 missing=()

@@ -285,6 +285,14 @@ TEST(ConsulDurations, ReadGoDurationsAndNanoseconds) {
   EXPECT_FALSE(ParseGoDuration("5 s").has_value());
 }
 
+// Found by fuzz/consul_answers (UBSan: a double out of int64's range converted to it).
+TEST(ConsulDurations, ADurationTooLargeToMeanAnythingIsRefused) {
+  EXPECT_FALSE(ParseGoDuration("1666070000000000000000000000000000000000000000").has_value());
+  EXPECT_FALSE(ParseGoDuration("99999999999999999999h").has_value());
+  EXPECT_FALSE(ParseGoDuration("-5").has_value());
+  EXPECT_EQ(ParseGoDuration("87600h"), std::chrono::milliseconds(87600LL * 3600 * 1000));  // ten years is fine
+}
+
 TEST(ConsulConfigDecoder, IngressGatewayEntries) {
   std::vector<model::Problem> problems;
   auto gws = DecodeIngressGateways(R"([

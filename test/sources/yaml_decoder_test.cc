@@ -149,6 +149,16 @@ TEST(YamlDecoderTest, AnUnknownKeyIsAnErrorNamingItsPath) {
   EXPECT_EQ(problems[0], "services.yaml:3:5 services[0].conect_timeout: unknown key");
 }
 
+// yaml-cpp passes any bytes through; a Latin-1 name would reach protobuf strings (which Envoy
+// requires to be UTF-8) and the JSON of /debug and the audit log.
+TEST(YamlDecoderTest, TextThatIsNotUtf8IsAnErrorNamingWhereItIs) {
+  auto problems = ProblemsOf("services:\n  - name: \"caf\xE9\"\n    endpoints: [ { address: 127.0.0.1, port: 1 } ]\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "services.yaml:2:5 services[0].name: 'caf\xEF\xBF\xBD' is not valid UTF-8 text");
+  problems = ProblemsOf("services:\n  - name: web\n    \"\xFF\": 1\n");
+  EXPECT_THAT(problems, ::testing::Contains(HasSubstr("services.yaml:3:5 services[0]: key '\xEF\xBF\xBD' is not valid UTF-8 text")));
+}
+
 TEST(YamlDecoderTest, PortZeroIsOutOfRange) {
   auto problems = ProblemsOf(
       "gateways:\n"

@@ -334,6 +334,11 @@ absl::StatusOr<std::vector<T>> DecodeEntries(const std::string& kind, const std:
 
 }  // namespace
 
+// Longer than any timeout means anything (~31,700 years), and far inside int64 milliseconds: a
+// larger value (found by fuzz/consul_answers: 1.7e42 ns) is not a duration, and converting it
+// would be undefined behaviour.
+constexpr double kMaxDurationMs = 1e15;
+
 std::optional<std::chrono::milliseconds> ParseGoDuration(const std::string& text) {
   if (text.empty()) return std::nullopt;
   // A bare number is nanoseconds (Go's time.Duration encoded as JSON).
@@ -342,7 +347,7 @@ std::optional<std::chrono::milliseconds> ParseGoDuration(const std::string& text
   if (numeric) {
     char* end = nullptr;
     double ns = std::strtod(text.c_str(), &end);
-    if (!end || *end != '\0' || ns < 0) return std::nullopt;
+    if (!end || *end != '\0' || !(ns >= 0) || ns / 1e6 > kMaxDurationMs) return std::nullopt;
     return std::chrono::milliseconds(static_cast<int64_t>(ns / 1e6));
   }
   double total_ms = 0;
@@ -364,6 +369,7 @@ std::optional<std::chrono::milliseconds> ParseGoDuration(const std::string& text
     else if (unit == "ns") total_ms += v / 1e6;
     else return std::nullopt;
   }
+  if (!(total_ms <= kMaxDurationMs)) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(total_ms)));
 }
 

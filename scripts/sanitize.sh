@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Sanitizer runs (docs/reliability.md). tern's own code is instrumented; the generated Envoy API
+# library is compiled with exactly the main build's flags (CMakeLists.txt applies TERN_SANITIZE
+# after it), so with CCACHE_BASEDIR/CCACHE_NOHASHDIR (exported by the Makefile) its objects come
+# from the cache the main build filled.
+#
+#   scripts/sanitize.sh unit   ASan+UBSan (build-asan): unit and protocol tests (part of make test)
+#   scripts/sanitize.sh all    ASan+UBSan (build-asan): every test, integration included
+#   scripts/sanitize.sh tsan   TSan (build-tsan): xds protocol, reconciler and source tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-unit}
+JOBS=${JOBS:-$(nproc)}
+export TERN_CONSUL_BIN=${TERN_CONSUL_BIN:-$PWD/build/third_party/consul/usr/bin/consul}
+export TERN_NODE_MODULES=$PWD/node_modules
+# Leak checking is off: gRPC and protobuf keep process-lifetime allocations that LSan reports.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
+
+# Unit and protocol tests: no real Consul, no tern subprocess.
+UNIT_TESTS=()
+for f in test/common/*_test.cc test/model/*_test.cc test/server/*_test.cc test/sources/*_test.cc \
+         test/translate/*_test.cc test/xds/*_test.cc test/app/config_test.cc; do
+  [ -f "$f" ] || continue
+  n=$(basename "$f" .cc)
+  [ "$n" = consul_http_client_test ] && continue  # starts a real Consul: an integration test
+  # measures RSS after malloc_trim: ASan's allocator (quarantine) keeps freed memory by design
+  [ "$n" = memory_trimmer_test ] && continue
+  UNIT_TESTS+=("$n")
+done
+TSAN_TESTS=(sotw_protocol_test delta_protocol_test reconciler_test file_source_test tls_file_source_test
+            consul_http_client_test)
+
+configure() {  # DIR SANITIZERS
+  if [ ! -f "$1/build.ninja" ]; then
+    cmake -S . -B "$1" -G Ninja -DTERN_SANITIZE="$2" >/dev/null
+  fi
+}
+run_each() {  # DIR TEST...: runs each gtest executable, JOBS at a time; fails if any fails
+  local dir=$1; shift
+  mkdir -p "$dir/sanitize-logs"
+  printf '%s\n' "$@" | xargs -P "$JOBS" -I{} bash -c \
+    'if "$0/test/{}" >"$0/sanitize-logs/{}.log" 2>&1; then echo "ok   {}"; else echo "FAIL {} (log: $0/sanitize-logs/{}.log)"; tail -40 "$0/sanitize-logs/{}.log"; exit 1; fi' "$dir"
+}
+
+start=$(date +%s)
+case "$MODE" in
+  unit)
+    configure build-asan address,undefined
+    cmake --build build-asan -j "$JOBS" --target "${UNIT_TESTS[@]}"
+    run_each build-asan "${UNIT_TESTS[@]}"
+    ;;
+  all)
+    configure build-asan address,undefined
+    cmake --build build-asan -j "$JOBS"
+    # MemoryTrimmer measures RSS after malloc_trim, which ASan's allocator does not honour.
+    BUILD=build-asan bash scripts/test.sh -E '^MemoryTrimmer'
+
+    ;;
+  tsan)
+    configure build-tsan thread
+    cmake --build build-tsan -j "$JOBS" --target "${TSAN_TESTS[@]}"
+    run_each build-tsan "${TSAN_TESTS[@]}"
+    ;;
+  *) echo "usage: $0 unit|all|tsan" >&2; exit 2 ;;
+esac
+echo "sanitize $MODE: ok in $(( $(date +%s) - start )) s"

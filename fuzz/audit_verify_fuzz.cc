@@ -1,4 +1,4 @@
-// `tern audit verify` and AuditLog::Open read an audit log file (src/server/audit_log.h): a file
+// `tern audit verify` (server/audit_verify.h) and AuditLog::Open read an audit log file: a file
 // an operator, a disk error or an attacker may have changed. Each input line becomes a record
 // whose hash the harness computes (so the fuzzer gets past the hash check to the JSON), unless
 // the line starts with '!' (then it is written as it is). Verify must answer, never throw.
@@ -12,6 +12,7 @@
 
 #include "fuzz_input.h"
 #include "server/audit_log.h"
+#include "server/audit_verify.h"
 
 namespace {
 std::string Sha256Hex(const std::string& s) {
@@ -43,11 +44,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << file;
   }
-  size_t records = 0;
-  absl::Status st = tern::server::AuditLog::Verify(path, &records);
-  if (st.ok()) {
+  namespace audit = tern::server::audit;
+  const audit::VerifyResult r = audit::VerifyAuditFiles({path}, {});
+  FUZZ_CHECK((r.outcome == audit::VerifyResult::Outcome::kOk) == r.message.empty(),
+             "a verdict without a message, or a message without a verdict: " + r.message);
+  if (r.outcome == audit::VerifyResult::Outcome::kOk) {
     // A log that verifies can be extended: Open reads its last record.
-    auto log = tern::server::AuditLog::Open(path);
+    auto log = tern::server::AuditLog::Open({.path = path});
     FUZZ_CHECK(log.ok(), "a log that verifies cannot be opened: " + std::string(log.status().message()));
   }
   std::remove(path.c_str());

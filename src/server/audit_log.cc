@@ -111,6 +111,14 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
     spdlog::info("audit checkpoints signed by key {}", log->signer_->key_id());
   }
   if (absl::Status st = log->Resume(); !st.ok()) return st;
+  // The log exists from the start (an operator, a shipper or a file-integrity monitor looks for it
+  // before the first change), and a path that cannot be written is found now, not at the first record.
+  if (int fd = ::open(log->options_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640); fd >= 0) {
+    ::close(fd);
+  } else {
+    return absl::UnavailableError("cannot open audit log " + log->options_.path + " for appending: " +
+                                  std::strerror(errno));
+  }
   if (log->options_.copy_to == AuditLogOptions::CopyTo::kSyslog) openlog("tern-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
   log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
   return log;

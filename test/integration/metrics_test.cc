@@ -74,24 +74,12 @@ class MetricsTest : public ::testing::Test {
     if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
   }
 
-  Scrape Metrics() {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), "/metrics");
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) return {};
-    EXPECT_EQ(r->status, 200);
-    return ParseScrape(r->body);
-  }
+  Scrape Metrics() { return ScrapeMetrics(tern_->admin_port()); }
 
   // Polls /metrics until `pred` holds (or 10 s pass) and returns the last scrape.
   template <typename Pred>
   Scrape AwaitMetrics(Pred pred, milliseconds timeout = seconds(10)) {
-    const auto deadline = Clock::now() + timeout;
-    Scrape s = Metrics();
-    while (!pred(s) && Clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(25));
-      s = Metrics();
-    }
-    return s;
+    return testing::AwaitMetrics(tern_->admin_port(), pred, timeout);
   }
 
   void WriteServices(const std::vector<std::string>& names) {

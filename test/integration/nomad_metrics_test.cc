@@ -21,7 +21,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
 class NomadMetricsTest : public ::testing::Test {
  protected:
@@ -40,19 +39,10 @@ class NomadMetricsTest : public ::testing::Test {
     if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
   }
 
-  Scrape Metrics() {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), "/metrics");
-    return r.ok() && r->status == 200 ? ParseScrape(r->body) : Scrape{};
-  }
+  Scrape Metrics() { return ScrapeMetrics(tern_->admin_port()); }
   template <typename Pred>
   Scrape AwaitMetrics(Pred pred, milliseconds timeout = seconds(10)) {
-    const auto deadline = Clock::now() + timeout;
-    Scrape s = Metrics();
-    while (!pred(s) && Clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(25));
-      s = Metrics();
-    }
-    return s;
+    return testing::AwaitMetrics(tern_->admin_port(), pred, timeout);
   }
 
   TempDir dir_;

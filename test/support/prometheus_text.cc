@@ -3,9 +3,28 @@
 #include <chrono>
 #include <cstdlib>
 
+#include <thread>
+
+#include "support/http_get.h"
 #include "support/process.h"
 
 namespace tern::testing {
+
+Scrape ScrapeMetrics(int admin_port) {
+  auto r = HttpGet("127.0.0.1", admin_port, "/metrics");
+  return r.ok() && r->status == 200 ? ParseScrape(r->body) : Scrape{};
+}
+
+Scrape AwaitMetrics(int admin_port, const std::function<bool(const Scrape&)>& pred,
+                    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Scrape s = ScrapeMetrics(admin_port);
+  while (!pred(s) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    s = ScrapeMetrics(admin_port);
+  }
+  return s;
+}
 
 Scrape ParseScrape(std::string text) {
   Scrape s;

@@ -1,5 +1,7 @@
 #pragma once
 // Reading tern's /metrics (the Prometheus text format) in tests, and running promtool on files.
+#include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +23,12 @@ struct Scrape {
 };
 
 Scrape ParseScrape(std::string text);
+
+// GET /metrics from tern's admin port on loopback; an empty Scrape when it does not answer 200.
+Scrape ScrapeMetrics(int admin_port);
+// Scrapes every 25 ms until `pred` holds or `timeout` passes; returns the last scrape.
+Scrape AwaitMetrics(int admin_port, const std::function<bool(const Scrape&)>& pred,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 struct ToolResult {
   int exit_code = -1;

@@ -137,7 +137,9 @@ TEST_F(AdminAccessTest, AnUnusableTokenFileStopsTernNamingTheFile) {
     SCOPED_TRACE(c.what);
     TempDir dir;
     const std::string token_path = dir.File("token");
-    if (c.write) ASSERT_TRUE(WriteFile(token_path, c.content).ok());
+    if (c.write) {
+      ASSERT_TRUE(WriteFile(token_path, c.content).ok());
+    }
     ASSERT_TRUE(WriteFile(dir.File("tern.yaml"), absl::StrCat("xds: { address: \"127.0.0.1:0\" }\n"
                                                               "admin: { address: \"127.0.0.1:0\", token_file: token }\n"))
                     .ok());

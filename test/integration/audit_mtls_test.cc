@@ -88,7 +88,9 @@ TEST(AuditMtlsTest, ConnectAndRefusalRecordsCarryTheProxysCertificateIdentity) {
     if (j["kind"] == "proxy_disconnect" && j["node_cluster"] == "edge" && j["grpc_status"] == "OK") {
       edge_disconnect = true;
     }
-    if (j["kind"] == "proxy_connect") EXPECT_NE(j["node_cluster"], "internal") << "a refused stream never connected";
+    if (j["kind"] == "proxy_connect") {
+      EXPECT_NE(j["node_cluster"], "internal") << "a refused stream never connected";
+    }
     if (j["kind"] == "proxy_disconnect" && j["node_cluster"] == "internal") {
       refused = j["grpc_status"] == "PERMISSION_DENIED" &&
                 j["grpc_message"].get<std::string>().find("spiffe://tern/gateway/internal") != std::string::npos;

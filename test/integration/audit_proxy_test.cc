@@ -263,7 +263,9 @@ TEST_F(AuditProxyTest, ADeltaStreamsConnectAndAckAreRecordedToo) {
     kinds.push_back(j["kind"]);
     EXPECT_EQ(j["protocol"], "delta") << l;
     EXPECT_EQ(j["node_id"], "envoy-d") << l;
-    if (j["kind"] == "proxy_ack") EXPECT_FALSE(j["version"].get<std::string>().empty()) << l;
+    if (j["kind"] == "proxy_ack") {
+      EXPECT_FALSE(j["version"].get<std::string>().empty()) << l;
+    }
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"proxy_connect", "proxy_ack", "proxy_disconnect"}));
 }

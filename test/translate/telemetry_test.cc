@@ -84,7 +84,9 @@ HttpConnectionManager HcmOf(const Translation& t, const std::string& gw, const s
   const auto* l = Find<Listener>(t.gateways.at(gw).listeners, listener);
   HttpConnectionManager hcm;
   EXPECT_NE(l, nullptr) << listener;
-  if (l) EXPECT_TRUE(l->filter_chains(0).filters(0).typed_config().UnpackTo(&hcm));
+  if (l) {
+    EXPECT_TRUE(l->filter_chains(0).filters(0).typed_config().UnpackTo(&hcm));
+  }
   return hcm;
 }
 

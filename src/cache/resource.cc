@@ -14,6 +14,7 @@ ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, 
   r->version = ContentHash(r->body);
   r->wildcard = wildcard;
   r->domains = std::move(domains);
+  r->entry_digest = PartsDigest(r->name, r->version);
 
   std::string any;
   wire::PutBytes(any, 1, TypeUrl(type));

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hash.h"
 #include "common/type_urls.h"
 
 namespace tern::cache {
@@ -23,6 +24,8 @@ struct Resource {
   // Virtual hosts only: the domains the host answers for, to resolve VHDS "<route config>/<host>"
   // requests.
   std::vector<std::string> domains;
+  // Digest of (name, version): summed into the type version of every snapshot that holds it.
+  Digest128 entry_digest;
 };
 
 using ResourcePtr = std::shared_ptr<const Resource>;

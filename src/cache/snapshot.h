@@ -9,12 +9,34 @@
 
 #include "absl/status/status.h"
 #include "cache/resource.h"
+#include "cache/resource_map.h"
 
 namespace tern::cache {
 
+// What changed in one type between the snapshot this one was derived from (the previous one
+// published for the same node cluster) and this one. A stream that holds `from_version` can
+// compute its next response from these names alone instead of from everything it subscribes to.
+struct TypeChanges {
+  bool known = false;                // false: built from scratch, compare with the whole set
+  std::string from_version;          // the type version these changes apply to
+  std::vector<std::string> updated;  // added, or whose resource changed; sorted, unique
+  std::vector<std::string> removed;  // sorted, unique
+};
+
 struct TypeSet {
-  std::map<std::string, ResourcePtr> resources;  // by name, ordered (deterministic output)
-  std::string version;  // hash over (name, version) of every resource
+  ResourceMap resources;  // by name, ordered (deterministic output); shared between snapshots
+  // Hash of the set of (name, version) pairs: the sum of the resources' entry digests, so that
+  // a derived snapshot updates it in O(changes). Equal sets have equal versions in every replica.
+  std::string version;
+  Digest128 digest_sum;
+  TypeChanges changes;
+};
+
+// Input of Snapshot::Derive for one type.
+struct TypeUpdate {
+  std::vector<ResourcePtr> set;     // added, or replacing the resource of the same name
+  std::vector<std::string> erase;  // removed (absent names are ignored)
+  bool empty() const { return set.empty() && erase.empty(); }
 };
 
 // Reference of one resource to another, recorded by the translator so that the snapshot can
@@ -32,6 +54,14 @@ class Snapshot {
   Snapshot(std::string node_cluster, std::array<std::vector<ResourcePtr>, kNumResourceTypes> resources,
            std::vector<Reference> references = {});
 
+  // `previous` with `updates` applied: costs O(changes × log size); unchanged types and
+  // resources are shared with `previous`. Records per type what changed (TypeSet::changes).
+  // `references` are the references to check in Consistent() (those of what changed: the caller
+  // vouches for the rest).
+  static std::shared_ptr<const Snapshot> Derive(const Snapshot& previous,
+                                                std::array<TypeUpdate, kNumResourceTypes> updates,
+                                                std::vector<Reference> references = {});
+
   const std::string& node_cluster() const { return node_cluster_; }
   const TypeSet& Get(ResourceType t) const { return types_[static_cast<size_t>(t)]; }
   ResourcePtr Find(ResourceType t, const std::string& name) const;
@@ -47,6 +77,7 @@ class Snapshot {
   std::array<TypeSet, kNumResourceTypes> types_;
   std::vector<Reference> references_;
   std::string version_;
+  Snapshot() = default;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

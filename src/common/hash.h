@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,20 @@ namespace tern {
 std::string ContentHash(std::string_view bytes);
 
 // Incremental form for hashing a sequence of parts (e.g. a type version over its resources).
+// 128 bits of SHA-256 as two integers: a per-item digest that can be summed into an
+// order-independent set hash (type versions, updated in O(1) when one item changes).
+struct Digest128 {
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+  bool operator==(const Digest128&) const = default;
+};
+// Of the length-prefixed parts, as Hasher::Add would hash them.
+Digest128 PartsDigest(std::string_view a, std::string_view b);
+// Sum / difference modulo 2^128, and its 16 hex digits (first 64 bits of a SHA-256 over it).
+Digest128 Add(Digest128 x, Digest128 y);
+Digest128 Sub(Digest128 x, Digest128 y);
+std::string DigestHex(Digest128 d, uint64_t count);
+
 class Hasher {
  public:
   Hasher();

@@ -1,4 +1,5 @@
 #include "model/model.h"
+#include "model/changes.h"
 
 #include <set>
 #include <string_view>
@@ -215,11 +216,13 @@ void CheckTelemetry(const World& world, const std::optional<Tracing>& tracing,
 }
 }  // namespace
 
-std::vector<Problem> Validate(const World& world) {
+std::vector<Problem> ValidateElements(const World& world, const Elements& e) {
   std::vector<Problem> out;
-  if (world.defaults) CheckTelemetry(world, world.defaults->tracing, world.defaults->access_logs, out);
-  std::set<std::string> listener_names;
-  for (const auto& [gname, g] : world.gateways) {
+  if (e.defaults && world.defaults) CheckTelemetry(world, world.defaults->tracing, world.defaults->access_logs, out);
+  for (const auto& gname : e.gateways) {
+    auto it = world.gateways.find(gname);
+    if (it == world.gateways.end()) continue;
+    const Gateway& g = it->second;
     CheckTelemetry(world, g.tracing, g.access_logs, out);
     std::set<std::pair<std::string, uint32_t>> ports;
     for (const auto& l : g.listeners) {
@@ -235,12 +238,30 @@ std::vector<Problem> Validate(const World& world) {
       if (l.tls) CheckListenerTls(world, l, out);
     }
   }
-  for (const auto& [svc, sr] : world.service_routes) CheckRoutes(world, sr.routes, out);
-  for (const auto& [name, c] : world.clusters) {
-    if (c.tls) CheckUpstreamTls(world, c, out);
+  for (const auto& svc : e.service_routes) {
+    if (auto it = world.service_routes.find(svc); it != world.service_routes.end()) {
+      CheckRoutes(world, it->second.routes, out);
+    }
   }
-  for (const auto& [name, s] : world.secrets) CheckSecretContent(s, out);
+  for (const auto& name : e.clusters) {
+    if (auto it = world.clusters.find(name); it != world.clusters.end() && it->second.tls) {
+      CheckUpstreamTls(world, it->second, out);
+    }
+  }
+  for (const auto& name : e.secrets) {
+    if (auto it = world.secrets.find(name); it != world.secrets.end()) CheckSecretContent(it->second, out);
+  }
   return out;
+}
+
+std::vector<Problem> Validate(const World& world) {
+  Elements all;
+  all.defaults = true;
+  for (const auto& [n, _] : world.gateways) all.gateways.insert(all.gateways.end(), n);
+  for (const auto& [n, _] : world.service_routes) all.service_routes.insert(all.service_routes.end(), n);
+  for (const auto& [n, _] : world.clusters) all.clusters.insert(all.clusters.end(), n);
+  for (const auto& [n, _] : world.secrets) all.secrets.insert(all.secrets.end(), n);
+  return ValidateElements(world, all);
 }
 
 }  // namespace tern::model

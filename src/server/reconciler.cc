@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "common/utf8.h"
 
 namespace tern::server {
@@ -33,7 +35,138 @@ void Reconciler::OnUpdate(const std::string& source, sources::FragmentPtr fragme
   // kept as valid UTF-8 because /debug/sources and the audit log show them as JSON.
   reason = SanitizeUtf8(reason);
   absl::MutexLock l(&mu_);
-  pending_[source] = Pending{std::move(fragment), std::move(reason)};
+  pending_[source] = Pending{std::move(fragment), {}, std::move(reason)};
+}
+
+void Reconciler::OnDelta(const std::string& source, model::WorldDelta delta, std::string reason) {
+  reason = SanitizeUtf8(reason);
+  absl::MutexLock l(&mu_);
+  Pending& p = pending_[source];
+  p.delta.Compose(std::move(delta));
+  p.reason = std::move(reason);
+}
+
+namespace {
+// The entries of `fragment` (a source's whole contribution) that differ from what `source`
+// contributes now, and removals of what it no longer has.
+template <typename T>
+void DiffOwned(const std::string& source, const std::map<std::string, T>& fragment, const std::map<std::string, T>& world,
+               const std::map<std::string, std::string>& owners, std::map<std::string, std::optional<T>>& out) {
+  for (const auto& [name, owner] : owners) {
+    if (owner == source && !fragment.contains(name)) out.emplace(name, std::nullopt);
+  }
+  for (const auto& [name, value] : fragment) {
+    auto o = owners.find(name);
+    if (o == owners.end() || o->second != source) {
+      out.emplace(name, value);
+    } else if (auto w = world.find(name); w == world.end() || !(w->second == value)) {
+      out.emplace(name, value);
+    }
+  }
+}
+
+template <typename T>
+void ApplyKind(const std::string& source, const std::map<std::string, std::optional<T>>& delta,
+               std::map<std::string, T>& world, std::map<std::string, std::string>& owners,
+               std::map<std::string, std::pair<std::optional<T>, std::string>>& undo, std::set<std::string>& touched,
+               const char* what, std::vector<model::Problem>* problems) {
+  for (const auto& [name, value] : delta) {
+    auto owner = owners.find(name);
+    if (owner != owners.end() && owner->second != source) {
+      // Another source's element: defining it too is a conflict; "removing" it means nothing.
+      if (value) {
+        problems->push_back({value->origin, std::string(what) + " '" + name + "' is already defined at " +
+                                                world.at(name).origin + " (source " + owner->second + ")"});
+      }
+      continue;
+    }
+    if (!value && owner == owners.end()) continue;
+    if (!undo.contains(name)) {
+      auto w = world.find(name);
+      undo.emplace(name, std::pair{w == world.end() ? std::nullopt : std::optional<T>(w->second),
+                                   owner == owners.end() ? std::string() : owner->second});
+    }
+    if (value) {
+      world[name] = *value;
+      owners[name] = source;
+    } else {
+      world.erase(name);
+      owners.erase(name);
+    }
+    touched.insert(name);
+  }
+}
+
+template <typename T>
+void RollbackKind(std::map<std::string, std::pair<std::optional<T>, std::string>>& undo, std::map<std::string, T>& world,
+                  std::map<std::string, std::string>& owners) {
+  for (auto& [name, prev] : undo) {
+    if (prev.first) {
+      world[name] = std::move(*prev.first);
+      owners[name] = prev.second;
+    } else {
+      world.erase(name);
+      owners.erase(name);
+    }
+  }
+  undo.clear();
+}
+}  // namespace
+
+model::WorldDelta Reconciler::DeltaOf(const std::string& source, const Pending& p) {
+  model::WorldDelta d;
+  if (p.fragment) {
+    const model::World& f = *p.fragment;
+    DiffOwned(source, f.clusters, world_.clusters, owners_.clusters, d.clusters);
+    DiffOwned(source, f.gateways, world_.gateways, owners_.gateways, d.gateways);
+    DiffOwned(source, f.service_routes, world_.service_routes, owners_.service_routes, d.service_routes);
+    DiffOwned(source, f.secrets, world_.secrets, owners_.secrets, d.secrets);
+    if (owners_.defaults == source) {
+      if (!(world_.defaults == f.defaults)) d.defaults = f.defaults;
+    } else if (f.defaults) {
+      d.defaults = f.defaults;
+    }
+  }
+  d.Compose(p.delta);
+  return d;
+}
+
+model::ChangeSet Reconciler::Apply(const std::string& source, const model::WorldDelta& delta, Undo& undo,
+                                   std::vector<model::Problem>* problems) {
+  model::ChangeSet touched;
+  ApplyKind(source, delta.clusters, world_.clusters, owners_.clusters, undo.clusters, touched.clusters, "service",
+            problems);
+  ApplyKind(source, delta.gateways, world_.gateways, owners_.gateways, undo.gateways, touched.gateways, "gateway",
+            problems);
+  ApplyKind(source, delta.service_routes, world_.service_routes, owners_.service_routes, undo.service_routes,
+            touched.service_routes, "routes for service", problems);
+  ApplyKind(source, delta.secrets, world_.secrets, owners_.secrets, undo.secrets, touched.secrets, "secret", problems);
+  if (delta.defaults) {
+    if (!owners_.defaults.empty() && owners_.defaults != source) {
+      if (*delta.defaults) {
+        problems->push_back({(*delta.defaults)->origin, "gateway defaults are already set at " + world_.defaults->origin +
+                                                            " (one source only may set them)"});
+      }
+    } else {
+      if (!undo.defaults) undo.defaults.emplace(world_.defaults, owners_.defaults);
+      world_.defaults = *delta.defaults;
+      owners_.defaults = world_.defaults ? source : "";
+      touched.defaults = true;
+    }
+  }
+  return touched;
+}
+
+void Reconciler::Rollback(Undo& undo) {
+  RollbackKind(undo.clusters, world_.clusters, owners_.clusters);
+  RollbackKind(undo.gateways, world_.gateways, owners_.gateways);
+  RollbackKind(undo.service_routes, world_.service_routes, owners_.service_routes);
+  RollbackKind(undo.secrets, world_.secrets, owners_.secrets);
+  if (undo.defaults) {
+    world_.defaults = std::move(undo.defaults->first);
+    owners_.defaults = undo.defaults->second;
+    undo.defaults.reset();
+  }
 }
 
 void Reconciler::OnError(const std::string& source, std::vector<model::Problem> problems) {
@@ -85,62 +218,64 @@ void Reconciler::ApplyLocked() {
   }
   if (batch.empty() && !first && !held_) return;
 
-  // Try the whole batch; if the merged world is bad, find out which sources' updates are to
-  // blame by applying them one by one, so that one bad source cannot hold back the others.
-  auto try_build = [&](const std::map<std::string, sources::FragmentPtr>& frags,
-                       std::vector<model::Problem>* problems) {
-    // One source (the usual case) has nothing to merge: build from its fragment as it is
-    // instead of copying the whole world.
-    if (frags.size() == 1 && frags.begin()->second) return builder_.Build(*frags.begin()->second, problems);
-    std::vector<const model::World*> parts;
-    for (const auto& [n, f] : frags) parts.push_back(f.get());
-    model::World world = model::Merge(parts, problems);
-    if (!problems->empty()) return std::optional<BuiltSnapshots>();
-    return builder_.Build(world, problems);
-  };
-
+  // Apply the whole batch to the world and build from what it touched; if the result is bad,
+  // undo it and find out which sources' updates are to blame by applying them one by one, so that
+  // one bad source cannot hold back the others.
   const auto build_start = std::chrono::steady_clock::now();
-  std::map<std::string, sources::FragmentPtr> candidate = fragments_;
-  for (auto& [src, p] : batch) candidate[src] = p.fragment;
-  std::vector<model::Problem> problems;
-  std::optional<BuiltSnapshots> built = try_build(candidate, &problems);
+  std::map<std::string, model::WorldDelta> deltas;
+  for (const auto& [src, p] : batch) deltas[src] = DeltaOf(src, p);
+  std::optional<BuiltSnapshots> built;
   std::vector<std::string> accepted;
-  if (built) {
-    for (auto& [src, p] : batch) accepted.push_back(src);
-  } else {
-    candidate = fragments_;
-    for (auto& [src, p] : batch) {
-      auto trial = candidate;
-      trial[src] = p.fragment;
+  {
+    Undo undo;
+    std::vector<model::Problem> problems;
+    model::ChangeSet changes;
+    for (const auto& [src, d] : deltas) changes.Merge(Apply(src, d, undo, &problems));
+    if (problems.empty()) built = builder_.Build(world_, changes, &problems);
+    if (built) {
+      for (const auto& [src, p] : batch) accepted.push_back(src);
+    } else {
+      Rollback(undo);
+    }
+  }
+  if (!built) {
+    for (const auto& [src, d] : deltas) {
+      Undo undo;
       std::vector<model::Problem> mine;
-      if (auto b = try_build(trial, &mine)) {
-        candidate = std::move(trial);
+      model::ChangeSet changes = Apply(src, d, undo, &mine);
+      std::optional<BuiltSnapshots> b;
+      if (mine.empty()) b = builder_.Build(world_, changes, &mine);
+      if (b) {
         built = std::move(b);
         accepted.push_back(src);
-      } else {
-        for (const auto& pr : mine) spdlog::error("source {}: update rejected: {}", src, pr.ToString());
-        spdlog::warn("source {}: update rejected, the last good configuration keeps serving", src);
-        std::string msg;
-        for (const auto& pr : mine) msg += (msg.empty() ? "" : "; ") + pr.ToString();
-        {
-          absl::MutexLock l(&mu_);
-          auto& st = states_[src];
-          st.rejected++;
-          st.errors++;
-          st.last_error = SanitizeUtf8(msg);
-          st.last_error_time = std::chrono::system_clock::now();
-        }
-        if (observer_) observer_->OnRejected(src, mine);
+        continue;
       }
+      Rollback(undo);
+      for (const auto& pr : mine) spdlog::error("source {}: update rejected: {}", src, pr.ToString());
+      spdlog::warn("source {}: update rejected, the last good configuration keeps serving", src);
+      std::string msg;
+      for (const auto& pr : mine) msg += (msg.empty() ? "" : "; ") + pr.ToString();
+      {
+        absl::MutexLock l(&mu_);
+        auto& st = states_[src];
+        st.rejected++;
+        st.errors++;
+        st.last_error = SanitizeUtf8(msg);
+        st.last_error_time = std::chrono::system_clock::now();
+      }
+      if (observer_) observer_->OnRejected(src, mine);
     }
     if (!built && first) {
       std::vector<model::Problem> none;
-      built = try_build(fragments_, &none);
+      built = builder_.Build(world_, model::ChangeSet{}, &none);
     }
     if (!built) return;
   }
+  {
+    absl::MutexLock l(&mu_);
+    last_stats_ = builder_.last_stats();
+  }
 
-  fragments_ = std::move(candidate);
   std::vector<std::string> reasons = held_reasons_;
   for (const auto& src : accepted) reasons.push_back(src + ": " + batch[src].reason);
   absl::Status gate = observer_ ? observer_->BeforePublish(*built, reasons) : absl::OkStatus();
@@ -205,6 +340,11 @@ std::vector<SourceState> Reconciler::Sources() const {
   std::vector<SourceState> out;
   for (const auto& [n, st] : states_) out.push_back(st);
   return out;
+}
+
+BuildStats Reconciler::LastBuildStats() const {
+  absl::MutexLock l(&mu_);
+  return last_stats_;
 }
 
 uint64_t Reconciler::generation() const {

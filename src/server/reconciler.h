@@ -1,11 +1,13 @@
 #pragma once
-// The reconciler: the one place that sees every source. It keeps each source's last good
-// fragment, merges them into the world, builds snapshots and publishes them to the cache.
+// The reconciler: the one place that sees every source. It keeps the world (every source's last
+// good contribution; each element belongs to the one source that defines it), applies the
+// sources' changes to it in place, builds snapshots from what changed and publishes them.
 //
-// Updates arrive on source threads and are only queued (latest per source wins); one reconciler
-// thread applies whatever is queued in a single rebuild, so a burst of Consul events costs one
-// translation. A source error, or an update that would produce an invalid world, changes
-// nothing that is served: the source's previous fragment stays in the world.
+// Updates arrive on source threads and are only queued (deltas of one source compose; a whole
+// fragment replaces what was queued before it); one reconciler thread applies whatever is queued
+// in a single rebuild, so a burst of Consul events costs one build. A source error, or an update
+// that would produce an invalid world, changes nothing that is served: the update is undone and
+// the source's previous contribution stays in the world.
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -62,6 +64,7 @@ class Reconciler : public sources::UpdateSink {
   void Stop();
 
   void OnUpdate(const std::string& source, sources::FragmentPtr fragment, std::string reason) override;
+  void OnDelta(const std::string& source, model::WorldDelta delta, std::string reason) override;
   void OnError(const std::string& source, std::vector<model::Problem> problems) override;
 
   // Applies everything queued now, on the calling thread (tests, and before Start).
@@ -73,14 +76,32 @@ class Reconciler : public sources::UpdateSink {
   std::string PublishBlocked() const;
   std::vector<SourceState> Sources() const;
   uint64_t generation() const;  // number of snapshots published
+  // What the last build did (tests, benchmarks): how much a change cost.
+  BuildStats LastBuildStats() const;
 
  private:
   struct Pending {
-    sources::FragmentPtr fragment;
+    sources::FragmentPtr fragment;  // when set, `delta` applies on top of it
+    model::WorldDelta delta;
     std::string reason;
+  };
+  // Undo log of one trial: the previous value (and owner) of every element it touched.
+  struct Undo {
+    std::map<std::string, std::pair<std::optional<model::Cluster>, std::string>> clusters;
+    std::map<std::string, std::pair<std::optional<model::Gateway>, std::string>> gateways;
+    std::map<std::string, std::pair<std::optional<model::ServiceRoutes>, std::string>> service_routes;
+    std::map<std::string, std::pair<std::optional<model::Secret>, std::string>> secrets;
+    std::optional<std::pair<std::optional<model::GatewayDefaults>, std::string>> defaults;
   };
   void Loop();
   void ApplyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+  // `source`'s queued update as a delta against the world.
+  model::WorldDelta DeltaOf(const std::string& source, const Pending& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+  // Applies `delta` of `source` to the world, recording what it replaced in `undo`; a name
+  // another source defines is a problem (and is not applied). Returns the names touched.
+  model::ChangeSet Apply(const std::string& source, const model::WorldDelta& delta, Undo& undo,
+                         std::vector<model::Problem>* problems) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+  void Rollback(Undo& undo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
 
   cache::SnapshotCache& cache_;
   ReconcilerObserver* observer_;
@@ -94,8 +115,14 @@ class Reconciler : public sources::UpdateSink {
   std::string blocked_ ABSL_GUARDED_BY(mu_);  // BeforePublish's veto, "" when none
 
   absl::Mutex apply_mu_;  // one rebuild at a time
-  std::map<std::string, sources::FragmentPtr> fragments_ ABSL_GUARDED_BY(apply_mu_);
+  model::World world_ ABSL_GUARDED_BY(apply_mu_);
+  struct Owners {
+    std::map<std::string, std::string> clusters, gateways, service_routes, secrets;
+    std::string defaults;  // "" when no source sets them
+  };
+  Owners owners_ ABSL_GUARDED_BY(apply_mu_);
   SnapshotBuilder builder_ ABSL_GUARDED_BY(apply_mu_);
+  BuildStats last_stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> held_reasons_ ABSL_GUARDED_BY(apply_mu_);  // of vetoed publications
   bool held_ ABSL_GUARDED_BY(apply_mu_) = false;
 

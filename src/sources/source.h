@@ -1,7 +1,9 @@
 #pragma once
-// A source watches one origin of truth (a YAML file set, Consul, Nomad) and hands the core
-// immutable model fragments. Sources never block the core: watching happens on the source's own
-// thread(s); the sink is called with complete, decoded fragments only.
+// A source watches one origin of truth (a YAML file set, Consul, Nomad) and tells the core what
+// changed: either a delta (the new value of each element it touched, the preferred form: the core
+// then costs what changed) or a complete fragment (simple whole-file sources: the core compares it
+// with what the source contributed before). Sources never block the core: watching happens on the
+// source's own thread(s); the sink is called with complete, decoded values only.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/changes.h"
 #include "model/model.h"
 
 namespace tern::sources {
@@ -21,6 +24,10 @@ class UpdateSink {
   // A new complete fragment from `source`; `reason` says which event produced it (for the audit
   // log and debug output), e.g. "file services.yaml changed".
   virtual void OnUpdate(const std::string& source, FragmentPtr fragment, std::string reason) = 0;
+  // What changed in `source`'s contribution since its previous update or delta: each touched
+  // element's new value, or its removal. An element of another source is not the source's to
+  // change: defining a name another source defines is a problem that rejects the update.
+  virtual void OnDelta(const std::string& source, model::WorldDelta delta, std::string reason) = 0;
   // The source could not produce a fragment (unreachable, malformed input). The core keeps the
   // source's last good fragment. `problems` name what was wrong and where.
   virtual void OnError(const std::string& source, std::vector<model::Problem> problems) = 0;

@@ -144,16 +144,25 @@ void Append(GatewayResources& into, const GatewayResources& piece) {
   into.dependencies.insert(into.dependencies.end(), piece.dependencies.begin(), piece.dependencies.end());
 }
 
-// What gateway and service translations depend on beyond their own model: which clusters exist
-// (a route to a missing cluster becomes a 503) and the clusters' TLS settings (their secrets).
-std::string Shape(const model::World& world) {
-  std::string out;
-  for (const auto& [name, c] : world.clusters) {
-    out += name;
-    if (c.tls) out += "\x01" + c.tls->ca_secret + "\x01" + c.tls->client_cert_secret;
-    out += '\0';
-  }
+// A cluster's settings: everything but its endpoints (which only its ClusterLoadAssignment reads).
+model::Cluster Settings(const model::Cluster& c) {
+  model::Cluster out;
+  out.name = c.name;
+  out.service = c.service;
+  out.protocol = c.protocol;
+  out.connect_timeout = c.connect_timeout;
+  out.lb_policy = c.lb_policy;
+  out.circuit_breakers = c.circuit_breakers;
+  out.outlier_detection = c.outlier_detection;
+  out.tls = c.tls;
+  out.origin = c.origin;
   return out;
+}
+
+// What gateway and service translations read of a cluster: that it exists, and its TLS secrets.
+bool SameShape(const std::optional<model::UpstreamTls>& a, const std::optional<model::UpstreamTls>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->ca_secret == b->ca_secret && a->client_cert_secret == b->client_cert_secret);
 }
 
 }  // namespace
@@ -162,70 +171,148 @@ Translation Translate(const model::World& world, const Options& options) {
   return IncrementalTranslator(options).Translate(world);
 }
 
-Translation IncrementalTranslator::Translate(const model::World& world) {
-  Translation out;
-  const std::string shape = Shape(world);
-  const bool same_shape = shape == shape_;
+void IncrementalTranslator::Reset() {
+  clusters_.clear();
+  secrets_.clear();
+  gateways_.clear();
+  services_.clear();
+}
 
-  std::map<std::string, ClusterEntry> clusters;
-  for (const auto& [name, c] : world.clusters) {
+TranslationChanges IncrementalTranslator::Update(const model::World& world, const model::ChangeSet& changes,
+                                                 const model::DependencyIndex& index) {
+  TranslationChanges out;
+  std::set<std::string> cluster_names, secret_names, gateway_names, service_names;
+  if (changes.everything) {
+    Reset();
+    out.everything = true;
+    for (const auto& [n, _] : world.clusters) cluster_names.insert(cluster_names.end(), n);
+    for (const auto& [n, _] : world.secrets) secret_names.insert(secret_names.end(), n);
+    for (const auto& [n, _] : world.gateways) gateway_names.insert(gateway_names.end(), n);
+    for (const auto& [n, _] : world.clusters) service_names.insert(n);
+    for (const auto& [n, _] : world.service_routes) service_names.insert(n);
+  } else {
+    cluster_names = changes.clusters;
+    secret_names = changes.secrets;
+    gateway_names = changes.gateways;
+    service_names = changes.service_routes;
+  }
+
+  // Clusters: the endpoints message is rebuilt for every touched cluster, the cluster message
+  // only when its settings changed. A cluster appearing, disappearing or changing its TLS secrets
+  // reaches the gateways and services that name it.
+  std::set<std::string> reshaped;
+  for (const auto& name : cluster_names) {
+    auto it = world.clusters.find(name);
     auto prev = clusters_.find(name);
-    if (prev != clusters_.end() && prev->second.model == c) {
-      clusters.emplace(name, std::move(prev->second));
-    } else {
-      // The map key is the resource name; a model cluster whose own name field disagrees is
-      // translated under the key so that references (which use keys) resolve.
-      model::Cluster named = c;
-      named.name = name;
-      ClusterEntry e{c, BuildCluster(named, options_.ads_config_source), BuildLoadAssignment(named)};
-      clusters.emplace(name, std::move(e));
+    if (it == world.clusters.end()) {
+      if (prev != clusters_.end()) {
+        clusters_.erase(prev);
+        reshaped.insert(name);
+        out.clusters.insert(name);
+      }
+      continue;
     }
-    out.clusters.emplace(name, clusters[name].cluster);
-    out.endpoints.emplace(name, clusters[name].endpoints);
-  }
-  clusters_ = std::move(clusters);
-
-  for (const auto& [name, s] : world.secrets) {
-    model::Secret named = s;
+    // The map key is the resource name; a model cluster whose own name field disagrees is
+    // translated under the key so that references (which use keys) resolve.
+    model::Cluster named = it->second;
     named.name = name;
-    out.secrets.emplace(name, BuildSecret(named));
+    model::Cluster settings = Settings(named);
+    if (prev == clusters_.end()) {
+      ClusterEntry e{std::move(settings), BuildCluster(named, options_.ads_config_source), BuildLoadAssignment(named)};
+      out.messages += 2;
+      clusters_.emplace(name, std::move(e));
+      reshaped.insert(name);
+    } else {
+      if (!SameShape(prev->second.settings.tls, settings.tls)) reshaped.insert(name);
+      if (!(prev->second.settings == settings)) {
+        prev->second.cluster = BuildCluster(named, options_.ads_config_source);
+        prev->second.settings = std::move(settings);
+        out.messages++;
+      }
+      prev->second.endpoints = BuildLoadAssignment(named);
+      out.messages++;
+    }
+    out.clusters.insert(name);
   }
 
-  std::map<std::string, GatewayEntry> gateways;
-  for (const auto& [name, declared] : world.gateways) {
-    model::Gateway gw = Effective(world, declared);
-    auto prev = gateways_.find(name);
-    if (same_shape && prev != gateways_.end() && prev->second.model == gw) {
-      gateways.emplace(name, std::move(prev->second));
-    } else {
-      auto out_gw = TranslateGateway(world, gw, options_);
-      gateways.emplace(name, GatewayEntry{std::move(gw), std::move(out_gw)});
+  for (const auto& name : secret_names) {
+    auto it = world.secrets.find(name);
+    if (it == world.secrets.end()) {
+      if (secrets_.erase(name)) out.secrets.insert(name);
+      continue;
     }
-    out.gateways.emplace(name, gateways[name].out);
+    model::Secret named = it->second;
+    named.name = name;
+    secrets_[name] = BuildSecret(named);
+    out.messages++;
+    out.secrets.insert(name);
   }
-  gateways_ = std::move(gateways);
 
-  std::set<std::string> services;
-  for (const auto& [name, _] : world.clusters) services.insert(name);
-  for (const auto& [name, _] : world.service_routes) services.insert(name);
-  std::map<std::string, ServiceEntry> entries;
-  for (const auto& service : services) {
-    std::optional<model::ServiceRoutes> routes;
-    if (auto it = world.service_routes.find(service); it != world.service_routes.end()) routes = it->second;
-    auto prev = services_.find(service);
-    if (same_shape && prev != services_.end() && prev->second.routes == routes) {
-      entries.emplace(service, std::move(prev->second));
-    } else {
-      entries.emplace(service, ServiceEntry{routes, TranslateService(world, service, options_)});
+  if (!changes.everything) {
+    if (changes.defaults) {
+      for (const auto& [n, _] : world.gateways) gateway_names.insert(n);
     }
-    Append(out.mesh, entries[service].out);
+    if (!reshaped.empty()) {
+      if (index.DefaultsRead(reshaped)) {
+        for (const auto& [n, _] : world.gateways) gateway_names.insert(n);  // the defaults' collectors
+      }
+      auto gws = index.GatewaysReadingClusters(reshaped);
+      gateway_names.insert(gws.begin(), gws.end());
+      auto svcs = index.ServicesReadingClusters(reshaped);
+      service_names.insert(svcs.begin(), svcs.end());
+      service_names.insert(reshaped.begin(), reshaped.end());  // each cluster is a service of its own
+    }
   }
-  services_ = std::move(entries);
-  std::set<std::string> all;
-  for (const auto& [name, _] : world.clusters) all.insert(name);
-  AddClusterDependencies(all, &out.mesh);
-  shape_ = shape;
+
+  for (const auto& name : gateway_names) {
+    auto it = world.gateways.find(name);
+    if (it == world.gateways.end()) {
+      if (gateways_.erase(name)) out.gateways.insert(name);
+      continue;
+    }
+    gateways_[name] = TranslateGateway(world, Effective(world, it->second), options_);
+    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size();
+    out.gateways.insert(name);
+  }
+
+  for (const auto& name : service_names) {
+    if (!world.clusters.contains(name) && !world.service_routes.contains(name)) {
+      if (services_.erase(name)) out.services.insert(name);
+      continue;
+    }
+    services_[name] = TranslateService(world, name, options_);
+    out.messages += 2;
+    out.services.insert(name);
+  }
   return out;
+}
+
+GatewayResources IncrementalTranslator::Mesh() const {
+  GatewayResources mesh;
+  for (const auto& [name, piece] : services_) Append(mesh, piece);
+  std::set<std::string> all;
+  for (const auto& [name, _] : clusters_) all.insert(all.end(), name);
+  AddClusterDependencies(all, &mesh);
+  return mesh;
+}
+
+Translation IncrementalTranslator::Current() const {
+  Translation out;
+  for (const auto& [name, e] : clusters_) {
+    out.clusters.emplace_hint(out.clusters.end(), name, e.cluster);
+    out.endpoints.emplace_hint(out.endpoints.end(), name, e.endpoints);
+  }
+  out.secrets = secrets_;
+  out.gateways = gateways_;
+  out.mesh = Mesh();
+  return out;
+}
+
+Translation IncrementalTranslator::Translate(const model::World& world) {
+  model::DependencyIndex index;
+  index.Update(world, model::ChangeSet::Everything());
+  Update(world, model::ChangeSet::Everything(), index);
+  return Current();
 }
 
 }  // namespace tern::translate

@@ -9,12 +9,14 @@
 //                                      its RouteConfiguration is named "svc/<service>"
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/message.h>
 
 #include "common/type_urls.h"
+#include "model/changes.h"
 #include "model/model.h"
 
 namespace tern::translate {
@@ -64,35 +66,57 @@ struct Options {
 
 Translation Translate(const model::World& world, const Options& options = {});
 
-// The same translation, reusing the messages of whatever did not change since the previous call
-// (clusters and endpoint sets whose model is equal; gateways and per-service routes whose model
-// is equal while the set of cluster names and their TLS settings are unchanged). The output is
-// identical to Translate(); unchanged resources are the very same message objects, so later
-// stages can skip them by pointer. Not thread-safe: one owner.
+// What one incremental step re-translated (names whose messages are new objects or gone).
+struct TranslationChanges {
+  bool everything = false;           // rebuilt from scratch
+  std::set<std::string> clusters;    // cluster or endpoints message changed, or the cluster removed
+  std::set<std::string> secrets;
+  std::set<std::string> gateways;    // GatewayResources changed, or the gateway removed
+  std::set<std::string> services;    // a proxyless service's listener and route changed, or removed
+  size_t messages = 0;               // messages built in this step (for tests and metrics)
+};
+
+// The translation kept up to date from change sets. Each resource is translated from exactly the
+// model elements it reads: endpoints ← the cluster's instances; cluster ← the cluster's settings;
+// a gateway's listeners and routes ← the gateway, the world's defaults and the existence and TLS
+// secret names of the clusters it names; a proxyless service's listener and route ← its routes
+// and the existence of the clusters they name; secret ← the secret. A step re-translates what the
+// change set names plus what reads it (model::DependencyIndex) and nothing else; unchanged
+// resources keep the very same message objects, so later stages skip them by pointer. The state
+// equals a from-scratch Translate() of the same world (tested). Not thread-safe: one owner.
 class IncrementalTranslator {
  public:
   explicit IncrementalTranslator(Options options = {}) : options_(std::move(options)) {}
-  Translation Translate(const model::World& world);
 
- private:
+  // `changes` names every element that differs from the world of the previous call (use
+  // ChangeSet::Everything() the first time and whenever unsure); `index` is up to date with `world`.
+  TranslationChanges Update(const model::World& world, const model::ChangeSet& changes,
+                            const model::DependencyIndex& index);
+  // Everything, as one Translation (render, validate, tests).
+  Translation Translate(const model::World& world);
+  void Reset();
+
   struct ClusterEntry {
-    model::Cluster model;
+    model::Cluster settings;  // the model without its endpoints: decides whether to rebuild `cluster`
     MessagePtr cluster;
     MessagePtr endpoints;
   };
-  struct GatewayEntry {
-    model::Gateway model;
-    GatewayResources out;
-  };
-  struct ServiceEntry {
-    std::optional<model::ServiceRoutes> routes;
-    GatewayResources out;  // one API listener, one route configuration, their dependencies
-  };
+  const std::map<std::string, ClusterEntry>& clusters() const { return clusters_; }
+  const std::map<std::string, MessagePtr>& secrets() const { return secrets_; }
+  const std::map<std::string, GatewayResources>& gateways() const { return gateways_; }
+  // Per proxyless service: its API listener, its route configuration and their dependencies.
+  const std::map<std::string, GatewayResources>& services() const { return services_; }
+  // Every service's pieces as the mesh's GatewayResources (O(world): full builds only).
+  GatewayResources Mesh() const;
+  // The current state as one Translation (O(world): tests and tools).
+  Translation Current() const;
+
+ private:
   Options options_;
   std::map<std::string, ClusterEntry> clusters_;
-  std::map<std::string, GatewayEntry> gateways_;
-  std::map<std::string, ServiceEntry> services_;
-  std::string shape_;  // cluster names and TLS settings the gateway and service entries were built for
+  std::map<std::string, MessagePtr> secrets_;
+  std::map<std::string, GatewayResources> gateways_;
+  std::map<std::string, GatewayResources> services_;
 };
 
 }  // namespace tern::translate

@@ -32,6 +32,9 @@ class RecordingSink : public UpdateSink {
   void OnError(const std::string& source, std::vector<model::Problem> problems) override {
     Push({false, nullptr, "", std::move(problems)});
   }
+  void OnDelta(const std::string&, model::WorldDelta, std::string) override {
+    ADD_FAILURE() << "the file source hands over whole fragments";
+  }
 
   // The next event, or nullopt if none arrives within `timeout`.
   std::optional<Event> Next(std::chrono::milliseconds timeout = 5s) {

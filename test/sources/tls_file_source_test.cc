@@ -116,6 +116,9 @@ class Sink : public UpdateSink {
   };
   void OnUpdate(const std::string&, FragmentPtr f, std::string reason) override { Push({true, std::move(f), std::move(reason), {}}); }
   void OnError(const std::string&, std::vector<model::Problem> p) override { Push({false, nullptr, "", std::move(p)}); }
+  void OnDelta(const std::string&, model::WorldDelta, std::string) override {
+    ADD_FAILURE() << "the file source hands over whole fragments";
+  }
   std::optional<Event> Next(std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mu_);
     if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;

@@ -169,9 +169,17 @@ TEST(TelemetryTest, ChangingTheDefaultsRebuildsTheGatewaysThatUseThem) {
   w.defaults = model::GatewayDefaults{.tracing = Otel(), .access_logs = std::nullopt, .request_id = std::nullopt,
                                       .origin = "x"};
   IncrementalTranslator translator;
-  const Translation before = translator.Translate(w);
+  model::DependencyIndex index;
+  index.Update(w, model::ChangeSet::Everything());
+  translator.Update(w, model::ChangeSet::Everything(), index);
+  const Translation before = translator.Current();
   w.defaults->tracing->random_sampling = 1;
-  const Translation after = translator.Translate(w);
+  model::ChangeSet defaults;
+  defaults.defaults = true;
+  index.Update(w, defaults);
+  const auto changed = translator.Update(w, defaults, index);
+  EXPECT_EQ(changed.gateways, (std::set<std::string>{"a", "b"}));
+  const Translation after = translator.Current();
   EXPECT_DOUBLE_EQ(HcmOf(after, "a", "a-http").tracing().random_sampling().value(), 1);
   const Translation expected = Translate(w);
   EXPECT_EQ(after.gateways.at("b").listeners[0].message->SerializeAsString(),

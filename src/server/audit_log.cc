@@ -209,23 +209,59 @@ absl::Status AuditLog::Resume() {
   return absl::OkStatus();
 }
 
-AuditLog::Versions AuditLog::Flatten(const BuiltSnapshots& s) {
-  Versions out;
-  auto add = [&](const std::string& nc, const cache::Snapshot& snap) {
-    auto& types = out[nc];
-    for (ResourceType t : kAdsOrder) {
-      auto& names = types[std::string(ShortName(t))];
-      for (const auto& [name, r] : snap.Get(t).resources) names[name] = r->version;
-    }
-  };
-  for (const auto& [nc, snap] : s.gateways) add(nc, *snap);
-  if (s.mesh) add("*", *s.mesh);
+AuditLog::Published AuditLog::ByNodeCluster(const BuiltSnapshots& s) {
+  Published out = s.gateways;
+  if (s.mesh) out["*"] = s.mesh;
   return out;
 }
 
+namespace {
+// Calls `each(name, action, version)` for what differs in one type between two snapshots, in name
+// order: from the changes the newer one records when it was derived from the older one (O(what
+// changed)), else by walking both sets side by side.
+template <typename F>
+void DiffType(const cache::TypeSet* before, const cache::TypeSet& now, F each) {
+  static const cache::TypeSet kEmpty;
+  const cache::TypeSet& old = before ? *before : kEmpty;
+  if (before && old.version == now.version) return;
+  if (before && now.changes.known && now.changes.from_version == old.version) {
+    for (const auto& name : now.changes.updated) {
+      const cache::ResourcePtr* r = now.resources.Lookup(name);
+      if (!r) continue;
+      const cache::ResourcePtr* o = old.resources.Lookup(name);
+      if (o && (*o)->version == (*r)->version) continue;
+      each(name, o ? "changed" : "added", &(*r)->version);
+    }
+    return;
+  }
+  auto o = old.resources.begin();
+  for (const auto& [name, r] : now.resources) {
+    while (o != old.resources.end() && o->first < name) ++o;
+    if (o == old.resources.end() || o->first != name) each(name, "added", &r->version);
+    else if (o->second->version != r->version) each(name, "changed", &r->version);
+  }
+}
+
+template <typename F>
+void RemovedFrom(const cache::TypeSet& old, const cache::TypeSet* now, F each) {
+  if (!now) {
+    for (const auto& [name, r] : old.resources) each(name);
+    return;
+  }
+  if (old.version == now->version) return;
+  if (now->changes.known && now->changes.from_version == old.version) {
+    for (const auto& name : now->changes.removed) each(name);
+    return;
+  }
+  for (const auto& [name, r] : old.resources) {
+    if (!now->resources.contains(name)) each(name);
+  }
+}
+}  // namespace
+
 absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std::vector<std::string>& reasons) {
   std::lock_guard<std::mutex> l(mu_);
-  Versions now = Flatten(snapshots);
+  Published now = ByNodeCluster(snapshots);
   OJson changes = OJson::array();
   auto describe = [&](const std::string& nc, const std::string& type, const std::string& name, const char* action,
                       const std::string* version) {
@@ -233,28 +269,24 @@ absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std:
     if (version) c["version"] = *version;
     changes.push_back(std::move(c));
   };
-  static const std::map<std::string, std::string> kNone;
-  for (const auto& [nc, types] : now) {
-    for (const auto& [type, names] : types) {
-      auto lt = last_.find(nc);
-      const auto* before = &kNone;
-      if (lt != last_.end()) {
-        if (auto it = lt->second.find(type); it != lt->second.end()) before = &it->second;
-      }
-      for (const auto& [name, v] : names) {
-        auto it = before->find(name);
-        if (it == before->end()) describe(nc, type, name, "added", &v);
-        else if (it->second != v) describe(nc, type, name, "changed", &v);
-      }
+  // Additions and changes, then removals; each by node cluster, type and name.
+  for (const auto& [nc, snap] : now) {
+    auto prev = last_.find(nc);
+    const cache::Snapshot* before = prev == last_.end() ? nullptr : prev->second.get();
+    if (before == snap.get()) continue;
+    for (ResourceType t : kAdsOrder) {
+      const std::string type(ShortName(t));
+      DiffType(before ? &before->Get(t) : nullptr, snap->Get(t),
+               [&](const std::string& name, const char* action, const std::string* v) { describe(nc, type, name, action, v); });
     }
   }
-  for (const auto& [nc, types] : last_) {
-    for (const auto& [type, names] : types) {
-      for (const auto& [name, v] : names) {
-        auto a = now.find(nc);
-        bool still = a != now.end() && a->second.contains(type) && a->second.at(type).contains(name);
-        if (!still) describe(nc, type, name, "removed", nullptr);
-      }
+  for (const auto& [nc, snap] : last_) {
+    auto cur = now.find(nc);
+    if (cur != now.end() && cur->second == snap) continue;
+    for (ResourceType t : kAdsOrder) {
+      const std::string type(ShortName(t));
+      RemovedFrom(snap->Get(t), cur == now.end() ? nullptr : &cur->second->Get(t),
+                  [&](const std::string& name) { describe(nc, type, name, "removed", nullptr); });
     }
   }
   if (changes.empty()) {  // the same configuration again: nothing happened

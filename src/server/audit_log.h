@@ -75,8 +75,9 @@ class AuditLog : public ReconcilerObserver {
 
  private:
   explicit AuditLog(AuditLogOptions options) : options_(std::move(options)) {}
-  using Versions = std::map<std::string, std::map<std::string, std::map<std::string, std::string>>>;
-  static Versions Flatten(const BuiltSnapshots& s);
+  // The published snapshots by node cluster ("*" = the mesh): what the next record compares with.
+  using Published = std::map<std::string, cache::SnapshotPtr>;
+  static Published ByNodeCluster(const BuiltSnapshots& s);
   struct Queued {
     xds::ProxyEvent event;
     int64_t time_ms;
@@ -105,7 +106,7 @@ class AuditLog : public ReconcilerObserver {
   uint64_t file_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_rotation_ ABSL_GUARDED_BY(mu_) = 1;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;  // the last write failed (log once per episode)
-  Versions last_ ABSL_GUARDED_BY(mu_);
+  Published last_ ABSL_GUARDED_BY(mu_);
   std::string recovery_fields_ ABSL_GUARDED_BY(mu_);  // a torn line was set aside at Open
 
   std::mutex queue_mu_;

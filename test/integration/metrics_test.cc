@@ -131,8 +131,10 @@ TEST_F(MetricsTest, AnEnvoyThatAcksNacksAndConvergesMovesEveryXdsSeries) {
   auto pushed = client->Next();
   ASSERT_TRUE(pushed.has_value());
   ASSERT_EQ(pushed->resources_size(), 2);
+  // The push latency is observed when the write starts, the response counted when it completes.
   s = AwaitMetrics([](const Scrape& m) {
-    return m["tern_xds_push_latency_seconds_count{type=\"cluster\"}"] == 1 && m["tern_xds_oldest_unacked_seconds"] > 0;
+    return m["tern_xds_push_latency_seconds_count{type=\"cluster\"}"] == 1 && m["tern_xds_oldest_unacked_seconds"] > 0 &&
+           m["tern_xds_responses_total{type=\"cluster\"}"] == 2;
   });
   EXPECT_EQ(s["tern_xds_push_latency_seconds_count{type=\"cluster\"}"], 1);
   EXPECT_GT(s["tern_xds_push_latency_seconds_sum{type=\"cluster\"}"], 0);

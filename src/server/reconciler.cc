@@ -35,7 +35,28 @@ void Reconciler::OnUpdate(const std::string& source, sources::FragmentPtr fragme
   // kept as valid UTF-8 because /debug/sources and the audit log show them as JSON.
   reason = SanitizeUtf8(reason);
   absl::MutexLock l(&mu_);
-  pending_[source] = Pending{std::move(fragment), {}, std::move(reason)};
+  pending_[source] = Pending{std::move(fragment), std::nullopt, {}, std::move(reason)};
+}
+
+void Reconciler::OnUpdateWithChanges(const std::string& source, sources::FragmentPtr fragment,
+                                     model::WorldDelta since_previous, std::string reason) {
+  reason = SanitizeUtf8(reason);
+  absl::MutexLock l(&mu_);
+  auto it = pending_.find(source);
+  if (it == pending_.end()) {
+    pending_[source] = Pending{std::move(fragment), std::move(since_previous), {}, std::move(reason)};
+    return;
+  }
+  // Another fragment is still queued: the new one's changes add to its changes, if it had any.
+  Pending& p = it->second;
+  if (p.fragment && p.since_previous && p.delta.empty()) {
+    p.since_previous->Compose(std::move(since_previous));
+  } else {
+    p.since_previous.reset();
+  }
+  p.fragment = std::move(fragment);
+  p.delta = {};
+  p.reason = std::move(reason);
 }
 
 void Reconciler::OnDelta(const std::string& source, model::WorldDelta delta, std::string reason) {
@@ -115,7 +136,9 @@ void RollbackKind(std::map<std::string, std::pair<std::optional<T>, std::string>
 
 model::WorldDelta Reconciler::DeltaOf(const std::string& source, const Pending& p) {
   model::WorldDelta d;
-  if (p.fragment) {
+  if (p.fragment && p.since_previous && in_sync_.contains(source)) {
+    d = *p.since_previous;
+  } else if (p.fragment) {
     const model::World& f = *p.fragment;
     DiffOwned(source, f.clusters, world_.clusters, owners_.clusters, d.clusters);
     DiffOwned(source, f.gateways, world_.gateways, owners_.gateways, d.gateways);
@@ -234,6 +257,7 @@ void Reconciler::ApplyLocked() {
     if (problems.empty()) built = builder_.Build(world_, changes, &problems);
     if (built) {
       for (const auto& [src, p] : batch) accepted.push_back(src);
+      for (const auto& [src, p] : batch) in_sync_.insert(src);
     } else {
       Rollback(undo);
     }
@@ -248,9 +272,11 @@ void Reconciler::ApplyLocked() {
       if (b) {
         built = std::move(b);
         accepted.push_back(src);
+        in_sync_.insert(src);
         continue;
       }
       Rollback(undo);
+      in_sync_.erase(src);
       for (const auto& pr : mine) spdlog::error("source {}: update rejected: {}", src, pr.ToString());
       spdlog::warn("source {}: update rejected, the last good configuration keeps serving", src);
       std::string msg;

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,8 @@ class Reconciler : public sources::UpdateSink {
 
   void OnUpdate(const std::string& source, sources::FragmentPtr fragment, std::string reason) override;
   void OnDelta(const std::string& source, model::WorldDelta delta, std::string reason) override;
+  void OnUpdateWithChanges(const std::string& source, sources::FragmentPtr fragment, model::WorldDelta since_previous,
+                           std::string reason) override;
   void OnError(const std::string& source, std::vector<model::Problem> problems) override;
 
   // Applies everything queued now, on the calling thread (tests, and before Start).
@@ -82,6 +85,9 @@ class Reconciler : public sources::UpdateSink {
  private:
   struct Pending {
     sources::FragmentPtr fragment;  // when set, `delta` applies on top of it
+    // What `fragment` changes relative to the source's fragment before it (its last update, which
+    // the core holds if it accepted it): spares comparing the whole fragment.
+    std::optional<model::WorldDelta> since_previous;
     model::WorldDelta delta;
     std::string reason;
   };
@@ -121,6 +127,8 @@ class Reconciler : public sources::UpdateSink {
     std::string defaults;  // "" when no source sets them
   };
   Owners owners_ ABSL_GUARDED_BY(apply_mu_);
+  // Sources whose last update the core accepted (it holds exactly their last fragment).
+  std::set<std::string> in_sync_ ABSL_GUARDED_BY(apply_mu_);
   SnapshotBuilder builder_ ABSL_GUARDED_BY(apply_mu_);
   BuildStats last_stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> held_reasons_ ABSL_GUARDED_BY(apply_mu_);  // of vetoed publications

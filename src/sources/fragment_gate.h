@@ -8,9 +8,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "model/changes.h"
 #include "model/model.h"
 #include "sources/source.h"
 #include "sources/source_status.h"
@@ -51,16 +53,21 @@ class FragmentGate {
     if (reasons.size() < kMaxReasons) reasons.push_back(event);
   }
 
-  // Offers the world assembled now. Sets `fragment` and `reason` when it is to be published;
+  // Offers the world assembled now. Sets `fragment` and `reason` when it is to be published, and
+  // `since` to what changed since the previously published fragment (when there was one);
   // appends mapping problems that are new to `errors`. `idle_reason` names a re-publish that no
   // event explains (the remote answers again after a failure).
   void Offer(std::shared_ptr<const model::World> world, std::vector<model::Problem> mapping, const char* idle_reason,
-             SourceStatus& status, FragmentPtr* fragment, std::string* reason, std::vector<model::Problem>* errors) {
+             SourceStatus& status, FragmentPtr* fragment, std::optional<model::WorldDelta>* since, std::string* reason,
+             std::vector<model::Problem>* errors) {
     if (mapping != mapping_problems) {
       errors->insert(errors->end(), mapping.begin(), mapping.end());
       mapping_problems = std::move(mapping);
     }
-    if (!published || !(*published == *world) || force) {
+    std::optional<model::WorldDelta> changes;
+    if (published) changes = model::Diff(*published, *world);
+    if (!changes || !changes->empty() || force) {
+      *since = std::move(changes);
       *fragment = world;
       published = std::move(world);
       updates_total++;

@@ -28,6 +28,14 @@ class UpdateSink {
   // element's new value, or its removal. An element of another source is not the source's to
   // change: defining a name another source defines is a problem that rejects the update.
   virtual void OnDelta(const std::string& source, model::WorldDelta delta, std::string reason) = 0;
+  // A complete fragment together with what changed since the source's previous fragment. The
+  // core uses `since_previous` instead of comparing the whole fragment when it holds exactly that
+  // previous fragment (it accepted it); otherwise (a rejected update in between) it compares.
+  virtual void OnUpdateWithChanges(const std::string& source, FragmentPtr fragment, model::WorldDelta since_previous,
+                                   std::string reason) {
+    (void)since_previous;
+    OnUpdate(source, std::move(fragment), std::move(reason));
+  }
   // The source could not produce a fragment (unreachable, malformed input). The core keeps the
   // source's last good fragment. `problems` name what was wrong and where.
   virtual void OnError(const std::string& source, std::vector<model::Problem> problems) = 0;

@@ -112,11 +112,14 @@ class WorldEditor {
   std::string prefix_;
 };
 
-// One source's world and the edits it makes (as a delta, or as a whole fragment).
+// One source's world and the edits it makes, in one of the three ways sources report them.
 struct SourceModel {
+  enum class Sends { kDeltas, kFragments, kFragmentsWithChanges };
   std::string name;
-  bool sends_deltas = true;
-  model::World world;
+  Sends sends = Sends::kDeltas;
+  model::World world;     // what the source has now
+  model::World accepted;  // what the core holds of it
+  model::World sent;      // the last fragment sent (what its next changes are relative to)
 };
 
 // A random edit of `w`: returns a description.
@@ -223,78 +226,90 @@ std::string Edit(WorldEditor& ed, model::World& w, int max_services) {
 
 model::World Merged(const std::vector<SourceModel>& sources) {
   std::vector<const model::World*> parts;
-  for (const auto& s : sources) parts.push_back(&s.world);
+  for (const auto& s : sources) parts.push_back(&s.accepted);
   return model::Merge(parts, nullptr);
 }
 
-// The sources' worlds hold together: no name defined twice, every reference resolves.
+// The accepted worlds hold together: no name defined twice, every reference resolves.
 bool Valid(const std::vector<SourceModel>& sources) {
   std::vector<const model::World*> parts;
-  for (const auto& s : sources) parts.push_back(&s.world);
+  for (const auto& s : sources) parts.push_back(&s.accepted);
   std::vector<model::Problem> problems;
   model::World merged = model::Merge(parts, &problems);
   return problems.empty() && model::Validate(merged).empty();
 }
 
-// A random walk over two sources (one sending deltas, one whole fragments), including edits that
-// make the world invalid: after every step the served snapshots equal a fresh build of the world
-// made of each source's last accepted state.
+// A random walk over three sources (one sending deltas, one whole fragments, one fragments with
+// what changed since its previous one), including edits that make the world invalid: after every
+// step the served snapshots equal a fresh build of the world made of each source's accepted state.
+// A delta source whose change is rejected drops it; a fragment source keeps its state, and its
+// next fragment is judged whole (the core does not trust changes relative to a rejected fragment).
 TEST(IncrementalBuildTest, RandomChangesServeExactlyWhatAFreshBuildServes) {
   const int steps = 1200;
+  using Sends = SourceModel::Sends;
   cache::SnapshotCache cache;
-  Reconciler rec(cache, {"consul", "file"});
-  std::vector<SourceModel> sources = {{"consul", true, {}}, {"file", false, {}}};
+  Reconciler rec(cache, {"consul", "file", "nomad"});
+  std::vector<SourceModel> sources = {{"consul", Sends::kDeltas, {}, {}, {}},
+                                      {"file", Sends::kFragments, {}, {}, {}},
+                                      {"nomad", Sends::kFragmentsWithChanges, {}, {}, {}}};
   WorldEditor ed(20261201);
   for (auto& s : sources) {
     ed.set_prefix(s.name + "-");
     for (int i = 0; i < 12; ++i) s.world.clusters[ed.Svc(i)] = ed.NewCluster(i);
   }
-  auto send = [&](SourceModel& s, const model::World& before, const std::string& why) {
-    if (s.sends_deltas) {
-      rec.OnDelta(s.name, model::Diff(before, s.world), why);
-    } else {
-      rec.OnUpdate(s.name, std::make_shared<const model::World>(s.world), why);
+  auto send = [&](SourceModel& s, const std::string& why) {
+    switch (s.sends) {
+      case Sends::kDeltas: rec.OnDelta(s.name, model::Diff(s.accepted, s.world), why); break;
+      case Sends::kFragments: rec.OnUpdate(s.name, std::make_shared<const model::World>(s.world), why); break;
+      case Sends::kFragmentsWithChanges:
+        rec.OnUpdateWithChanges(s.name, std::make_shared<const model::World>(s.world), model::Diff(s.sent, s.world), why);
+        break;
     }
+    s.sent = s.world;
   };
-  for (auto& s : sources) send(s, model::World{}, "initial");
+  for (auto& s : sources) {
+    send(s, "initial");
+    s.accepted = s.world;
+  }
   rec.Flush();
   ExpectServedEquals(cache, Merged(sources), "initial");
 
   int rejected = 0, accepted = 0;
   for (int step = 0; step < steps; ++step) {
-    // Usually one source changes; sometimes both in one batch.
-    std::vector<size_t> movers = {static_cast<size_t>(ed.Pick(2))};
-    if (ed.Pick(5) == 0) movers = {0, 1};
-    std::vector<model::World> before;
-    for (auto& s : sources) before.push_back(s.world);
+    // Usually one source changes; sometimes two in one batch.
+    std::vector<size_t> movers = {static_cast<size_t>(ed.Pick(3))};
+    if (ed.Pick(5) == 0) {
+      size_t other = (movers[0] + 1 + ed.Pick(2)) % 3;
+      movers.push_back(other);
+      std::sort(movers.begin(), movers.end());
+    }
     std::string what;
     for (size_t m : movers) {
       ed.set_prefix(sources[m].name + "-");
       what += sources[m].name + ": " + Edit(ed, sources[m].world, 20) + "; ";
     }
-    for (size_t m : movers) send(sources[m], before[m], what);
+    for (size_t m : movers) send(sources[m], what);
     rec.Flush();
     // The batch is accepted when the world with all of it is valid; otherwise each mover's
-    // update is tried alone, in source order, on top of those accepted before it, and a rejected
-    // one leaves its source as it was.
+    // update is tried alone, in source order, on top of those accepted before it.
+    std::vector<model::World> before;
+    for (auto& s : sources) before.push_back(s.accepted);
+    for (size_t m : movers) sources[m].accepted = sources[m].world;
     if (Valid(sources)) {
       accepted += static_cast<int>(movers.size());
     } else {
-      std::vector<model::World> after;
-      for (auto& s : sources) after.push_back(s.world);
-      for (size_t m : movers) sources[m].world = before[m];
+      for (size_t m : movers) sources[m].accepted = before[m];
       for (size_t m : movers) {
-        sources[m].world = after[m];
+        sources[m].accepted = sources[m].world;
         if (Valid(sources)) {
           accepted++;
         } else {
-          sources[m].world = before[m];
+          sources[m].accepted = before[m];
+          if (sources[m].sends == Sends::kDeltas) sources[m].world = before[m];
           rejected++;
         }
       }
     }
-    // What is served is a fresh build of the accepted world (and a rejected delta source is
-    // told the truth next time: it diffs from what the core holds).
     ExpectServedEquals(cache, Merged(sources), "step " + std::to_string(step) + " (" + what + ")");
     if (::testing::Test::HasFatalFailure()) return;
   }

@@ -547,6 +547,7 @@ void ConsulSource::OnBatch() {
   UpdateSink* sink = nullptr;
   std::vector<model::Problem> errors;
   FragmentPtr fragment;
+  std::optional<model::WorldDelta> since;
   std::string reason;
   {
     absl::MutexLock lock(&mu_);
@@ -559,11 +560,12 @@ void ConsulSource::OnBatch() {
     if ((gate_.dirty || gate_.force) && complete) {
       std::vector<model::Problem> mapping;
       auto world = std::make_shared<const model::World>(consul::BuildWorld(View(), &mapping, options_.tag_routing));
-      gate_.Offer(std::move(world), std::move(mapping), "consul answers again", status_, &fragment, &reason, &errors);
+      gate_.Offer(std::move(world), std::move(mapping), "consul answers again", status_, &fragment, &since, &reason, &errors);
     }
   }
   if (!sink) return;
-  if (fragment) sink->OnUpdate(name_, fragment, reason);
+  if (fragment && since) sink->OnUpdateWithChanges(name_, fragment, std::move(*since), reason);
+  else if (fragment) sink->OnUpdate(name_, fragment, reason);
   if (!errors.empty()) sink->OnError(name_, std::move(errors));
 }
 

@@ -208,6 +208,7 @@ void NomadSource::OnBatch() {
   UpdateSink* sink = nullptr;
   std::vector<model::Problem> errors;
   FragmentPtr fragment;
+  std::optional<model::WorldDelta> since;
   std::string reason;
   {
     absl::MutexLock lock(&mu_);
@@ -218,11 +219,12 @@ void NomadSource::OnBatch() {
     if ((gate_.dirty || gate_.force) && list_) {
       std::vector<model::Problem> mapping;
       auto world = std::make_shared<const model::World>(nomad::BuildWorld(View(), &mapping));
-      gate_.Offer(std::move(world), std::move(mapping), "nomad answers again", status_, &fragment, &reason, &errors);
+      gate_.Offer(std::move(world), std::move(mapping), "nomad answers again", status_, &fragment, &since, &reason, &errors);
     }
   }
   if (!sink) return;
-  if (fragment) sink->OnUpdate(name_, fragment, reason);
+  if (fragment && since) sink->OnUpdateWithChanges(name_, fragment, std::move(*since), reason);
+  else if (fragment) sink->OnUpdate(name_, fragment, reason);
   if (!errors.empty()) sink->OnError(name_, std::move(errors));
 }
 

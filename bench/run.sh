@@ -210,5 +210,5 @@ fi
 END=$(date +%s)
 
 python3 "$ROOT/bench/report.py" --out "$OUT" --doc "$ROOT/docs/performance.md" --seconds "$((END - START))" \
-  --notes "$ROOT/bench/performance_notes.md"
+  --notes "$ROOT/bench/performance_notes.md" --before "$ROOT/bench/before-issue-8.json"
 echo "bench: results in $OUT; wrote docs/performance.md"

@@ -428,3 +428,56 @@ TEST(ConsulMapper, SplitsWithDecimalsAreScaledToHundredthsOfAPercent) {
 
 }  // namespace
 }  // namespace tern::sources::consul
+
+namespace tern::sources::consul {
+namespace {
+// A health entry shaped like current Consul's (1.15+): Partition, PeerName, Locality, TaggedAddresses
+// with objects, Proxy and Connect blocks, check Definition and Type, nulls where Go encodes empty
+// slices and maps. Fields tern does not read are ignored; nulls read as empty.
+TEST(ConsulHealthDecoder, CurrentConsulAnswersWithNewerFieldsDecode) {
+  const char* current = R"([{
+    "Node": {"ID": "40e4a748-2192-161a-0510-9bf59fe950b5", "Node": "node-1", "Address": "10.1.0.1",
+             "Datacenter": "dc1", "Partition": "default", "PeerName": "", "TaggedAddresses": {"lan": "10.1.0.1"},
+             "Meta": {"consul-network-segment": ""}, "CreateIndex": 5, "ModifyIndex": 9},
+    "Service": {"Kind": "", "ID": "web-1", "Service": "web", "Tags": null, "Meta": null, "Address": "",
+                "Port": 8080, "SocketPath": "", "Weights": {"Passing": 3, "Warning": 1},
+                "TaggedAddresses": {"lan_ipv4": {"Address": "10.1.0.1", "Port": 8080}},
+                "EnableTagOverride": false, "Proxy": {"Mode": "", "MeshGateway": {}, "Expose": {}},
+                "Connect": {}, "Locality": {"Region": "us-west-1", "Zone": "us-west-1a"},
+                "PeerName": "", "Namespace": "default", "Partition": "default",
+                "CreateIndex": 12, "ModifyIndex": 12},
+    "Checks": [{"Node": "node-1", "CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "passing",
+                "Notes": "", "Output": "Agent alive and reachable", "ServiceID": "", "ServiceName": "",
+                "ServiceTags": null, "Type": "", "Interval": "", "Timeout": "", "ExposedPort": 0,
+                "Definition": {}, "PeerName": "", "Namespace": "default", "Partition": "default",
+                "CreateIndex": 5, "ModifyIndex": 5},
+               {"Node": "node-1", "CheckID": "service:web-1", "Name": "web", "Status": "warning",
+                "ServiceID": "web-1", "ServiceName": "web", "ServiceTags": [], "Type": "http",
+                "Definition": {"HTTP": "http://10.1.0.1:8080/health", "Interval": "10s"},
+                "Namespace": "default", "Partition": "default", "CreateIndex": 12, "ModifyIndex": 40}]
+  }])";
+  auto inst = DecodeHealthService(current, "/v1/health/service/web");
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  ASSERT_EQ(inst->size(), 1u);
+  const Instance& i = (*inst)[0];
+  EXPECT_EQ(i.id, "web-1");
+  EXPECT_EQ(i.address, "10.1.0.1") << "the node's address when the service has none";
+  EXPECT_EQ(i.port, 8080u);
+  EXPECT_TRUE(i.tags.empty());
+  EXPECT_TRUE(i.meta.empty());
+  EXPECT_EQ(i.weight_passing, 3u);
+  EXPECT_EQ(i.health, model::Health::kWarning);
+  auto ep = ToEndpoint(i);
+  ASSERT_TRUE(ep.has_value());
+  EXPECT_EQ(ep->weight, 1u) << "warning: Weights.Warning";
+
+  auto catalog = DecodeCatalogServices(R"({"consul": null, "web": ["v1", "canary"], "api": []})", "/v1/catalog/services");
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_TRUE(catalog->at("consul").empty());
+  EXPECT_EQ(catalog->at("web"), (std::vector<std::string>{"v1", "canary"}));
+  auto truncated = DecodeCatalogServices(R"({"web": ["v1", "can)", "/v1/catalog/services");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(std::string(truncated.status().message()), "/v1/catalog/services: malformed JSON");
+}
+}  // namespace
+}  // namespace tern::sources::consul

@@ -159,6 +159,9 @@ class ConfigParser {
     Token(m, c.token_file, c.token_env);
     const std::vector<std::string> modes = {"default", "stale", "consistent"};
     if (auto mode = m.Enum("consistency", modes)) c.consistency = modes[*mode];
+    const std::vector<std::string> watch_modes = {"auto", "per-service", "aggregate"};
+    if (auto mode = m.Enum("watch", watch_modes)) c.watch = watch_modes[*mode];
+    if (auto sweep = m.Uint("sweep_seconds", 1, 86400)) c.sweep_seconds = *sweep;
     if (m.Has("tls")) {
       MapReader t(ctx_, m.Get("tls"), "consul.tls");
       ConsulTls tls;

@@ -44,6 +44,8 @@ struct ConsulConfig {
   std::string token_file;  // ACL token read from this file ...
   std::string token_env;   // ... or from this environment variable
   std::string consistency = "default";  // default | stale | consistent
+  std::string watch = "auto";           // auto | per-service | aggregate (docs/consul.md "Connections")
+  uint32_t sweep_seconds = 30;          // aggregate: least time between two re-reads of every service
   std::optional<ConsulTls> tls;
   // Routing from instance tags (docs/consul.md).
   std::vector<std::string> fabio_gateways;  // fabio_gateway: NAME or [NAME, ...]; empty = Fabio tags unused

@@ -22,6 +22,10 @@ std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) 
     o.token_file = c.token_file;
     o.token_env = c.token_env;
     o.consistency = c.consistency;
+    o.watch_mode = c.watch == "per-service" ? sources::ConsulSource::WatchMode::kPerService
+                   : c.watch == "aggregate" ? sources::ConsulSource::WatchMode::kAggregate
+                                            : sources::ConsulSource::WatchMode::kAuto;
+    o.sweep_interval = std::chrono::seconds(c.sweep_seconds);
     if (c.tls) {
       o.ca_file = c.tls->ca_file;
       o.cert_file = c.tls->cert_file;

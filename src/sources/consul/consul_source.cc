@@ -11,6 +11,33 @@ namespace tern::sources {
 namespace {
 
 constexpr char kCatalogPath[] = "/v1/catalog/services";
+constexpr char kStatePath[] = "/v1/health/state/any";
+constexpr size_t kFixedWatches = 7;  // the catalog and the six config-entry kinds
+
+// The service whose health `path` reads: "/v1/health/service/<escaped name>[?...]" (as
+// consul::ServiceHealthPath escapes it).
+std::string ServiceOfHealthPath(const std::string& path) {
+  static const std::string prefix = "/v1/health/service/";
+  if (path.compare(0, prefix.size(), prefix) != 0) return "";
+  const size_t q = path.find('?');
+  const std::string esc = path.substr(prefix.size(), q == std::string::npos ? std::string::npos : q - prefix.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < esc.size(); ++i) {
+    if (esc[i] == '%' && i + 2 < esc.size() && hex(esc[i + 1]) >= 0 && hex(esc[i + 2]) >= 0) {
+      out += static_cast<char>(hex(esc[i + 1]) * 16 + hex(esc[i + 2]));
+      i += 2;
+    } else {
+      out += esc[i];
+    }
+  }
+  return out;
+}
 
 std::string ConfigPath(const std::string& kind) { return "/v1/config/" + kind; }
 std::string ChainPath(const std::string& service) { return "/v1/discovery-chain/" + consul::UrlEscape(service); }
@@ -86,10 +113,20 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
   consul::ConsulView view;
   std::vector<model::Problem> entry_problems;
   std::map<std::string, std::set<std::string>> bad;
+  std::optional<consul::CheckFingerprints> fingerprints;
   if (auto body = get(kCatalogPath)) {
     auto s = consul::DecodeCatalogServices(*body, kCatalogPath);
     if (s.ok()) view.services = *s;
     else problems->push_back({Origin(kCatalogPath), std::string(s.status().message())});
+  }
+  // Aggregate mode: the checks as of now, before the services are read, so that a change from
+  // here on shows as a changed fingerprint.
+  if (WantAggregate(view.services.size())) {
+    if (auto body = get(kStatePath)) {
+      auto f = consul::DecodeHealthState(*body, kStatePath);
+      if (f.ok()) fingerprints = *f;
+      else problems->push_back({Origin(kStatePath), std::string(f.status().message())});
+    }
   }
   for (const auto& kind : ConfigKinds()) {
     auto body = get(ConfigPath(kind));
@@ -189,6 +226,7 @@ absl::StatusOr<FragmentPtr> ConsulSource::SyncOnce(std::vector<model::Problem>* 
       roots_answered_ = true;
     }
     gate_.published = fragment;
+    fingerprints_ = fingerprints;
     // ... and so that they start blocking where this read stopped instead of reading it all again.
     for (const auto& [path, seed] : reads) {
       if (path == kCatalogPath) catalog_index_ = seed.index;  // tern_consul_catalog_index from the first read on
@@ -209,7 +247,7 @@ void ConsulSource::Start(UpdateSink& sink) {
     absl::MutexLock lock(&mu_);
     if (sink_) return;
     sink_ = &sink;
-    catalog_watch_ = client_->Watch(kCatalogPath, [this](const http::Response& r) { OnCatalog(r); });
+    catalog_watch_ = client_->WatchEveryIndex(kCatalogPath, [this](const http::Response& r) { OnCatalog(r); });
     for (const auto& kind : ConfigKinds()) {
       config_watches_[kind] = client_->Watch(ConfigPath(kind), [this, kind](const http::Response& r) { OnConfig(kind, r); });
     }
@@ -242,9 +280,132 @@ void ConsulSource::OnCatalog(const http::Response& r) {
   auto services = consul::DecodeCatalogServices(r.body, kCatalogPath);
   if (!services.ok()) return Failed(kCatalogPath, std::string(services.status().message()));
   catalog_index_ = r.index;
+  if (catalog_ && *catalog_ == *services && !gate_.failing.count(kCatalogPath)) {
+    // The same services and tags at a new index: a registration changed (an instance's address,
+    // port, meta or weights). Per-service watches see it themselves; in aggregate mode only a
+    // changed check would say which service, so every service is read again (rate-limited).
+    if (aggregate_) {
+      sweep_pending_ = true;
+      MaybeSweep();
+    }
+    return;
+  }
   catalog_ = *services;
   SetServices(*services);
   Succeeded(kCatalogPath, "consul catalog index " + std::to_string(r.index));
+}
+
+bool ConsulSource::aggregate() const {
+  absl::MutexLock lock(&mu_);
+  return aggregate_;
+}
+
+bool ConsulSource::WantAggregate(size_t services) const {
+  switch (options_.watch_mode) {
+    case WatchMode::kPerService: return false;
+    case WatchMode::kAggregate: return true;
+    case WatchMode::kAuto: break;
+  }
+  // Per service: its health and its discovery chain (chain targets may add more).
+  return kFixedWatches + 2 * services > options_.connection_budget;
+}
+
+http::WatchId ConsulSource::WatchPerService(const std::string& path, http::WatchCallback cb, bool has_data,
+                                            bool* on_demand) {
+  // Health in another datacenter changes without a trace in this datacenter's checks: it keeps
+  // its blocking watch.
+  *on_demand = aggregate_ && path.find("dc=") == std::string::npos;
+  if (!*on_demand) return client_->Watch(path, std::move(cb));
+  http::WatchId id = client_->WatchOnDemand(path, std::move(cb));
+  if (!has_data) client_->Trigger(id);
+  return id;
+}
+
+void ConsulSource::EnableAggregate() {
+  if (aggregate_) return;
+  aggregate_ = true;
+  spdlog::info("source {}: {} services: watching Consul in aggregate mode (one blocking query on {}; at most {} "
+               "connections)", name_, services_.size(), kStatePath, options_.connection_budget);
+  client_->SetMaxConnections(static_cast<long>(options_.connection_budget));
+  state_watch_ = client_->Watch(kStatePath, [this](const http::Response& r) { OnState(r); });
+  // The per-service watches already running become on-demand reads (they hold current data).
+  for (auto& [service, st] : services_) {
+    if (!st.chain_watch) continue;
+    client_->Unwatch(st.chain_watch);
+    bool on_demand = false;
+    std::string svc = service;
+    st.chain_watch = WatchPerService(ChainPath(service), [this, svc](const http::Response& r) { OnChain(svc, r); },
+                                     st.newest.has_value(), &on_demand);
+  }
+  for (auto& [path, h] : health_) {
+    if (!h.watch) continue;
+    client_->Unwatch(h.watch);
+    std::string p = path;
+    h.watch = WatchPerService(path, [this, p](const http::Response& r) { OnHealth(p, r); }, h.data.has_value(),
+                              &h.on_demand);
+  }
+}
+
+void ConsulSource::OnState(const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  if (!r.ok) return Failed(kStatePath, r.error);
+  auto f = consul::DecodeHealthState(r.body, kStatePath);
+  if (!f.ok()) {
+    client_->RejectAnswer(state_watch_);
+    return Failed(kStatePath, std::string(f.status().message()));
+  }
+  if (fingerprints_) {
+    std::set<std::string> services, nodes;
+    auto diff = [](const std::map<std::string, uint64_t>& a, const std::map<std::string, uint64_t>& b,
+                   std::set<std::string>& out) {
+      for (const auto& [k, v] : a) {
+        auto it = b.find(k);
+        if (it == b.end() || it->second != v) out.insert(k);
+      }
+      for (const auto& [k, v] : b) {
+        if (!a.contains(k)) out.insert(k);
+      }
+    };
+    diff(fingerprints_->services, f->services, services);
+    diff(fingerprints_->nodes, f->nodes, nodes);
+    ReadHealthOf(services, nodes);
+  }
+  fingerprints_ = std::move(*f);
+  if (gate_.failing.count(kStatePath)) Succeeded(kStatePath, "consul health state index " + std::to_string(r.index));
+  MaybeSweep();
+}
+
+void ConsulSource::ReadHealthOf(const std::set<std::string>& services, const std::set<std::string>& nodes) {
+  for (const auto& [path, h] : health_) {
+    if (!h.on_demand) continue;
+    bool read = services.contains(h.service);
+    if (!read && !nodes.empty() && h.data) {
+      for (const auto& inst : *h.data) {
+        if (nodes.contains(inst.node)) {
+          read = true;
+          break;
+        }
+      }
+    }
+    if (read) client_->Trigger(h.watch);
+  }
+}
+
+void ConsulSource::ReadAllChains() {
+  for (const auto& [service, st] : services_) {
+    if (st.chain_watch) client_->Trigger(st.chain_watch);
+  }
+}
+
+void ConsulSource::MaybeSweep() {
+  if (!sweep_pending_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_sweep_ < options_.sweep_interval) return;
+  sweep_pending_ = false;
+  last_sweep_ = now;
+  for (const auto& [path, h] : health_) {
+    if (h.on_demand) client_->Trigger(h.watch);
+  }
 }
 
 void ConsulSource::SetServices(consul::ServiceList services) {
@@ -258,12 +419,15 @@ void ConsulSource::SetServices(consul::ServiceList services) {
     spdlog::info("source {}: service {} left the catalog", name_, it->first);
     it = services_.erase(it);
   }
+  if (Watching() && WantAggregate(services.size())) EnableAggregate();
   for (const auto& [service, tags] : services) {
     if (Ignored(service)) continue;
     ServiceState& st = services_[service];
     if (Watching() && st.chain_watch == 0) {
       std::string svc = service;
-      st.chain_watch = client_->Watch(ChainPath(service), [this, svc](const http::Response& r) { OnChain(svc, r); });
+      bool on_demand = false;
+      st.chain_watch = WatchPerService(ChainPath(service), [this, svc](const http::Response& r) { OnChain(svc, r); },
+                                       st.newest.has_value(), &on_demand);
     }
   }
   Reconcile();
@@ -274,6 +438,7 @@ void ConsulSource::WarnAboutConnections() {
   // Every blocking query holds one HTTP/1.1 connection (Consul serves no HTTP/2 without TLS), and
   // Consul closes a client's connections beyond limits.http_max_conns_per_client (default 200):
   // the extra watches then fail with "Server returned nothing". Said once per doubling.
+  if (aggregate_) return;
   const size_t watches = client_->watch_count();
   if (watches < kConnectionWarning || watches < 2 * connections_warned_at_) return;
   connections_warned_at_ = watches;
@@ -517,7 +682,9 @@ void ConsulSource::Reconcile() {
   for (const auto& path : wanted) {
     HealthState& h = health_[path];
     if (h.watch) continue;
-    h.watch = client_->Watch(path, [this, path](const http::Response& r) { OnHealth(path, r); });
+    h.service = ServiceOfHealthPath(path);
+    h.watch = WatchPerService(path, [this, path](const http::Response& r) { OnHealth(path, r); }, h.data.has_value(),
+                              &h.on_demand);
     added = true;
   }
   // A chain waiting for new targets is promoted from OnHealth once they answer.
@@ -556,6 +723,7 @@ void ConsulSource::OnBatch() {
     // Nothing is published before the catalog and every config kind have been read once:
     // a fragment without them would withdraw gateways and routes that are really there.
     RefreshLeaves();
+    MaybeSweep();
     bool complete = catalog_.has_value() && config_known_.size() == ConfigKinds().size() && CaComplete();
     if ((gate_.dirty || gate_.force) && complete) {
       std::vector<model::Problem> mapping;

@@ -47,6 +47,16 @@ namespace tern::sources {
 
 class ConsulSource : public Source, public StatusReporter, public MetricsReporter {
  public:
+  // How per-service data is watched (docs/consul.md "Connections").
+  //   kPerService: a blocking query per service health, discovery chain and chain target: one
+  //     connection each, changes seen at once; fits small catalogs.
+  //   kAggregate: one blocking query on /v1/health/state/any says which services' checks changed;
+  //     only their health (and, after a config-entry change, the chains) are read, at most 4 at a
+  //     time; a catalog index that moves without a check change (a re-registration) re-reads every
+  //     service, at most once per sweep_interval. The connections held stay under
+  //     connection_budget whatever the catalog size.
+  //   kAuto: per-service while its watches fit connection_budget, aggregate beyond.
+  enum class WatchMode { kAuto, kPerService, kAggregate };
   struct Options {
     std::string address = "http://127.0.0.1:8500";
     std::string datacenter;
@@ -61,6 +71,9 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
     std::chrono::milliseconds backoff_max{1000};
     // Routing from instance tags: Fabio gateways and Nomad canaries (see mapper.h).
     consul::TagRouting tag_routing;
+    WatchMode watch_mode = WatchMode::kAuto;
+    size_t connection_budget = 16;
+    std::chrono::milliseconds sweep_interval{std::chrono::seconds(30)};
   };
 
   ConsulSource(std::string name, Options options);
@@ -76,6 +89,7 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   std::string MetricsText() const override;
 
   uint64_t requests_total() const;
+  bool aggregate() const;  // watching in aggregate mode now
 
   static const std::vector<std::string>& ConfigKinds();
 
@@ -87,6 +101,8 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   };
   struct HealthState {
     http::WatchId watch = 0;
+    bool on_demand = false;
+    std::string service;  // whose health this is
     std::optional<std::vector<consul::Instance>> data;
   };
   struct LeafState {
@@ -103,6 +119,17 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   void OnConfig(const std::string& kind, const http::Response& r);
   void OnLeaf(const std::string& gateway, const http::Response& r);
   void OnRoots(const http::Response& r);
+  void OnState(const http::Response& r);
+  // Aggregate mode: whether the catalog needs it, switching to it (once on, it stays on).
+  bool WantAggregate(size_t services) const;
+  void EnableAggregate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A per-service watch in the current mode; an on-demand one without data is read at once.
+  http::WatchId WatchPerService(const std::string& path, http::WatchCallback cb, bool has_data, bool* on_demand)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadHealthOf(const std::set<std::string>& services, const std::set<std::string>& nodes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadAllChains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts and stops Connect CA watches to match the TLS-enabled ingress gateways.
   void ReconcileCa() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads leaves that are 2/3 into their lifetime.
@@ -150,6 +177,11 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
   // kind → names of entries that failed to decode (their service keeps its last good chain).
   std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);
   FragmentGate gate_ ABSL_GUARDED_BY(mu_);  // what was published, and why
+  bool aggregate_ ABSL_GUARDED_BY(mu_) = false;
+  http::WatchId state_watch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<consul::CheckFingerprints> fingerprints_ ABSL_GUARDED_BY(mu_);
+  bool sweep_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point last_sweep_ ABSL_GUARDED_BY(mu_){};
 
   SourceStatus status_ ABSL_GUARDED_BY(mu_);
 };

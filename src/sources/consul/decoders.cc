@@ -472,6 +472,47 @@ absl::StatusOr<ServiceList> DecodeCatalogServices(const std::string& text, const
   return out;
 }
 
+absl::StatusOr<CheckFingerprints> DecodeHealthState(const std::string& text, const std::string& endpoint) {
+  fast::sj::element root;
+  if (fast::ParseInto(text, &root) != simdjson::SUCCESS) return Bad(endpoint, "", "malformed JSON");
+  CheckFingerprints out;
+  if (root.is_null()) return out;
+  fast::sj::array checks;
+  if (root.get_array().get(checks) != simdjson::SUCCESS) return Bad(endpoint, "", "expected a list of checks");
+  fast::FastReader r{endpoint};
+  size_t i = 0;
+  for (fast::sj::element el : checks) {
+    const std::string p = Index("", i++);
+    fast::sj::object c;
+    std::string node, id, status, service_id, service;
+    std::vector<std::string> tags;
+    if (!r.Object(el, p, &c) || !r.String(c, "Node", p, &node) || !r.String(c, "CheckID", p, &id) ||
+        !r.String(c, "Status", p, &status) || !r.String(c, "ServiceID", p, &service_id) ||
+        !r.String(c, "ServiceName", p, &service) || !r.Strings(c, "ServiceTags", p, &tags))
+      return r.status;
+    uint64_t modify = 0;
+    if (auto m = fast::Get(c, "ModifyIndex")) {
+      if (m->get_uint64().get(modify) != simdjson::SUCCESS) return Bad(endpoint, Join(p, "ModifyIndex"), "expected a non-negative integer");
+    }
+    // FNV-1a over the fields, then summed per service: the order of checks does not matter.
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&](std::string_view part) {
+      for (unsigned char ch : part) {
+        h ^= ch;
+        h *= 1099511628211ULL;
+      }
+      h ^= 0xff;
+      h *= 1099511628211ULL;
+    };
+    for (const std::string* part : {&node, &id, &status, &service_id}) mix(*part);
+    for (const auto& t : tags) mix(t);
+    mix(std::to_string(modify));
+    if (service.empty()) out.nodes[node] += h;
+    else out.services[service] += h;
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<Instance>> DecodeHealthService(const std::string& text, const std::string& endpoint) {
   fast::sj::element root;
   if (fast::ParseInto(text, &root) != simdjson::SUCCESS) return Bad(endpoint, "", "malformed JSON");

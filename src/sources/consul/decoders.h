@@ -19,6 +19,17 @@ namespace tern::sources::consul {
 using ServiceList = std::map<std::string, std::vector<std::string>>;
 absl::StatusOr<ServiceList> DecodeCatalogServices(const std::string& json, const std::string& endpoint);
 
+// /v1/health/state/any: every check of the datacenter, reduced to what tells that a service's
+// health answer may have changed: a fingerprint of each service's checks (node, check, service
+// instance, status, tags, modify index), and of each node's own checks (serfHealth, node
+// maintenance), which change the health of every instance on that node.
+struct CheckFingerprints {
+  std::map<std::string, uint64_t> services;  // by ServiceName
+  std::map<std::string, uint64_t> nodes;     // by Node, checks with no ServiceName
+  bool operator==(const CheckFingerprints&) const = default;
+};
+absl::StatusOr<CheckFingerprints> DecodeHealthState(const std::string& json, const std::string& endpoint);
+
 // One entry of /v1/health/service/:name.
 struct Instance {
   std::string id;       // Service.ID

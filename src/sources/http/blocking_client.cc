@@ -134,6 +134,9 @@ struct BlockingClient::WatchState {
   Transfer transfer;
   std::atomic<uint64_t> requests{0};
   std::atomic<bool> removed{false};
+  bool on_demand = false;
+  bool triggered = false;   // on demand: a read is wanted
+  bool every_index = false;  // deliver index moves even with the same bytes
 };
 
 BlockingClient::BlockingClient(ClientOptions options) : options_(std::move(options)) {
@@ -204,9 +207,37 @@ void BlockingClient::Configure(void* handle, const std::string& url, std::chrono
 }
 
 WatchId BlockingClient::Watch(const std::string& path, WatchCallback callback) {
+  return Add(path, std::move(callback), false);
+}
+
+WatchId BlockingClient::WatchOnDemand(const std::string& path, WatchCallback callback) {
+  return Add(path, std::move(callback), true);
+}
+
+WatchId BlockingClient::WatchEveryIndex(const std::string& path, WatchCallback callback) {
+  return Add(path, std::move(callback), false, true);
+}
+
+void BlockingClient::Trigger(WatchId id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = watches_.find(id);
+    if (it == watches_.end() || !it->second->on_demand) return;
+    it->second->triggered = true;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void BlockingClient::SetMaxConnections(long n) {
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAXCONNECTS, n);
+}
+
+WatchId BlockingClient::Add(const std::string& path, WatchCallback callback, bool on_demand, bool every_index) {
   auto w = std::make_shared<WatchState>();
   w->path = path;
   w->callback = std::move(callback);
+  w->on_demand = on_demand;
+  w->every_index = every_index;
   WatchId id;
   {
     absl::MutexLock lock(&mu_);
@@ -274,6 +305,10 @@ void BlockingClient::RejectAnswer(WatchId id) {
   w->delivered = false;
   w->index = 0;
   w->next_start = Clock::now() + NextBackoff(w->failures);
+  if (w->on_demand) {
+    absl::MutexLock lock(&mu_);
+    w->triggered = true;  // read again after the backoff
+  }
 }
 
 uint64_t BlockingClient::requests(WatchId id) const {
@@ -326,12 +361,16 @@ std::chrono::milliseconds BlockingClient::NextBackoff(int failures) {
 
 void BlockingClient::StartRequest(WatchState& w) {
   CURL* easy = curl_easy_init();
-  w.url = Url(w.path, w.index, /*blocking=*/true);
+  w.url = Url(w.path, w.index, /*blocking=*/!w.on_demand);
+  if (w.on_demand) {
+    w.triggered = false;  // a trigger from now on asks for another read
+    on_demand_in_flight_++;
+  }
   w.transfer = Transfer{};
   w.transfer.index_header = options_.index_header;
   // Consul adds up to wait/16 of jitter to the wait; allow for it and for the network.
-  auto timeout = w.index > 0 ? options_.wait + options_.wait / 16 + std::chrono::milliseconds(5000)
-                             : std::chrono::milliseconds(10000);
+  auto timeout = w.index > 0 && !w.on_demand ? options_.wait + options_.wait / 16 + std::chrono::milliseconds(5000)
+                                             : std::chrono::milliseconds(10000);
   Configure(easy, w.url, timeout);
   if (!options_.token.empty()) {
     w.transfer.headers = curl_slist_append(nullptr, (options_.token_header + ": " + options_.token).c_str());
@@ -357,6 +396,7 @@ void BlockingClient::Finish(void* handle, int code) {
     if (it == in_flight_.end()) return;
     w = it->second;
     in_flight_.erase(it);
+    if (w->on_demand) on_demand_in_flight_--;
   }
   Response r = Complete(easy, static_cast<CURLcode>(code), w->transfer, w->url);
   curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
@@ -375,7 +415,8 @@ void BlockingClient::Finish(void* handle, int code) {
     // are not news, whatever the index says.
     const size_t body_hash = std::hash<std::string_view>{}(r.body);
     const bool same_body = w->delivered && body_hash == w->last_body_hash && r.body.size() == w->last_body_size;
-    deliver = !w->delivered || (!same_body && (seen != w->last_seen || !have_index));
+    deliver = !w->delivered || (!same_body && (seen != w->last_seen || !have_index)) ||
+              (w->every_index && have_index && seen != w->last_seen);
     if (deliver) {
       w->last_body_hash = body_hash;
       w->last_body_size = r.body.size();
@@ -404,6 +445,7 @@ void BlockingClient::Finish(void* handle, int code) {
   {
     absl::MutexLock lock(&mu_);
     w->easy = nullptr;
+    if (w->on_demand && !r.ok) w->triggered = true;  // read again after the backoff
   }
   if (deliver && !w->removed) w->callback(r);
 }
@@ -417,7 +459,7 @@ void BlockingClient::Run() {
       if (stopping_) break;
       for (auto& w : removed_) {
         if (w->easy) {
-          in_flight_.erase(w->easy);
+          if (in_flight_.erase(w->easy) && w->on_demand) on_demand_in_flight_--;
           curl_multi_remove_handle(multi, w->easy);
           curl_easy_cleanup(w->easy);
           curl_slist_free_all(w->transfer.headers);
@@ -429,6 +471,13 @@ void BlockingClient::Run() {
       const auto now = Clock::now();
       for (auto& [id, w] : watches_) {
         if (w->easy) continue;
+        if (w->on_demand && (!w->triggered || on_demand_in_flight_ >= options_.max_on_demand_in_flight)) {
+          if (w->triggered && w->next_start > now) {
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_start - now).count() + 1;
+            timeout_ms = std::min<int>(timeout_ms, static_cast<int>(ms));
+          }
+          continue;
+        }
         if (w->next_start <= now) {
           StartRequest(*w);
         } else {

@@ -56,6 +56,8 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{2000};
   // A server that answers without an index cannot block: such watches poll at this period.
   std::chrono::milliseconds poll_without_index{1000};
+  // On-demand watches (Watch(..., on_demand=true)) read at most this many paths at once.
+  int max_on_demand_in_flight = 4;
 };
 
 struct Response {
@@ -79,6 +81,17 @@ class BlockingClient {
   // `path` is the request path with its own query, e.g. "/v1/health/service/web?filter=..."
   // The client adds index, wait, dc and the consistency flag.
   WatchId Watch(const std::string& path, WatchCallback callback);
+  // An on-demand watch holds no connection: it reads its path (a plain, non-blocking GET) only
+  // when triggered, at most ClientOptions::max_on_demand_in_flight of them at once, and delivers
+  // the answer under the same rules as a blocking watch (news only; failures retried with the
+  // failure backoff until an answer arrives). A trigger during a read reads once more after it.
+  WatchId WatchOnDemand(const std::string& path, WatchCallback callback);
+  // A blocking watch that also delivers answers whose bytes did not change when the index moved
+  // (a table written without a visible change: e.g. a service re-registered).
+  WatchId WatchEveryIndex(const std::string& path, WatchCallback callback);
+  void Trigger(WatchId id);
+  // Caps the connections the client keeps open (in use and idle) to the server.
+  void SetMaxConnections(long n);
   // After Unwatch returns, the watch's callback is not called again (unless Unwatch is called
   // from another thread while that callback is running).
   void Unwatch(WatchId id);
@@ -122,6 +135,7 @@ class BlockingClient {
   struct WatchState;
   void Run();
   void StartRequest(WatchState& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  WatchId Add(const std::string& path, WatchCallback callback, bool on_demand, bool every_index = false);
   void Finish(void* easy, int curl_code);
   std::chrono::milliseconds NextBackoff(int failures);
   // Applies the common options (token, TLS, timeouts) to a curl easy handle.
@@ -140,6 +154,7 @@ class BlockingClient {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> batch_hook_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, AnswerSeed> seeds_ ABSL_GUARDED_BY(mu_);
+  int on_demand_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t rng_ ABSL_GUARDED_BY(mu_) = 0x9e3779b97f4a7c15ull;
   std::thread thread_;
 };

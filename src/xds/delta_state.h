@@ -26,6 +26,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "cache/snapshot.h"
@@ -48,6 +49,8 @@ class DeltaState {
   const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
   // A copy of what CSDS needs of type `t` (see client_status.h).
   TypeView View(ResourceType t) const;
+  // See SotwState::incremental_evaluations().
+  uint64_t incremental_evaluations() const { return incremental_; }
 
  private:
   struct TypeState {
@@ -60,6 +63,9 @@ class DeltaState {
     // VHDS: for each route configuration, the RDS version the held virtual hosts belong to.
     std::map<std::string, std::string> vhds_route_versions;
     std::string evaluated;  // type version last brought up to date with (see SotwState)
+    // Names dropped from `held` since then to be sent again (ADS: the endpoints of a re-sent
+    // cluster): evaluated with the snapshot's changes, not by comparing everything.
+    std::vector<std::string> recheck;
     std::set<std::string> removal_pending;  // ADS CDS/EDS: removals not yet sent (make before break)
     TypeInfo info;
   };
@@ -79,6 +85,7 @@ class DeltaState {
   std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kNumResourceTypes> types_;
   uint64_t nonce_ = 0;
+  uint64_t incremental_ = 0;
 };
 
 // Resolves "<route config>/<host>" against the virtual hosts of the snapshot. Returns the

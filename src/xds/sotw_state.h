@@ -20,6 +20,9 @@
 //    changes (versions are content hashes, so this holds across tern replicas).
 //  * On ADS, a cluster that was (re)sent is followed by its endpoints even when they did not
 //    change: Envoy re-warms a changed cluster and waits for its ClusterLoadAssignment.
+//  * Cost: a stream whose client holds the type set this snapshot was derived from looks only at
+//    the names the snapshot records as changed (and those it must re-send), not at everything it
+//    subscribes to; a stream that fell further behind compares everything (same answer, slower).
 //  * On ADS, removals are make-before-break ("Eventual consistency considerations"): a cluster
 //    the client holds that the new snapshot drops stays in the CDS responses until the
 //    endpoints, listeners and routes of that snapshot have been sent; only then does a last CDS
@@ -69,6 +72,18 @@ struct PendingResponse {
 };
 
 
+// The names of a type set that may differ from a state the client holds, known from the
+// snapshot alone: the set's recorded changes when they apply to `held_version` (the type version
+// the client holds), none when the set is at that version. Lets a stream that kept up compute
+// its next response in O(changes) instead of O(subscriptions).
+struct ChangedNames {
+  const std::vector<std::string>* updated;  // sorted
+  const std::vector<std::string>* removed;  // sorted
+};
+// nullopt: the changes do not start at `held_version` (the client is further behind, or the
+// set was built from scratch): compare with everything.
+std::optional<ChangedNames> ChangesSince(const cache::TypeSet& set, const std::string& held_version);
+
 class SotwState {
  public:
   // `fixed_type`: the per-type services accept only their own type; ADS accepts every type.
@@ -86,6 +101,9 @@ class SotwState {
   const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
   // A copy of what CSDS needs of type `t` (see client_status.h).
   TypeView View(ResourceType t) const;
+  // How many type evaluations looked only at the snapshot's recorded changes (the rest compared
+  // everything the client subscribes to).
+  uint64_t incremental_evaluations() const { return incremental_; }
 
  private:
   // What the client holds is not stored resource by resource: it is `base`, the snapshot whose
@@ -126,6 +144,7 @@ class SotwState {
   std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kNumResourceTypes> types_;
   uint64_t nonce_ = 0;
+  uint64_t incremental_ = 0;
 };
 
 }  // namespace tern::xds

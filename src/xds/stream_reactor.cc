@@ -140,14 +140,24 @@ void StreamReactor<P>::HandleRequest() {
     });
     if (deps_.observer) deps_.observer->OnProxyEvent(BaseEvent(ProxyEvent::Kind::kConnect));
     std::weak_ptr<Handle> weak = handle_;
+    FanoutPool* fanout = deps_.fanout;
     snapshot_ = deps_.watcher.Watch(
         node_cluster_,
-        [weak](cache::SnapshotPtr snap, std::chrono::steady_clock::time_point published_at) {
+        [weak, fanout](cache::SnapshotPtr snap, std::chrono::steady_clock::time_point published_at) {
           if (published_at == std::chrono::steady_clock::time_point{}) published_at = std::chrono::steady_clock::now();
-          if (auto h = weak.lock()) {
+          auto h = weak.lock();
+          if (!h) return;
+          if (!fanout) {
             absl::MutexLock hl(&h->mu);
             if (h->reactor) h->reactor->OnSnapshot(std::move(snap), published_at);
+            return;
           }
+          {
+            absl::MutexLock sl(&h->slot_mu);
+            h->pending = std::move(snap);
+            if (h->pending_published == std::chrono::steady_clock::time_point{}) h->pending_published = published_at;
+          }
+          fanout->Schedule(std::move(h));
         },
         &watch_id_);
     watching_ = true;

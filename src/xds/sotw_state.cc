@@ -15,7 +15,9 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
     return absl::InvalidArgumentError("virtual hosts are served on the delta protocol only (VHDS)");
   }
   *type = t;
-  TypeState& st = types_[static_cast<size_t>(t)];
+  auto& slot = types_[static_cast<size_t>(t)];
+  if (!slot) slot = std::make_unique<TypeState>();
+  TypeState& st = *slot;
   const bool first = !st.requested;
 
   *kind = ClassifyRequest(first, req.response_nonce(), req.has_error_detail(), req.error_detail().message(),
@@ -30,7 +32,6 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  names.shrink_to_fit();  // kept for the stream's life: an Envoy names every cluster it has
   bool wildcard;
   if (first) {
     st.legacy_wildcard = IsFullState(t) && req.resource_names().empty();
@@ -45,16 +46,17 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
     st.legacy_wildcard = false;
   }
 
-  if (wildcard != st.wildcard || names != st.names) {
+  if (wildcard != st.wildcard || names != st.names.names()) {
     // Newly named resources are sent even if unchanged: the client may have dropped them.
     std::vector<std::string> added;
     std::set_difference(names.begin(), names.end(), st.names.begin(), st.names.end(), std::back_inserter(added));
     st.force.insert(added.begin(), added.end());
     st.full_state_dirty = true;
     st.evaluated.clear();
+    // Kept for the stream's life (an Envoy names every cluster it has): shared, not copied.
+    if (names != st.names.names()) st.names = NameList::Intern(std::move(names));
   }
   st.wildcard = wildcard;
-  st.names = std::move(names);
   st.info.subscribed = true;
   st.info.wildcard = wildcard;
   st.info.names = st.names.size();
@@ -68,11 +70,12 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
 }
 
 TypeView SotwState::View(ResourceType t) const {
-  const TypeState& st = types_[static_cast<size_t>(t)];
   TypeView v;
+  if (!types_[static_cast<size_t>(t)]) return v;
+  const TypeState& st = *types_[static_cast<size_t>(t)];
   v.info = st.info;
   v.wildcard = st.wildcard;
-  v.names = st.names;
+  v.names = st.names.names();
   v.sent = st.base;
   for (const auto& [name, r] : st.lingering) v.lingering.push_back(r);
   return v;
@@ -125,7 +128,8 @@ std::optional<ChangedNames> ChangesSince(const cache::TypeSet& set, const std::s
 
 std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr& snapshot) {
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (!st.requested) continue;
     const cache::TypeSet& set = snapshot->Get(t);
     if (st.evaluated == set.version && st.force.empty() && !st.full_state_dirty && !st.initial_pending &&
@@ -231,8 +235,9 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
         continue;
       }
       // A cluster that is new or changed is followed by its endpoints.
-      if (t == ResourceType::kCluster && !changed_names.empty()) {
-        TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
+      // (A stream that has not asked for endpoints yet will be sent them all when it does.)
+      if (t == ResourceType::kCluster && !changed_names.empty() && types_[static_cast<size_t>(ResourceType::kEndpoint)]) {
+        TypeState& eds = *types_[static_cast<size_t>(ResourceType::kEndpoint)];
         eds.force.insert(changed_names.begin(), changed_names.end());
         eds.evaluated.clear();
       }
@@ -269,7 +274,8 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
   }
   // Everything of this snapshot was sent: now the held clusters it dropped can go.
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (st.lingering.empty()) continue;
     st.lingering.clear();
     const cache::TypeSet& set = snapshot->Get(t);

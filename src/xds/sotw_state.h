@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +40,7 @@
 #include "absl/status/status.h"
 #include "cache/snapshot.h"
 #include "xds/client_status.h"
+#include "xds/name_list.h"
 #include "xds/request_rules.h"
 #include "xds/stream_info.h"
 
@@ -98,7 +100,10 @@ class SotwState {
   // to date. Records what it returns as sent.
   std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
 
-  const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+  const TypeInfo& info(ResourceType t) const {
+    const auto& st = types_[static_cast<size_t>(t)];
+    return st ? st->info : kNoInfo;
+  }
   // A copy of what CSDS needs of type `t` (see client_status.h).
   TypeView View(ResourceType t) const;
   // How many type evaluations looked only at the snapshot's recorded changes (the rest compared
@@ -114,7 +119,7 @@ class SotwState {
     bool requested = false;
     bool wildcard = false;
     bool legacy_wildcard = false;
-    std::vector<std::string> names;  // explicitly subscribed, sorted, unique
+    NameList names;  // explicitly subscribed, sorted, unique; shared with streams naming the same
     cache::SnapshotPtr base;
     std::set<std::string> force;              // send these even if unchanged
     bool full_state_dirty = false;            // LDS/CDS: the subscription changed
@@ -127,7 +132,7 @@ class SotwState {
     // version stays the same and nothing is pending, there is nothing to compute (ACKs are O(1)).
     std::string evaluated;
     TypeInfo info;
-    bool Named(const std::string& n) const { return std::binary_search(names.begin(), names.end(), n); }
+    bool Named(const std::string& n) const { return names.contains(n); }
   };
 
   static bool IsFullState(ResourceType t) { return t == ResourceType::kListener || t == ResourceType::kCluster; }
@@ -142,7 +147,10 @@ class SotwState {
                                        std::vector<cache::ResourcePtr> send, std::string version = {});
 
   std::optional<ResourceType> fixed_type_;
-  std::array<TypeState, kNumResourceTypes> types_;
+  static inline const TypeInfo kNoInfo{};
+  // Only the types the client asked for (an Envoy asks for four of six): a TypeState is a few
+  // hundred bytes per stream.
+  std::array<std::unique_ptr<TypeState>, kNumResourceTypes> types_;
   uint64_t nonce_ = 0;
   uint64_t incremental_ = 0;
 };

@@ -101,6 +101,19 @@ TEST_F(SotwProtocolTest, NamedSubscriptionGetsOnlyTheNamedRoutes) {
   EXPECT_EQ(Names(*r), (std::vector<std::string>{"r2@v1"}));
 }
 
+// Small resources are copied into the response's first slices, large ones referenced in place
+// (stream_reactor.cc); the client must still get every resource, whole and in name order.
+TEST_F(SotwProtocolTest, LargeAndSmallResourcesArriveWholeAndInOrder) {
+  const std::string big(5000, 'x');
+  const std::string huge(70000, 'y');
+  Publish({{ResourceType::kCluster, {{"a", "small"}, {"b", big}, {"c", "small"}, {"d", huge}, {"e", "small"}}}});
+  auto c = Connect();
+  c->Send(RawXdsClient::Request(C, {}));
+  auto r = c->Next();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Names(*r), (std::vector<std::string>{"a@small", "b@" + big, "c@small", "d@" + huge, "e@small"}));
+}
+
 TEST_F(SotwProtocolTest, NoncesAreUniqueAndIncreasePerStream) {
   Publish(World1());
   auto c = Connect();

@@ -15,7 +15,9 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
   if (!parsed.ok()) return parsed.status();
   ResourceType t = *parsed;
   *type = t;
-  TypeState& st = types_[static_cast<size_t>(t)];
+  auto& slot = types_[static_cast<size_t>(t)];
+  if (!slot) slot = std::make_unique<TypeState>();
+  TypeState& st = *slot;
   const bool first = !st.requested;
 
   // Delta ACKs carry no version: an ACK accepts what was last sent.
@@ -62,10 +64,11 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
 }
 
 TypeView DeltaState::View(ResourceType t) const {
-  const TypeState& st = types_[static_cast<size_t>(t)];
   TypeView v;
-  v.info = st.info;
   v.delta = true;
+  if (!types_[static_cast<size_t>(t)]) return v;
+  const TypeState& st = *types_[static_cast<size_t>(t)];
+  v.info = st.info;
   v.wildcard = st.wildcard;
   v.names.assign(st.names.begin(), st.names.end());
   v.held.assign(st.held.begin(), st.held.end());
@@ -75,14 +78,16 @@ TypeView DeltaState::View(ResourceType t) const {
 std::optional<PendingResponse> DeltaState::NextResponse(const cache::SnapshotPtr& snapshot_ptr) {
   const cache::Snapshot& snapshot = *snapshot_ptr;
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (!st.requested) continue;
     auto resp = t == ResourceType::kVirtualHost ? NextVirtualHosts(st, snapshot) : NextFor(t, st, snapshot);
     if (resp) return resp;
   }
   // The whole snapshot is out: name the clusters and endpoints it dropped (unless they came back).
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (st.removal_pending.empty()) continue;
     std::vector<std::string> removed;
     for (const auto& n : st.removal_pending) {
@@ -171,8 +176,9 @@ std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st
     return std::nullopt;
   }
   // On ADS a (re)sent cluster is followed by its endpoints.
-  if (!changed_clusters.empty()) {
-    TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
+  // (A stream that has not asked for endpoints yet will be sent them all when it does.)
+  if (!changed_clusters.empty() && types_[static_cast<size_t>(ResourceType::kEndpoint)]) {
+    TypeState& eds = *types_[static_cast<size_t>(ResourceType::kEndpoint)];
     for (const auto& c : changed_clusters) {
       eds.held.erase(c);
       eds.recheck.push_back(c);

@@ -23,6 +23,7 @@
 //    configuration re-sends every subscribed virtual host of it.
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -46,7 +47,10 @@ class DeltaState {
   absl::Status OnRequest(const envoy::service::discovery::v3::DeltaDiscoveryRequest& req, RequestKind* kind,
                          ResourceType* type);
   std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
-  const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+  const TypeInfo& info(ResourceType t) const {
+    const auto& st = types_[static_cast<size_t>(t)];
+    return st ? st->info : kNoInfo;
+  }
   // A copy of what CSDS needs of type `t` (see client_status.h).
   TypeView View(ResourceType t) const;
   // See SotwState::incremental_evaluations().
@@ -83,7 +87,8 @@ class DeltaState {
                          const std::vector<std::string>& removed);
 
   std::optional<ResourceType> fixed_type_;
-  std::array<TypeState, kNumResourceTypes> types_;
+  static inline const TypeInfo kNoInfo{};
+  std::array<std::unique_ptr<TypeState>, kNumResourceTypes> types_;  // only the requested types
   uint64_t nonce_ = 0;
   uint64_t incremental_ = 0;
 };

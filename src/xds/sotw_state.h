@@ -20,14 +20,14 @@
 //    changes (versions are content hashes, so this holds across tern replicas).
 //  * On ADS, a cluster that was (re)sent is followed by its endpoints even when they did not
 //    change: Envoy re-warms a changed cluster and waits for its ClusterLoadAssignment.
-//  * Cost: a stream whose client holds the type set this snapshot was derived from looks only at
-//    the names the snapshot records as changed (and those it must re-send), not at everything it
-//    subscribes to; a stream that fell further behind compares everything (same answer, slower).
 //  * On ADS, removals are make-before-break ("Eventual consistency considerations"): a cluster
 //    the client holds that the new snapshot drops stays in the CDS responses until the
 //    endpoints, listeners and routes of that snapshot have been sent; only then does a last CDS
 //    response leave it out. Otherwise a client whose route still names the cluster fails its
 //    calls until the new route arrives (gRPC reports the cluster as not existing at once).
+//  * Cost: a stream whose client holds the type set this snapshot was derived from looks only at
+//    the names the snapshot records as changed (and those it must re-send), not at everything it
+//    subscribes to; a stream that fell further behind compares everything (same answer, slower).
 #include <algorithm>
 #include <array>
 #include <map>

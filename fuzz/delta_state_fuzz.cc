@@ -11,6 +11,9 @@
 //     not in the snapshot;
 //   - an ACK or NACK that changes no subscription, with no new snapshot, is answered by nothing;
 //   - the responses to one event end.
+// Snapshots come from scratch or derived from the previous one (Snapshot::Derive, with change
+// lists), sometimes through one the stream never sees; a twin state fed the same contents built
+// from scratch must answer byte for byte the same (the change lists only make it cheaper).
 // Virtual hosts (VHDS) are requested too, for crashes and nonces; their names are aliases, so
 // the per-resource checks skip them.
 #include <algorithm>
@@ -57,18 +60,32 @@ struct Run {
   std::optional<ResourceType> fixed;
   tern::xds::DeltaState state;
   cache::SnapshotPtr snapshot;
+  // The same stream fed the same contents built from scratch: it must answer the same bytes
+  // (the change lists are an optimization, never a different answer).
+  tern::xds::DeltaState twin;
+  cache::SnapshotPtr twin_snapshot;
+  bool flag_only = false;  // the twin comparison is void (see DeriveTo)
   std::array<ClientView, kNumResourceTypes> client;
   uint64_t last_nonce = 0;
   std::vector<std::string> nonces;
   std::set<std::string> rewarming;  // clusters sent whose endpoints may follow unchanged
 
-  explicit Run(std::optional<ResourceType> f) : fixed(f), state(f) {}
+  explicit Run(std::optional<ResourceType> f) : fixed(f), state(f), twin(f) {}
+  void Publish(cache::SnapshotPtr s) {
+    twin_snapshot = FromScratch(*s);
+    snapshot = std::move(s);
+  }
   ClientView& View(ResourceType t) { return client[static_cast<size_t>(t)]; }
 
   size_t Drain() {
     size_t n = 0;
     for (; n < 64; ++n) {
       auto resp = state.NextResponse(snapshot);
+      auto twin_resp = twin.NextResponse(twin_snapshot);
+      if (!flag_only) {
+        FUZZ_CHECK(resp.has_value() == twin_resp.has_value() && (!resp || resp->Serialize() == twin_resp->Serialize()),
+                   "the response from the change lists differs from the full comparison's");
+      }
       if (!resp) return n;
       const ResourceType t = resp->type;
       ClientView& v = View(t);
@@ -124,12 +141,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<ResourceType> fixed;
   if (in.Below(4) == 0) fixed = RandomType(in, true);
   Run run(fixed);
-  run.snapshot = RandomSnapshot(in);
+  run.Publish(RandomSnapshot(in));
   if (kTrace) std::fprintf(stderr, "%s, snapshot %s\n", fixed ? std::string(ShortName(*fixed)).c_str() : "ADS", Describe(*run.snapshot).c_str());
 
   for (int step = 0; step < 48 && !in.empty(); ++step) {
     if (in.Below(4) == 0) {
-      run.snapshot = RandomSnapshot(in);
+      run.Publish(NextSnapshot(in, run.snapshot, &run.flag_only));
       if (kTrace) std::fprintf(stderr, "snapshot %s\n", Describe(*run.snapshot).c_str());
       run.Drain();
       continue;
@@ -180,6 +197,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ResourceType got;
     if (kTrace) std::fprintf(stderr, "-> %s\n", req.ShortDebugString().c_str());
     absl::Status st = run.state.OnRequest(req, &kind, &got);
+    {
+      tern::xds::RequestKind twin_kind;
+      ResourceType twin_got;
+      absl::Status twin_st = run.twin.OnRequest(req, &twin_kind, &twin_got);
+      FUZZ_CHECK(run.flag_only || (twin_st.ok() == st.ok() && (!st.ok() || twin_kind == kind)),
+                 "the twin took the request otherwise");
+    }
     if (!st.ok()) {
       FUZZ_CHECK(req.type_url() != TypeUrl(t), "a well-formed request refused: " + std::string(st.message()));
       return 0;

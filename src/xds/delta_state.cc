@@ -1,5 +1,8 @@
 #include "xds/delta_state.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "common/wire.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 
@@ -12,7 +15,9 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
   if (!parsed.ok()) return parsed.status();
   ResourceType t = *parsed;
   *type = t;
-  TypeState& st = types_[static_cast<size_t>(t)];
+  auto& slot = types_[static_cast<size_t>(t)];
+  if (!slot) slot = std::make_unique<TypeState>();
+  TypeState& st = *slot;
   const bool first = !st.requested;
 
   // Delta ACKs carry no version: an ACK accepts what was last sent.
@@ -59,10 +64,11 @@ absl::Status DeltaState::OnRequest(const DeltaDiscoveryRequest& req, RequestKind
 }
 
 TypeView DeltaState::View(ResourceType t) const {
-  const TypeState& st = types_[static_cast<size_t>(t)];
   TypeView v;
-  v.info = st.info;
   v.delta = true;
+  if (!types_[static_cast<size_t>(t)]) return v;
+  const TypeState& st = *types_[static_cast<size_t>(t)];
+  v.info = st.info;
   v.wildcard = st.wildcard;
   v.names.assign(st.names.begin(), st.names.end());
   v.held.assign(st.held.begin(), st.held.end());
@@ -72,14 +78,16 @@ TypeView DeltaState::View(ResourceType t) const {
 std::optional<PendingResponse> DeltaState::NextResponse(const cache::SnapshotPtr& snapshot_ptr) {
   const cache::Snapshot& snapshot = *snapshot_ptr;
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (!st.requested) continue;
     auto resp = t == ResourceType::kVirtualHost ? NextVirtualHosts(st, snapshot) : NextFor(t, st, snapshot);
     if (resp) return resp;
   }
   // The whole snapshot is out: name the clusters and endpoints it dropped (unless they came back).
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (st.removal_pending.empty()) continue;
     std::vector<std::string> removed;
     for (const auto& n : st.removal_pending) {
@@ -94,7 +102,7 @@ std::optional<PendingResponse> DeltaState::NextResponse(const cache::SnapshotPtr
 
 std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st, const cache::Snapshot& snapshot) {
   const cache::TypeSet& set = snapshot.Get(t);
-  if (st.evaluated == set.version) return std::nullopt;
+  if (st.evaluated == set.version && st.recheck.empty()) return std::nullopt;
   std::vector<cache::ResourcePtr> parts;
   size_t count = 0;
   std::vector<std::string> changed_clusters;
@@ -106,27 +114,52 @@ std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st
     st.held[r->name] = r->version;
     if (t == ResourceType::kCluster) changed_clusters.push_back(r->name);
   };
-  if (st.wildcard) {
-    for (const auto& [name, r] : set.resources) {
-      if (r->wildcard || st.names.contains(name)) consider(r);
-    }
-  }
-  for (const auto& n : st.names) {
-    auto it = set.resources.find(n);
-    if (it != set.resources.end() && !(st.wildcard && it->second->wildcard)) consider(it->second);
-  }
-  // Held resources that left the snapshot (or, for a wildcard client, its wildcard view).
   std::vector<std::string> removed;
-  for (auto it = st.held.begin(); it != st.held.end();) {
-    auto r = set.resources.find(it->first);
-    bool in_scope = r != set.resources.end() && (st.names.contains(it->first) || (st.wildcard && r->second->wildcard));
-    if (!in_scope) {
-      removed.push_back(it->first);
-      it = st.held.erase(it);
-    } else {
-      ++it;
+  // After an evaluation `held` is exactly the resources in scope at their versions (but for the
+  // names in `recheck`). When the snapshot's changes start at that version, only the changed and
+  // rechecked names can differ: O(changes). Otherwise compare everything in scope.
+  std::optional<ChangedNames> since;
+  if (!st.evaluated.empty()) since = ChangesSince(set, st.evaluated);
+  if (since) {
+    incremental_++;
+    std::sort(st.recheck.begin(), st.recheck.end());
+    st.recheck.erase(std::unique(st.recheck.begin(), st.recheck.end()), st.recheck.end());
+    std::vector<std::string> candidates;
+    std::set_union(since->updated->begin(), since->updated->end(), since->removed->begin(), since->removed->end(),
+                   std::back_inserter(candidates));
+    std::vector<std::string> all;
+    std::set_union(candidates.begin(), candidates.end(), st.recheck.begin(), st.recheck.end(), std::back_inserter(all));
+    for (const auto& n : all) {  // in name order, as the full comparison
+      const cache::ResourcePtr* r = set.resources.Lookup(n);
+      if (r && ((st.wildcard && (*r)->wildcard) || st.names.contains(n))) {
+        consider(*r);
+      } else if (st.held.erase(n) > 0) {
+        removed.push_back(n);
+      }
+    }
+  } else {
+    if (st.wildcard) {
+      for (const auto& [name, r] : set.resources) {
+        if (r->wildcard || st.names.contains(name)) consider(r);
+      }
+    }
+    for (const auto& n : st.names) {
+      auto it = set.resources.find(n);
+      if (it != set.resources.end() && !(st.wildcard && it->second->wildcard)) consider(it->second);
+    }
+    // Held resources that left the snapshot (or, for a wildcard client, its wildcard view).
+    for (auto it = st.held.begin(); it != st.held.end();) {
+      auto r = set.resources.find(it->first);
+      bool in_scope = r != set.resources.end() && (st.names.contains(it->first) || (st.wildcard && r->second->wildcard));
+      if (!in_scope) {
+        removed.push_back(it->first);
+        it = st.held.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
+  st.recheck.clear();
   st.evaluated = set.version;
   if (DefersRemovals(t)) {
     st.removal_pending.insert(removed.begin(), removed.end());
@@ -143,10 +176,13 @@ std::optional<PendingResponse> DeltaState::NextFor(ResourceType t, TypeState& st
     return std::nullopt;
   }
   // On ADS a (re)sent cluster is followed by its endpoints.
-  if (!changed_clusters.empty()) {
-    TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
-    for (const auto& c : changed_clusters) eds.held.erase(c);
-    eds.evaluated.clear();
+  // (A stream that has not asked for endpoints yet will be sent them all when it does.)
+  if (!changed_clusters.empty() && types_[static_cast<size_t>(ResourceType::kEndpoint)]) {
+    TypeState& eds = *types_[static_cast<size_t>(ResourceType::kEndpoint)];
+    for (const auto& c : changed_clusters) {
+      eds.held.erase(c);
+      eds.recheck.push_back(c);
+    }
   }
   return Finish(t, st, set.version, std::move(parts), "", count, removed);
 }

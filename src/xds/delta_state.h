@@ -21,11 +21,17 @@
 //    virtual host, the requested names as aliases; an unknown host gets at once an entry with
 //    the requested name and alias and no resource, so Envoy does not wait. A changed route
 //    configuration re-sends every subscribed virtual host of it.
+//  * Cost: while the type version the stream was last brought up to date with is the one a
+//    derived snapshot's changes start from, only the changed names (and the endpoints of re-sent
+//    clusters) are looked at; otherwise everything in scope is compared (same answer, slower).
+//    Virtual hosts are always resolved name by name.
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "cache/snapshot.h"
@@ -45,9 +51,14 @@ class DeltaState {
   absl::Status OnRequest(const envoy::service::discovery::v3::DeltaDiscoveryRequest& req, RequestKind* kind,
                          ResourceType* type);
   std::optional<PendingResponse> NextResponse(const cache::SnapshotPtr& snapshot);
-  const TypeInfo& info(ResourceType t) const { return types_[static_cast<size_t>(t)].info; }
+  const TypeInfo& info(ResourceType t) const {
+    const auto& st = types_[static_cast<size_t>(t)];
+    return st ? st->info : kNoInfo;
+  }
   // A copy of what CSDS needs of type `t` (see client_status.h).
   TypeView View(ResourceType t) const;
+  // See SotwState::incremental_evaluations().
+  uint64_t incremental_evaluations() const { return incremental_; }
 
  private:
   struct TypeState {
@@ -60,6 +71,9 @@ class DeltaState {
     // VHDS: for each route configuration, the RDS version the held virtual hosts belong to.
     std::map<std::string, std::string> vhds_route_versions;
     std::string evaluated;  // type version last brought up to date with (see SotwState)
+    // Names dropped from `held` since then to be sent again (ADS: the endpoints of a re-sent
+    // cluster): evaluated with the snapshot's changes, not by comparing everything.
+    std::vector<std::string> recheck;
     std::set<std::string> removal_pending;  // ADS CDS/EDS: removals not yet sent (make before break)
     TypeInfo info;
   };
@@ -77,8 +91,10 @@ class DeltaState {
                          const std::vector<std::string>& removed);
 
   std::optional<ResourceType> fixed_type_;
-  std::array<TypeState, kNumResourceTypes> types_;
+  static inline const TypeInfo kNoInfo{};
+  std::array<std::unique_ptr<TypeState>, kNumResourceTypes> types_;  // only the requested types
   uint64_t nonce_ = 0;
+  uint64_t incremental_ = 0;
 };
 
 // Resolves "<route config>/<host>" against the virtual hosts of the snapshot. Returns the

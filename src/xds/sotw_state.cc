@@ -15,7 +15,9 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
     return absl::InvalidArgumentError("virtual hosts are served on the delta protocol only (VHDS)");
   }
   *type = t;
-  TypeState& st = types_[static_cast<size_t>(t)];
+  auto& slot = types_[static_cast<size_t>(t)];
+  if (!slot) slot = std::make_unique<TypeState>();
+  TypeState& st = *slot;
   const bool first = !st.requested;
 
   *kind = ClassifyRequest(first, req.response_nonce(), req.has_error_detail(), req.error_detail().message(),
@@ -30,7 +32,6 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  names.shrink_to_fit();  // kept for the stream's life: an Envoy names every cluster it has
   bool wildcard;
   if (first) {
     st.legacy_wildcard = IsFullState(t) && req.resource_names().empty();
@@ -45,16 +46,17 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
     st.legacy_wildcard = false;
   }
 
-  if (wildcard != st.wildcard || names != st.names) {
+  if (wildcard != st.wildcard || names != st.names.names()) {
     // Newly named resources are sent even if unchanged: the client may have dropped them.
     std::vector<std::string> added;
     std::set_difference(names.begin(), names.end(), st.names.begin(), st.names.end(), std::back_inserter(added));
     st.force.insert(added.begin(), added.end());
     st.full_state_dirty = true;
     st.evaluated.clear();
+    // Kept for the stream's life (an Envoy names every cluster it has): shared, not copied.
+    if (names != st.names.names()) st.names = NameList::Intern(std::move(names));
   }
   st.wildcard = wildcard;
-  st.names = std::move(names);
   st.info.subscribed = true;
   st.info.wildcard = wildcard;
   st.info.names = st.names.size();
@@ -68,11 +70,12 @@ absl::Status SotwState::OnRequest(const DiscoveryRequest& req, RequestKind* kind
 }
 
 TypeView SotwState::View(ResourceType t) const {
-  const TypeState& st = types_[static_cast<size_t>(t)];
   TypeView v;
+  if (!types_[static_cast<size_t>(t)]) return v;
+  const TypeState& st = *types_[static_cast<size_t>(t)];
   v.info = st.info;
   v.wildcard = st.wildcard;
-  v.names = st.names;
+  v.names = st.names.names();
   v.sent = st.base;
   for (const auto& [name, r] : st.lingering) v.lingering.push_back(r);
   return v;
@@ -93,22 +96,52 @@ std::vector<cache::ResourcePtr> SotwState::Visible(const TypeState& st, const ca
   return out;
 }
 
+namespace {
+const std::vector<std::string> kNoNames;
+
+// Calls f(name) for each name of the sorted ranges a and b, in order, once.
+template <typename A, typename B, typename F>
+void ForEachUnion(const A& a, const B& b, F&& f) {
+  auto i = a.begin();
+  auto j = b.begin();
+  while (i != a.end() || j != b.end()) {
+    if (j == b.end() || (i != a.end() && *i < *j)) {
+      f(*i++);
+    } else if (i == a.end() || *j < *i) {
+      f(*j++);
+    } else {
+      f(*i++);
+      ++j;
+    }
+  }
+}
+}  // namespace
+
+std::optional<ChangedNames> ChangesSince(const cache::TypeSet& set, const std::string& held_version) {
+  if (set.changes.known && set.changes.from_version == held_version) {
+    return ChangedNames{&set.changes.updated, &set.changes.removed};
+  }
+  // Same type version: the same (name, version) pairs, whatever snapshot they came from.
+  if (held_version == set.version) return ChangedNames{&kNoNames, &kNoNames};
+  return std::nullopt;
+}
+
 std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr& snapshot) {
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (!st.requested) continue;
     const cache::TypeSet& set = snapshot->Get(t);
     if (st.evaluated == set.version && st.force.empty() && !st.full_state_dirty && !st.initial_pending &&
         !st.client_version) {
       continue;
     }
-    std::vector<cache::ResourcePtr> visible = Visible(st, set);
     const cache::TypeSet* base = st.base ? &st.base->Get(t) : nullptr;
     // The version the client holds of `r`, or null if it holds none.
-    auto held = [&](const cache::ResourcePtr& r) -> const std::string* {
-      if (!base || st.force.contains(r->name)) return nullptr;
-      auto it = base->resources.find(r->name);
-      return it == base->resources.end() ? nullptr : &it->second->version;
+    auto held = [&](const cache::Resource& r) -> const std::string* {
+      if (!base || st.force.contains(r.name)) return nullptr;
+      const cache::ResourcePtr* b = base->resources.Lookup(r.name);
+      return b ? &(*b)->version : nullptr;
     };
     auto adopt = [&]() {
       st.base = snapshot;
@@ -132,45 +165,84 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
       }
     }
 
+    // The fast path: when the client holds the predecessor of this type set (and no new
+    // subscription is pending), only the names the snapshot says changed, and the forced ones,
+    // can differ from what it holds. Otherwise (a stream that skipped a snapshot, a snapshot
+    // built from scratch) compare everything visible with `base`.
+    std::optional<ChangedNames> since;
+    if (base && !st.initial_pending && st.lingering.empty() &&
+        (!IsFullState(t) || (st.force.empty() && !st.full_state_dirty))) {
+      since = ChangesSince(set, base->version);
+      if (since) incremental_++;
+    }
+
     if (IsFullState(t)) {
       // What the client holds but this snapshot drops: kept for now when removals wait.
       std::map<std::string, cache::ResourcePtr> dropped;
-      if (DefersRemovals(t)) {
-        if (base) {
-          for (const auto& r : Visible(st, *base)) {
-            if (!set.resources.contains(r->name)) dropped.emplace(r->name, r);
-          }
-        }
-        for (const auto& [name, r] : st.lingering) {
-          if (!set.resources.contains(name) && Subscribed(st, *r)) dropped.emplace(name, r);
-        }
-      }
       bool changed = st.full_state_dirty || st.initial_pending || !base;
       std::vector<std::string> changed_names;
-      for (const auto& r : visible) {
-        const std::string* v = held(r);
-        if (!v || *v != r->version) changed_names.push_back(r->name);
+      if (since) {
+        // As the full comparison below: a visible resource the client does not hold at its
+        // version is a change; otherwise the response changes when the number of resources it
+        // lists does (one that enters or leaves the client's view without changing version).
+        long net = 0;  // resources visible now minus those visible in base (not counting dropped)
+        for (const auto& n : *since->updated) {
+          const cache::ResourcePtr* r = set.resources.Lookup(n);
+          const cache::ResourcePtr* b = base->resources.Lookup(n);
+          const bool now = r && Subscribed(st, **r);
+          const bool before = b && Subscribed(st, **b);
+          if (now) {
+            const std::string* v = held(**r);
+            if (!v || *v != (*r)->version) changed_names.push_back(n);
+          }
+          net += static_cast<long>(now) - static_cast<long>(before);
+        }
+        for (const auto& n : *since->removed) {
+          const cache::ResourcePtr* b = base->resources.Lookup(n);
+          if (!b || !Subscribed(st, **b)) continue;
+          if (DefersRemovals(t)) dropped.emplace(n, *b);
+          else net -= 1;
+        }
+        changed = !changed_names.empty() || net != 0;
+      } else {
+        if (DefersRemovals(t)) {
+          if (base) {
+            for (const auto& r : Visible(st, *base)) {
+              if (!set.resources.contains(r->name)) dropped.emplace(r->name, r);
+            }
+          }
+          for (const auto& [name, r] : st.lingering) {
+            if (!set.resources.contains(name) && Subscribed(st, *r)) dropped.emplace(name, r);
+          }
+        }
+        std::vector<cache::ResourcePtr> visible = Visible(st, set);
+        for (const auto& r : visible) {
+          const std::string* v = held(*r);
+          if (!v || *v != r->version) changed_names.push_back(r->name);
+        }
+        if (!changed && changed_names.empty()) {
+          // Same resources at the same versions; but one may have left the client's view. What
+          // is sent now is a subset of what the client holds, so comparing sizes is enough.
+          size_t held_before = Visible(st, *base).size();
+          for (const auto& [name, r] : st.lingering) held_before += Subscribed(st, *r) ? 1 : 0;
+          changed = held_before != visible.size() + dropped.size();
+        }
+        changed = changed || !changed_names.empty();
       }
-      if (!changed && changed_names.empty()) {
-        // Same resources at the same versions; but one may have left the client's view. What
-        // is sent now is a subset of what the client holds, so comparing sizes is enough.
-        size_t held_before = Visible(st, *base).size();
-        for (const auto& [name, r] : st.lingering) held_before += Subscribed(st, *r) ? 1 : 0;
-        changed = held_before != visible.size() + dropped.size();
-      }
-      changed = changed || !changed_names.empty();
       st.lingering = std::move(dropped);
       if (!changed) {
         adopt();
         continue;
       }
       // A cluster that is new or changed is followed by its endpoints.
-      if (t == ResourceType::kCluster && !changed_names.empty()) {
-        TypeState& eds = types_[static_cast<size_t>(ResourceType::kEndpoint)];
+      // (A stream that has not asked for endpoints yet will be sent them all when it does.)
+      if (t == ResourceType::kCluster && !changed_names.empty() && types_[static_cast<size_t>(ResourceType::kEndpoint)]) {
+        TypeState& eds = *types_[static_cast<size_t>(ResourceType::kEndpoint)];
         eds.force.insert(changed_names.begin(), changed_names.end());
         eds.evaluated.clear();
       }
       adopt();
+      std::vector<cache::ResourcePtr> visible = Visible(st, set);
       std::string version;
       if (!st.lingering.empty()) {
         // Not the snapshot's version: the client does not hold that state yet.
@@ -182,11 +254,19 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
 
     // Per-resource types: only what changed or was newly subscribed. Names that do not exist
     // are not sent; they stay subscribed, and will be sent when they appear (the adopted base
-    // will not hold them).
+    // will not hold them). In name order either way (Visible() lists in name order).
     std::vector<cache::ResourcePtr> send;
-    for (const auto& r : visible) {
-      const std::string* v = held(r);
+    auto consider = [&](const cache::ResourcePtr& r) {
+      const std::string* v = held(*r);
       if (!v || *v != r->version) send.push_back(r);
+    };
+    if (since) {
+      ForEachUnion(*since->updated, st.force, [&](const std::string& n) {
+        const cache::ResourcePtr* r = set.resources.Lookup(n);
+        if (r && Subscribed(st, **r)) consider(*r);
+      });
+    } else {
+      for (const auto& r : Visible(st, set)) consider(r);
     }
     adopt();
     if (send.empty()) continue;
@@ -194,7 +274,8 @@ std::optional<PendingResponse> SotwState::NextResponse(const cache::SnapshotPtr&
   }
   // Everything of this snapshot was sent: now the held clusters it dropped can go.
   for (ResourceType t : kAdsOrder) {
-    TypeState& st = types_[static_cast<size_t>(t)];
+    if (!types_[static_cast<size_t>(t)]) continue;
+    TypeState& st = *types_[static_cast<size_t>(t)];
     if (st.lingering.empty()) continue;
     st.lingering.clear();
     const cache::TypeSet& set = snapshot->Get(t);

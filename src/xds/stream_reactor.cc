@@ -17,19 +17,37 @@ bool ParseRequest(const grpc::ByteBuffer& buf, google::protobuf::Message* req) {
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return req->ParseFromString(bytes);
 }
-// The response as slices: the header is handed over, each resource's pre-encoded field is
-// referenced in place and kept alive by a reference on its Resource until gRPC is done with it.
+// Resources whose field is smaller than this are copied into the slice before them instead of
+// referenced in place: one slice per resource grows gRPC's outgoing slice array to the number of
+// resources in the largest response, and the transport keeps that capacity for the stream's life
+// (an idle stream's memory is a tracked cost). Copying a few KiB per response is cheaper.
+constexpr size_t kCopyBelow = 1024;
+
+// The response as slices: the header and the small resources' fields are copied into owned
+// buffers; each large resource's pre-encoded field is referenced in place and kept alive by a
+// reference on its Resource until gRPC is done with it. Order is kept (protobuf fields may come
+// in any order on the wire, but the resources' order is the response's).
 grpc::ByteBuffer ToByteBuffer(PendingResponse&& resp) {
   std::vector<grpc::Slice> slices;
-  slices.reserve(resp.parts.size() + 1);
-  auto* header = new std::string(std::move(resp.header));
-  slices.emplace_back(header->data(), header->size(), [](void* p) { delete static_cast<std::string*>(p); }, header);
+  auto* owned = new std::string(std::move(resp.header));
+  auto flush = [&]() {
+    if (owned->empty()) return;
+    slices.emplace_back(owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+    owned = new std::string();
+  };
   for (auto& part : resp.parts) {
     const std::string& field = resp.delta_parts ? part->delta_field : part->sotw_field;
+    if (field.size() < kCopyBelow) {
+      owned->append(field);
+      continue;
+    }
+    flush();
     auto* keep = new cache::ResourcePtr(std::move(part));
     slices.emplace_back(const_cast<char*>(field.data()), field.size(),
                         [](void* p) { delete static_cast<cache::ResourcePtr*>(p); }, keep);
   }
+  flush();
+  delete owned;
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
 // Node metadata larger than this is not kept (an idle stream's memory is a tracked cost; Envoy
@@ -140,14 +158,24 @@ void StreamReactor<P>::HandleRequest() {
     });
     if (deps_.observer) deps_.observer->OnProxyEvent(BaseEvent(ProxyEvent::Kind::kConnect));
     std::weak_ptr<Handle> weak = handle_;
+    FanoutPool* fanout = deps_.fanout;
     snapshot_ = deps_.watcher.Watch(
         node_cluster_,
-        [weak](cache::SnapshotPtr snap, std::chrono::steady_clock::time_point published_at) {
+        [weak, fanout](cache::SnapshotPtr snap, std::chrono::steady_clock::time_point published_at) {
           if (published_at == std::chrono::steady_clock::time_point{}) published_at = std::chrono::steady_clock::now();
-          if (auto h = weak.lock()) {
+          auto h = weak.lock();
+          if (!h) return;
+          if (!fanout) {
             absl::MutexLock hl(&h->mu);
             if (h->reactor) h->reactor->OnSnapshot(std::move(snap), published_at);
+            return;
           }
+          {
+            absl::MutexLock sl(&h->slot_mu);
+            h->pending = std::move(snap);
+            if (h->pending_published == std::chrono::steady_clock::time_point{}) h->pending_published = published_at;
+          }
+          fanout->Schedule(std::move(h));
         },
         &watch_id_);
     watching_ = true;

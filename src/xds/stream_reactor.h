@@ -3,7 +3,9 @@
 // reactor. The protocol itself lives in the State class (SotwState, DeltaState).
 //
 // Threading: gRPC calls OnReadDone/OnWriteDone on its own threads; the cache calls the snapshot
-// watch on the publishing thread. All stream state is under mu_. Exactly one write is in flight
+// watch on the publishing thread, which only stores the snapshot in the stream's Handle and
+// schedules the stream on the fan-out pool (fanout_pool.h); a pool worker then computes and
+// starts the write. All stream state is under mu_. Exactly one write is in flight
 // at a time; a snapshot that arrives meanwhile only replaces snapshot_, and the next write is
 // computed from the newest snapshot when the current one completes (latest wins, no queue).
 // Nothing here blocks: a reaction parses one small request or copies pre-serialized bytes.
@@ -20,6 +22,7 @@
 #include "cache/snapshot_cache.h"
 #include "xds/observer.h"
 #include "xds/delta_state.h"
+#include "xds/fanout_pool.h"
 #include "xds/sotw_state.h"
 #include "xds/stream_registry.h"
 
@@ -48,6 +51,8 @@ struct StreamDeps {
   StreamRegistry& registry;
   XdsObserver* observer;       // may be null
   StreamAuthorizer* authorizer;  // may be null
+  // Where snapshot notifications are handled; null: on the publishing thread (tools, tests).
+  FanoutPool* fanout = nullptr;
 };
 
 // Protocol = SotwProtocol or DeltaProtocol (below).
@@ -67,15 +72,35 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
  private:
   // The watch callback holds this, not the reactor, so that a late notification after OnDone
   // finds a null reactor instead of freed memory.
-  // It is also how CSDS reads the stream's state (lock order: Handle::mu, then the reactor's mu_).
-  struct Handle : StreamInspector {
+  // It is also how CSDS reads the stream's state (lock order: Handle::mu, then the reactor's mu_),
+  // and the stream's fan-out task: the publisher leaves the newest snapshot in `pending` (under
+  // slot_mu only, never waiting for the stream), a pool worker hands it to the reactor.
+  struct Handle : StreamInspector, FanoutPool::Task {
     absl::Mutex mu;
     StreamReactor* reactor ABSL_GUARDED_BY(mu);
+    absl::Mutex slot_mu ABSL_ACQUIRED_AFTER(mu);
+    cache::SnapshotPtr pending ABSL_GUARDED_BY(slot_mu);
+    // The publication of the oldest snapshot the slot replaced since a worker last emptied it.
+    std::chrono::steady_clock::time_point pending_published ABSL_GUARDED_BY(slot_mu){};
     bool Inspect(StreamView* out, bool detail) override {
       absl::MutexLock hl(&mu);
       if (!reactor) return false;
       reactor->Inspect(out, detail);
       return true;
+    }
+    // Takes the slot under `mu`, so that a run that took an older snapshot cannot hand it over
+    // after a later run handed over a newer one.
+    void Run() override {
+      absl::MutexLock hl(&mu);
+      cache::SnapshotPtr snap;
+      std::chrono::steady_clock::time_point published_at;
+      {
+        absl::MutexLock sl(&slot_mu);
+        snap = std::move(pending);
+        published_at = pending_published;
+        pending_published = {};
+      }
+      if (reactor && snap) reactor->OnSnapshot(std::move(snap), published_at);
     }
   };
   void Inspect(StreamView* out, bool detail);

@@ -9,6 +9,7 @@
 #include "envoy/service/route/v3/rds.grpc.pb.h"
 #include "envoy/service/secret/v3/sds.grpc.pb.h"
 #include "xds/csds_service.h"
+#include "xds/fanout_pool.h"
 #include "xds/stream_reactor.h"
 #include "xds/stream_registry.h"
 
@@ -87,11 +88,19 @@ class XdsServer::Services {
 };
 
 XdsServer::XdsServer(cache::ConfigWatcher& watcher, XdsServerOptions options)
-    : watcher_(watcher), options_(std::move(options)), registry_(std::make_unique<StreamRegistry>()) {
-  services_ = std::make_unique<Services>(StreamDeps{watcher_, *registry_, options_.observer, options_.authorizer});
+    : watcher_(watcher),
+      options_(std::move(options)),
+      registry_(std::make_unique<StreamRegistry>()),
+      fanout_(std::make_unique<FanoutPool>(options_.fanout_threads)) {
+  services_ = std::make_unique<Services>(
+      StreamDeps{watcher_, *registry_, options_.observer, options_.authorizer, fanout_.get()});
 }
 
-XdsServer::~XdsServer() { Shutdown(); }
+// The pool stops after the streams (a queued stream whose reactor is gone is a no-op).
+XdsServer::~XdsServer() {
+  Shutdown();
+  fanout_->Stop();
+}
 
 absl::Status XdsServer::Start(int* bound_port) {
   grpc::ServerBuilder builder;

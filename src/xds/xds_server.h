@@ -34,9 +34,13 @@ struct XdsServerOptions {
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null = insecure
   StreamAuthorizer* authorizer = nullptr;                // null = every stream allowed
   XdsObserver* observer = nullptr;
+  // Threads that bring streams up to date after a publication (fanout_pool.h); 0: one per
+  // hardware thread.
+  size_t fanout_threads = 0;
 };
 
 class StreamRegistry;
+class FanoutPool;
 
 class XdsServer {
  public:
@@ -60,6 +64,7 @@ class XdsServer {
   cache::ConfigWatcher& watcher_;
   XdsServerOptions options_;
   std::unique_ptr<StreamRegistry> registry_;
+  std::unique_ptr<FanoutPool> fanout_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
 };

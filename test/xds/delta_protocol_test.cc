@@ -117,6 +117,44 @@ TEST_F(DeltaProtocolTest, LegacyWildcardFirstRequestWithNoNamesGetsEverything) {
   }
 }
 
+// A derived snapshot (Snapshot::Derive) reaches every delta stream through the fan-out pool and
+// its change lists: each is sent the changed endpoint set, then (make before break on ADS) the
+// removed one.
+TEST_F(DeltaProtocolTest, EveryStreamIsSentExactlyTheChangesOfADerivedSnapshot) {
+  Contents world;
+  std::vector<std::string> names;
+  for (int i = 10; i < 30; ++i) {
+    names.push_back("e" + std::to_string(i));
+    world[ResourceType::kEndpoint][names.back()] = "v1";
+  }
+  Publish(world);
+  std::vector<std::unique_ptr<RawXdsClient>> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(Connect());
+    clients.back()->Send(Req(E, names));
+    auto r = clients.back()->NextDelta();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->resources_size(), 20);
+    clients.back()->Send(Req(E, {}, {}, r->nonce()));
+  }
+  std::array<cache::TypeUpdate, kNumResourceTypes> u;
+  u[static_cast<size_t>(ResourceType::kEndpoint)].set.push_back(
+      cache::MakeResource(ResourceType::kEndpoint, "e17", "e17@v2"));
+  u[static_cast<size_t>(ResourceType::kEndpoint)].erase.push_back("e29");
+  cache::SnapshotPtr derived = cache::Snapshot::Derive(*cache_.Get("edge"), std::move(u));
+  cache_.SetAll({{"edge", derived}}, nullptr);
+  for (auto& c : clients) {
+    auto r = c->NextDelta();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(Bodies(*r), std::set<std::string>{"e17@v2"});
+    EXPECT_TRUE(Removed(*r).empty());
+    auto gone = c->NextDelta();
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->resources_size(), 0);
+    EXPECT_EQ(Removed(*gone), std::set<std::string>{"e29"});
+  }
+}
+
 TEST_F(DeltaProtocolTest, ExplicitStarSubscribesToEverythingAndUnsubscribingStarEndsIt) {
   Publish(World1());
   auto c = Connect();

@@ -101,6 +101,55 @@ TEST_F(SotwProtocolTest, NamedSubscriptionGetsOnlyTheNamedRoutes) {
   EXPECT_EQ(Names(*r), (std::vector<std::string>{"r2@v1"}));
 }
 
+// Small resources are copied into the response's first slices, large ones referenced in place
+// (stream_reactor.cc); the client must still get every resource, whole and in name order.
+TEST_F(SotwProtocolTest, LargeAndSmallResourcesArriveWholeAndInOrder) {
+  const std::string big(5000, 'x');
+  const std::string huge(70000, 'y');
+  Publish({{ResourceType::kCluster, {{"a", "small"}, {"b", big}, {"c", "small"}, {"d", huge}, {"e", "small"}}}});
+  auto c = Connect();
+  c->Send(RawXdsClient::Request(C, {}));
+  auto r = c->Next();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Names(*r), (std::vector<std::string>{"a@small", "b@" + big, "c@small", "d@" + huge, "e@small"}));
+}
+
+// The lead's reconciler publishes snapshots derived from their predecessor (Snapshot::Derive);
+// every stream that holds the predecessor answers from the change lists, on the fan-out pool.
+// Ten proxies naming twenty endpoint sets each are sent exactly the one that changed.
+TEST_F(SotwProtocolTest, EveryStreamIsSentExactlyTheChangedEndpointsOfADerivedSnapshot) {
+  Contents world;
+  std::vector<std::string> names;
+  for (int i = 10; i < 30; ++i) {
+    names.push_back("e" + std::to_string(i));
+    world[ResourceType::kEndpoint][names.back()] = "v1";
+  }
+  Publish(world);
+  std::vector<std::unique_ptr<RawXdsClient>> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(Connect());
+    clients.back()->Send(RawXdsClient::Request(E, names, "", "", "edge", "envoy-" + std::to_string(i)));
+    auto r = clients.back()->Next();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(Names(*r).size(), 20u);
+    Ack(*clients.back(), *r, names);
+  }
+  std::array<cache::TypeUpdate, kNumResourceTypes> u;
+  u[static_cast<size_t>(ResourceType::kEndpoint)].set.push_back(
+      cache::MakeResource(ResourceType::kEndpoint, "e17", "e17@v2"));
+  u[static_cast<size_t>(ResourceType::kEndpoint)].set.push_back(
+      cache::MakeResource(ResourceType::kEndpoint, "other", "other@v1"));  // nobody names it
+  cache::SnapshotPtr derived = cache::Snapshot::Derive(*cache_.Get("edge"), std::move(u));
+  ASSERT_TRUE(derived->Get(ResourceType::kEndpoint).changes.known);
+  cache_.SetAll({{"edge", derived}}, nullptr);
+  for (auto& c : clients) {
+    auto r = c->Next();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(Names(*r), std::vector<std::string>{"e17@v2"});
+    EXPECT_EQ(r->version_info(), derived->Get(ResourceType::kEndpoint).version);
+  }
+}
+
 TEST_F(SotwProtocolTest, NoncesAreUniqueAndIncreasePerStream) {
   Publish(World1());
   auto c = Connect();

@@ -14,7 +14,8 @@ ResourcePtr MakeResource(ResourceType type, std::string name, std::string body, 
   r->version = ContentHash(r->body);
   r->wildcard = wildcard;
   r->domains = std::move(domains);
-  r->entry_digest = PartsDigest(r->name, r->version);
+  // The wildcard flag is part of what a stream sees: a resource that only changes it is a change.
+  r->entry_digest = PartsDigest(r->name, r->wildcard ? r->version + "+w" : r->version);
 
   std::string any;
   wire::PutBytes(any, 1, TypeUrl(type));

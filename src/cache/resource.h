@@ -24,7 +24,8 @@ struct Resource {
   // Virtual hosts only: the domains the host answers for, to resolve VHDS "<route config>/<host>"
   // requests.
   std::vector<std::string> domains;
-  // Digest of (name, version): summed into the type version of every snapshot that holds it.
+  // Digest of (name, version, wildcard): summed into the type version of every snapshot that
+  // holds it.
   Digest128 entry_digest;
 };
 

@@ -126,9 +126,21 @@ def main():
                      fmt(get(b, "server", "rss_kib_per_stream")), "", "", ""))
 
     sotw_flip("flip-consul-sotw", "Consul catalog write", "the Consul write")
+    sotw_flip("flip-consul-sotw-aggregate", "Consul catalog write, aggregate watching, Consul's default limits",
+              "the Consul write")
     delta_flip("flip-consul-delta", "Consul catalog write")
     sotw_flip("flip-sotw", "file source", "rename(2)")
     delta_flip("flip-delta", "file source")
+
+    cs = load(os.path.join(a.out, "consul-sync", "sync.json"))
+    if cs:
+        sc = (f"tern's start against Consul with default limits, {cs['services']:,} services × "
+              f"{cs['instances']} instances (aggregate watching)")
+        rows.append((sc, "time to ready (first full snapshot), s", fmt(cs.get("ready_s"), digits=2), "", "", "", ""))
+        rows.append((sc, "connections held to Consul after start", fmt(cs.get("connections"), digits=0), "", "",
+                     "≤ 16", verdict(cs.get("connections"), 16)))
+        rows.append((sc, "Consul CPU during tern's start, s", fmt(cs.get("consul_cpu_s"), digits=2), "", "", "", ""))
+        rows.append((sc, "tern RSS after start, MB", fmt(cs.get("tern_rss_mb")), "", "", "", ""))
 
     t, b = scenario("sync")
     if t:

@@ -131,17 +131,19 @@ scenario() {
   tail -1 "$dir/loadgen-bare.log"
 }
 
-# start_consul DIR: a real Consul (`consul agent -dev`, Debian bullseye's 1.8.7 from make setup)
-# on free loopback ports; sets CONSUL_PID and CONSUL_PORT. tern holds one connection per
-# blocking query (about two per service), so the per-client connection limit (default 200) is
-# raised, as docs/consul.md tells operators of large catalogs to do.
+# start_consul DIR [default]: a real Consul (`consul agent -dev`, Debian bullseye's 1.8.7 from make
+# setup) on free loopback ports; sets CONSUL_PID and CONSUL_PORT. In per-service watch mode tern
+# holds one connection per blocking query (about two per service), so the per-client connection
+# limit (default 200) is raised; with "default" Consul keeps its default limits (aggregate mode).
 start_consul() {
-  local dir="$1" bin="$BUILD/third_party/consul/usr/bin/consul"
+  local dir="$1" limits="${2:-raised}" bin="$BUILD/third_party/consul/usr/bin/consul"
   [[ -x "$bin" ]] || { echo "bench: $bin is missing (make setup)" >&2; exit 1; }
   CONSUL_PORT="$(free_port)"
+  local hcl=()
+  [[ "$limits" == default ]] || hcl=(-hcl 'limits { http_max_conns_per_client = 10000 }')
   "$bin" agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "$CONSUL_PORT" -dns-port -1 \
     -serf-lan-port "$(free_port)" -serf-wan-port "$(free_port)" -server-port "$(free_port)" -grpc-port -1 \
-    -hcl 'limits { http_max_conns_per_client = 10000 }' > "$dir/consul.log" 2>&1 &
+    "${hcl[@]}" > "$dir/consul.log" 2>&1 &
   CONSUL_PID=$!
   PIDS+=("$CONSUL_PID")
   for _ in $(seq 1 300); do
@@ -156,18 +158,20 @@ start_consul() {
 # consul_scenario NAME SERVICES INSTANCES GATEWAYS EXPOSED STREAMS CHANGES [--delta]
 # The same flip, made the way production makes it: a catalog write to a real Consul (the check
 # of one instance goes critical / passing), which tern sees through its blocking queries.
+# CONSUL_WATCH=per-service|aggregate picks tern's watch mode (docs/consul.md "Connections");
+# aggregate runs against Consul's default limits.
 consul_scenario() {
   local name="$1" services="$2" instances="$3" gateways="$4" exposed="$5" streams="$6" changes="$7" mode="${8:-}"
-  local dir="$OUT/$name"
+  local dir="$OUT/$name" watch="${CONSUL_WATCH:-per-service}"
   mkdir -p "$dir"
-  echo "== $name: $streams ${mode:---sotw} streams, Consul with $services services x $instances instances, $gateways gateways x $exposed exposed, $changes changes"
-  start_consul "$dir"
+  echo "== $name: $streams ${mode:---sotw} streams, Consul ($watch watching) with $services services x $instances instances, $gateways gateways x $exposed exposed, $changes changes"
+  if [[ "$watch" == aggregate ]]; then start_consul "$dir" default; else start_consul "$dir"; fi
   python3 "$ROOT/bench/consul_world.py" --consul "127.0.0.1:$CONSUL_PORT" --out "$dir" --services "$services" \
     --instances "$instances" --gateways "$gateways" --exposed "$exposed" --flips "$(( (changes + 1) / 2 ))"
   local files="" k
   for ((k = 0; k < (changes + 1) / 2; k++)); do files+="$dir/flip-$k.json,$dir/restore-$k.json,"; done
 
-  start_tern "$dir" "consul: { address: \"127.0.0.1:$CONSUL_PORT\" }"
+  start_tern "$dir" "consul: { address: \"127.0.0.1:$CONSUL_PORT\", watch: $watch }"
   # tern is ready after its first full read; its 2,000 blocking queries (and their connections,
   # ~29 MB here) start right after. Let them settle so that the memory the load generator
   # attributes to its streams is the streams' own.
@@ -191,14 +195,69 @@ consul_scenario() {
   tail -1 "$dir/loadgen-bare.log"
 }
 
+# consul_sync NAME SERVICES INSTANCES: tern's first full read of a large catalog from a Consul with
+# its default limits (aggregate watching): time from start to ready, connections held afterwards,
+# tern's RSS and Consul's CPU during tern's start. Writes NAME/sync.json.
+consul_sync() {
+  local name="$1" services="$2" instances="$3"
+  local dir="$OUT/$name"
+  mkdir -p "$dir"
+  echo "== $name: tern's start against Consul (default limits) with $services services x $instances instances"
+  start_consul "$dir" default
+  python3 "$ROOT/bench/consul_world.py" --consul "127.0.0.1:$CONSUL_PORT" --out "$dir" --services "$services" \
+    --instances "$instances" --gateways 1 --exposed 100 --flips 0
+  local consul_ticks_before t0 t1 consul_ticks_after
+  consul_ticks_before=$(awk '{print $14 + $15}' "/proc/$CONSUL_PID/stat")
+  t0=$(date +%s.%N)
+  start_tern "$dir" "consul: { address: \"127.0.0.1:$CONSUL_PORT\" }"
+  t1=$(date +%s.%N)
+  consul_ticks_after=$(awk '{print $14 + $15}' "/proc/$CONSUL_PID/stat")
+  sleep 3
+  python3 - "$TERN_PID" "$CONSUL_PORT" "$services" "$instances" "$t0" "$t1" "$consul_ticks_before" \
+    "$consul_ticks_after" > "$dir/sync.json" <<'PY'
+import json, os, sys
+pid, port, services, instances, t0, t1, cb, ca = sys.argv[1:]
+inodes = set()
+for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:
+        t = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        continue
+    if t.startswith("socket:["):
+        inodes.add(t[8:-1])
+conns = 0
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    with open(table) as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            if p[2].endswith(":%04X" % int(port)) and p[3] == "01" and p[9] in inodes:
+                conns += 1
+rss = 0
+with open(f"/proc/{pid}/status") as f:
+    for line in f:
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+ticks = os.sysconf("SC_CLK_TCK")
+print(json.dumps({"services": int(services), "instances": int(instances), "ready_s": float(t1) - float(t0),
+                  "connections": conns, "tern_rss_mb": rss, "consul_cpu_s": (int(ca) - int(cb)) / ticks}))
+PY
+  cat "$dir/sync.json"
+  stop_pid "$TERN_PID"
+  stop_pid "$CONSUL_PID"
+}
+
 START=$(date +%s)
 # 1. One instance health flip, N SotW streams subscribed to that cluster (and memory per idle stream).
 want flip-sotw && scenario flip-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
 # 2. The same with delta streams (reported as unsupported while the server has no delta).
 want flip-delta && scenario flip-delta 1000 10 10 100 "$DELTA_STREAMS" "$CHANGES" --delta
 # 1c, 2c. The same two through a real Consul (the production source).
-want flip-consul-sotw && consul_scenario flip-consul-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
+want flip-consul-sotw && CONSUL_WATCH=per-service consul_scenario flip-consul-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
+want flip-consul-sotw-aggregate && CONSUL_WATCH=aggregate consul_scenario flip-consul-sotw-aggregate 1000 10 10 100 "$STREAMS" "$CHANGES"
 want flip-consul-delta && consul_scenario flip-consul-delta 1000 10 10 100 "$DELTA_STREAMS" "$CHANGES" --delta
+# 2d. tern's start against a 5,000-service Consul with default limits.
+want consul-sync && consul_sync consul-sync "${BENCH_CONSUL_SYNC_SERVICES:-5000}" 2
 # 3. Initial sync, N streams x C clusters each.
 want sync && scenario sync 1000 10 10 "$SYNC_CLUSTERS" "$SYNC_STREAMS" 0
 # 4. Microbenchmarks (translate, build, rebuild after one change, YAML decode).

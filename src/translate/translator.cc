@@ -86,7 +86,8 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
     }
   }
   for (const model::Listener* l : listeners) {
-    out.listeners.push_back({l->name, BuildGatewayListener(*l, options.ads_config_source, policy)});
+    const bool on_demand = OnDemandHosts(gw.vhds, *l);
+    out.listeners.push_back({l->name, BuildGatewayListener(*l, options.ads_config_source, policy, on_demand)});
     if (l->protocol != model::Protocol::kTcp) {
       for (const auto& c : collectors) {
         if (!world.clusters.contains(c)) continue;
@@ -103,9 +104,23 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
     }
     std::set<std::string> route_used;
     RouteBuilder routes(world.clusters, &route_used, /*gateway_filters=*/true);
-    out.routes.push_back({l->name, routes.Build(l->name, l->virtual_hosts)});
     out.dependencies.push_back({ResourceType::kListener, l->name, ResourceType::kRoute, l->name});
-    AddRouteDependencies(l->name, route_used, &out);
+    if (on_demand) {
+      out.routes.push_back({l->name, routes.BuildOnDemand(l->name, options.xds_cluster)});
+      // Resource names must be unique; virtual host names are unique in a listener as sources
+      // make them, but an unnamed host is named after its first domain, which may be taken.
+      std::set<std::string> names;
+      for (auto& h : routes.BuildHosts(l->name, l->virtual_hosts)) {
+        std::string name = l->name + "/" + h.message->name();
+        for (int n = 2; !names.insert(name).second; ++n) name = l->name + "/" + h.message->name() + "#" + std::to_string(n);
+        for (const auto& c : h.used) out.dependencies.push_back({ResourceType::kVirtualHost, name, ResourceType::kCluster, c});
+        std::vector<std::string> domains(h.message->domains().begin(), h.message->domains().end());
+        out.virtual_hosts.push_back({std::move(name), MessagePtr(std::move(h.message)), std::move(domains)});
+      }
+    } else {
+      out.routes.push_back({l->name, routes.Build(l->name, l->virtual_hosts)});
+      AddRouteDependencies(l->name, route_used, &out);
+    }
     used.insert(route_used.begin(), route_used.end());
   }
   AddClusterDependencies(used, &out);
@@ -166,6 +181,16 @@ bool SameShape(const std::optional<model::UpstreamTls>& a, const std::optional<m
 }
 
 }  // namespace
+
+bool OnDemandHosts(model::VhdsMode mode, const model::Listener& listener) {
+  if (listener.protocol == model::Protocol::kTcp) return false;
+  switch (mode) {
+    case model::VhdsMode::kInline: return false;
+    case model::VhdsMode::kOnDemand: return true;
+    case model::VhdsMode::kAuto: return listener.virtual_hosts.size() > model::kVhdsAutoThreshold;
+  }
+  return false;
+}
 
 Translation Translate(const model::World& world, const Options& options) {
   return IncrementalTranslator(options).Translate(world);
@@ -271,7 +296,8 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
       continue;
     }
     gateways_[name] = TranslateGateway(world, Effective(world, it->second), options_);
-    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size();
+    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size() +
+                    gateways_[name].virtual_hosts.size();
     out.gateways.insert(name);
   }
 

@@ -7,6 +7,7 @@
 //   gateway listener                 = model listener name; its RouteConfiguration has the same name
 //   proxyless API listener           = service name (what a gRPC client puts in xds:///NAME);
 //                                      its RouteConfiguration is named "svc/<service>"
+//   on-demand virtual host (VHDS)    = "<route configuration>/<virtual host name>" (gateways only)
 #include <map>
 #include <memory>
 #include <set>
@@ -37,9 +38,23 @@ struct Dependency {
   std::string to_name;
 };
 
+// A virtual host served on demand (VHDS): envoy.config.route.v3.VirtualHost and the domains it
+// answers for, by which a request for "<route configuration>/<host>" finds it.
+struct VirtualHostMessage {
+  std::string name;  // "<route configuration>/<virtual host name>"
+  MessagePtr message;
+  std::vector<std::string> domains;
+};
+
+// Whether a gateway listener's route table is served on demand (model::VhdsMode).
+bool OnDemandHosts(model::VhdsMode mode, const model::Listener& listener);
+
 struct GatewayResources {
   std::vector<NamedMessage> listeners;
   std::vector<NamedMessage> routes;
+  // The virtual hosts of its route configurations that are served on demand (those then carry
+  // none inline). Proxyless clients (the mesh) never get any.
+  std::vector<VirtualHostMessage> virtual_hosts;
   std::vector<std::string> clusters;  // names of the clusters its routes use (sorted, unique)
   // Names of the secrets it uses (sorted, unique): its listeners' certificates and client CAs and
   // the upstream TLS secrets of its clusters. Secrets go only to the gateways that use them.
@@ -62,6 +77,9 @@ struct Translation {
 
 struct Options {
   std::string ads_config_source = "ads";  // listeners and clusters point RDS/EDS at ADS
+  // VHDS: the cluster of a gateway Envoy's bootstrap that reaches tern (the name `tern bootstrap`
+  // gives it); on-demand route configurations send Envoy's VHDS stream there.
+  std::string xds_cluster = "tern_xds";
 };
 
 Translation Translate(const model::World& world, const Options& options = {});

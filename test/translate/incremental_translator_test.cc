@@ -43,6 +43,12 @@ void ExpectSameAsFresh(const Translation& inc, const model::World& world) {
     for (size_t i = 0; i < g.listeners.size(); ++i) EXPECT_EQ(Bytes(ig.listeners[i].message), Bytes(g.listeners[i].message));
     ASSERT_EQ(ig.routes.size(), g.routes.size());
     for (size_t i = 0; i < g.routes.size(); ++i) EXPECT_EQ(Bytes(ig.routes[i].message), Bytes(g.routes[i].message));
+    ASSERT_EQ(ig.virtual_hosts.size(), g.virtual_hosts.size());
+    for (size_t i = 0; i < g.virtual_hosts.size(); ++i) {
+      EXPECT_EQ(ig.virtual_hosts[i].name, g.virtual_hosts[i].name);
+      EXPECT_EQ(ig.virtual_hosts[i].domains, g.virtual_hosts[i].domains);
+      EXPECT_EQ(Bytes(ig.virtual_hosts[i].message), Bytes(g.virtual_hosts[i].message));
+    }
     EXPECT_EQ(ig.clusters, g.clusters);
   }
   ASSERT_EQ(inc.mesh.listeners.size(), fresh.mesh.listeners.size());

@@ -206,9 +206,9 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world, 
         for (ResourceType type : {ResourceType::kListener, ResourceType::kRoute}) {
           for (const auto& [name, r] : prev->second->Get(type).resources) Forget(type, gname, name, true);
         }
-        // Virtual hosts (VHDS) are forgotten only when gone: the others are re-serialized and
-        // compared by their bytes, so that one changed host of thousands is checked and hashed
-        // alone and the rest keep their resources.
+        // Virtual hosts (VHDS) are forgotten only when gone: the translator reuses the message
+        // of every unchanged host, so that one changed host of thousands is the only one
+        // serialized, checked and hashed, and the rest keep their resources.
         std::set<std::string> hosts;
         if (it != translator_.gateways().end()) {
           for (const auto& v : it->second.virtual_hosts) hosts.insert(v.name);

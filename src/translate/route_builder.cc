@@ -154,22 +154,6 @@ std::unique_ptr<route::RouteConfiguration> RouteBuilder::BuildOnDemand(const std
   return out;
 }
 
-std::vector<RouteBuilder::Host> RouteBuilder::BuildHosts(const std::string& name,
-                                                         const std::vector<model::VirtualHost>& virtual_hosts) const {
-  std::vector<Host> out;
-  auto domains = ClaimDomains(virtual_hosts);
-  for (size_t i = 0; i < virtual_hosts.size(); ++i) {
-    if (domains[i].empty()) continue;
-    Host h;
-    h.message = std::make_unique<route::VirtualHost>();
-    RouteBuilder own(clusters_, &h.used, gateway_filters_);
-    own.BuildHost(name, virtual_hosts[i], std::move(domains[i]), h.message.get());
-    used_->insert(h.used.begin(), h.used.end());
-    out.push_back(std::move(h));
-  }
-  return out;
-}
-
 void RouteBuilder::BuildRoute(const model::Route& r, route::Route* out) const {
   if (!r.name.empty()) out->set_name(r.name);
   BuildMatch(r.match, out->mutable_match());

@@ -28,31 +28,25 @@ class RouteBuilder {
       const std::string& name, const std::vector<model::VirtualHost>& virtual_hosts) const;
 
   // VHDS: the route configuration `name` with no virtual host of its own, telling Envoy to ask
-  // for the virtual host of each Host it sees (BuildHosts gives them) on a delta gRPC stream to
+  // for the virtual host of each Host it sees (BuildHost gives them) on a delta gRPC stream to
   // its bootstrap cluster `xds_cluster`. Envoy accepts nothing else for VHDS (not `ads {}`: "vhds:
   // only 'DELTA_GRPC' is supported as an api_type"); the stream is VirtualHostDiscoveryService's.
   std::unique_ptr<envoy::config::route::v3::RouteConfiguration> BuildOnDemand(
       const std::string& name, const std::string& xds_cluster) const;
 
-  // The virtual hosts Build(name, virtual_hosts) would hold, one message each, with the clusters
-  // each one uses (also added to `used`).
-  struct Host {
-    std::unique_ptr<envoy::config::route::v3::VirtualHost> message;
-    std::set<std::string> used;
-  };
-  std::vector<Host> BuildHosts(const std::string& name, const std::vector<model::VirtualHost>& virtual_hosts) const;
-
   void BuildRoute(const model::Route& route, envoy::config::route::v3::Route* out) const;
 
- private:
-  void BuildMatch(const model::RouteMatch& match, envoy::config::route::v3::RouteMatch* out) const;
-  void BuildAction(const model::RouteAction& action, envoy::config::route::v3::Route* out) const;
   // Fills `out` from `vh` with the domains it keeps (see Build) in route configuration `name`.
+  // It reads of the clusters only whether those its routes name exist.
   void BuildHost(const std::string& name, const model::VirtualHost& vh, std::vector<std::string> domains,
                  envoy::config::route::v3::VirtualHost* out) const;
   // The domains each host keeps: Envoy rejects a route table where two virtual hosts claim the
   // same domain, so the first claim wins.
   static std::vector<std::vector<std::string>> ClaimDomains(const std::vector<model::VirtualHost>& virtual_hosts);
+
+ private:
+  void BuildMatch(const model::RouteMatch& match, envoy::config::route::v3::RouteMatch* out) const;
+  void BuildAction(const model::RouteAction& action, envoy::config::route::v3::Route* out) const;
 
   const std::map<std::string, model::Cluster>& clusters_;
   std::set<std::string>* used_;

@@ -64,8 +64,63 @@ model::Gateway Effective(const model::World& world, const model::Gateway& gw) {
   return out;
 }
 
-GatewayResources TranslateGateway(const model::World& world, const model::Gateway& gw,
-                                  const Options& options) {
+// `host` without its origins (which name file positions and never reach Envoy).
+model::VirtualHost WithoutOrigins(const model::VirtualHost& host) {
+  model::VirtualHost out = host;
+  out.origin.clear();
+  if (out.rate_limit) out.rate_limit->origin.clear();
+  for (auto& r : out.routes) {
+    r.origin.clear();
+    if (r.rate_limit) r.rate_limit->origin.clear();
+  }
+  return out;
+}
+
+// The on-demand virtual hosts of gateway listener `l`, reusing from `previous` the message of
+// every host whose inputs did not change; `next` receives every host's entry.
+void TranslateHosts(const model::World& world, const model::Listener& l,
+                    const IncrementalTranslator::HostCache* previous, IncrementalTranslator::HostCache* next,
+                    size_t* built, std::set<std::string>* used, GatewayResources* out) {
+  auto domains = RouteBuilder::ClaimDomains(l.virtual_hosts);
+  for (size_t i = 0; i < l.virtual_hosts.size(); ++i) {
+    if (domains[i].empty()) continue;  // dropped, as inline
+    const model::VirtualHost& vh = l.virtual_hosts[i];
+    // Resource names must be unique; virtual host names are unique in a listener as sources make
+    // them, but an unnamed host is named after its first domain, which may be taken.
+    const std::string base = l.name + "/" + (vh.name.empty() ? domains[i].front() : vh.name);
+    std::string name = base;
+    for (int n = 2; next->contains(name); ++n) name = base + "#" + std::to_string(n);
+    IncrementalTranslator::HostEntry e;
+    e.host = WithoutOrigins(vh);
+    e.domains = domains[i];
+    for (const auto& r : vh.routes) {
+      for (const auto& wc : r.action.clusters) e.clusters.emplace_back(wc.cluster, world.clusters.contains(wc.cluster));
+    }
+    const IncrementalTranslator::HostEntry* was = nullptr;
+    if (previous) {
+      if (auto it = previous->find(name); it != previous->end()) was = &it->second;
+    }
+    if (was && was->host == e.host && was->domains == e.domains && was->clusters == e.clusters) {
+      e.message = was->message;
+      e.used = was->used;
+    } else {
+      auto msg = std::make_unique<envoy::config::route::v3::VirtualHost>();
+      RouteBuilder(world.clusters, &e.used, /*gateway_filters=*/true).BuildHost(l.name, vh, domains[i], msg.get());
+      e.message = MessagePtr(std::move(msg));
+      ++*built;
+    }
+    for (const auto& c : e.used) out->dependencies.push_back({ResourceType::kVirtualHost, name, ResourceType::kCluster, c});
+    used->insert(e.used.begin(), e.used.end());
+    out->virtual_hosts.push_back({name, e.message, e.domains});
+    next->emplace(std::move(name), std::move(e));
+  }
+}
+
+// `previous_hosts`: the on-demand virtual hosts of this gateway's last translation (may be null);
+// `hosts` receives this one's; `built` counts the host messages built.
+GatewayResources TranslateGateway(const model::World& world, const model::Gateway& gw, const Options& options,
+                                  const IncrementalTranslator::HostCache* previous_hosts,
+                                  IncrementalTranslator::HostCache* hosts, size_t* built) {
   GatewayResources out;
   HttpPolicy policy{.gateway = gw.name,
                     .tracing = gw.tracing ? &*gw.tracing : nullptr,
@@ -107,16 +162,7 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
     out.dependencies.push_back({ResourceType::kListener, l->name, ResourceType::kRoute, l->name});
     if (on_demand) {
       out.routes.push_back({l->name, routes.BuildOnDemand(l->name, options.xds_cluster)});
-      // Resource names must be unique; virtual host names are unique in a listener as sources
-      // make them, but an unnamed host is named after its first domain, which may be taken.
-      std::set<std::string> names;
-      for (auto& h : routes.BuildHosts(l->name, l->virtual_hosts)) {
-        std::string name = l->name + "/" + h.message->name();
-        for (int n = 2; !names.insert(name).second; ++n) name = l->name + "/" + h.message->name() + "#" + std::to_string(n);
-        for (const auto& c : h.used) out.dependencies.push_back({ResourceType::kVirtualHost, name, ResourceType::kCluster, c});
-        std::vector<std::string> domains(h.message->domains().begin(), h.message->domains().end());
-        out.virtual_hosts.push_back({std::move(name), MessagePtr(std::move(h.message)), std::move(domains)});
-      }
+      TranslateHosts(world, *l, previous_hosts, hosts, built, &route_used, &out);
     } else {
       out.routes.push_back({l->name, routes.Build(l->name, l->virtual_hosts)});
       AddRouteDependencies(l->name, route_used, &out);
@@ -201,6 +247,7 @@ void IncrementalTranslator::Reset() {
   secrets_.clear();
   gateways_.clear();
   services_.clear();
+  hosts_.clear();
 }
 
 TranslationChanges IncrementalTranslator::Update(const model::World& world, const model::ChangeSet& changes,
@@ -292,12 +339,21 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
   for (const auto& name : gateway_names) {
     auto it = world.gateways.find(name);
     if (it == world.gateways.end()) {
+      hosts_.erase(name);
       if (gateways_.erase(name)) out.gateways.insert(name);
       continue;
     }
-    gateways_[name] = TranslateGateway(world, Effective(world, it->second), options_);
-    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size() +
-                    gateways_[name].virtual_hosts.size();
+    auto prev_hosts = hosts_.find(name);
+    HostCache hosts;
+    size_t built = 0;
+    gateways_[name] = TranslateGateway(world, Effective(world, it->second), options_,
+                                       prev_hosts == hosts_.end() ? nullptr : &prev_hosts->second, &hosts, &built);
+    if (hosts.empty()) {
+      hosts_.erase(name);
+    } else {
+      hosts_[name] = std::move(hosts);
+    }
+    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size() + built;
     out.gateways.insert(name);
   }
 

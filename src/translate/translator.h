@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <google/protobuf/message.h>
@@ -135,6 +136,23 @@ class IncrementalTranslator {
   std::map<std::string, MessagePtr> secrets_;
   std::map<std::string, GatewayResources> gateways_;
   std::map<std::string, GatewayResources> services_;
+
+ public:
+  // An on-demand virtual host and what its message was built from: the host (origins cleared:
+  // they do not reach the message), the domains it kept and which of the clusters its routes name
+  // existed. A gateway translated again reuses the message of every host whose inputs are equal,
+  // so that one changed host of thousands is one new message (and one serialization).
+  struct HostEntry {
+    model::VirtualHost host;
+    std::vector<std::string> domains;
+    std::vector<std::pair<std::string, bool>> clusters;
+    MessagePtr message;
+    std::set<std::string> used;
+  };
+  using HostCache = std::map<std::string, HostEntry>;  // by resource name "<route config>/<host>"
+
+ private:
+  std::map<std::string, HostCache> hosts_;  // by gateway
 };
 
 }  // namespace tern::translate

@@ -410,7 +410,9 @@ TEST(IncrementalBuildTest, AHostAddedToAnOnDemandGatewayIsOneNewVirtualHost) {
   rec.Flush();
   BuildStats st = rec.LastBuildStats();
   EXPECT_FALSE(st.full);
-  EXPECT_EQ(st.checked, 3u) << "the new host, and the gateway's listener and route configuration (same bytes)";
+  EXPECT_EQ(st.translated, 3u) << "the new host, and the gateway's listener and route configuration";
+  EXPECT_EQ(st.serialized, 3u) << "the other 1,000 hosts keep their messages";
+  EXPECT_EQ(st.checked, 3u);
   EXPECT_EQ(st.snapshots_built, 0u);
   auto after = cache.Get("edge");
   const auto& vhds = after->Get(ResourceType::kVirtualHost);

@@ -55,8 +55,15 @@ void AddSecrets(const model::World& world, const std::vector<const model::Listen
 
 // The gateway with the world's defaults filled in where it has no setting of its own: what its
 // translation depends on (so a change of defaults rebuilds the gateways that use them).
+// Only its policy fields (not its listeners: copying thousands of virtual hosts per change would
+// cost what the gateway is, not what changed).
 model::Gateway Effective(const model::World& world, const model::Gateway& gw) {
-  model::Gateway out = gw;
+  model::Gateway out;
+  out.name = gw.name;
+  out.tracing = gw.tracing;
+  out.access_logs = gw.access_logs;
+  out.request_id = gw.request_id;
+  out.vhds = gw.vhds;
   if (!world.defaults) return out;
   if (!out.tracing) out.tracing = world.defaults->tracing;
   if (!out.access_logs) out.access_logs = world.defaults->access_logs;
@@ -64,7 +71,8 @@ model::Gateway Effective(const model::World& world, const model::Gateway& gw) {
   return out;
 }
 
-// `host` without its origins (which name file positions and never reach Envoy).
+// `host` without its origins (which name file positions and never reach Envoy): a host that
+// only moved in its file is the same host.
 model::VirtualHost WithoutOrigins(const model::VirtualHost& host) {
   model::VirtualHost out = host;
   out.origin.clear();
@@ -78,9 +86,9 @@ model::VirtualHost WithoutOrigins(const model::VirtualHost& host) {
 
 // The on-demand virtual hosts of gateway listener `l`, reusing from `previous` the message of
 // every host whose inputs did not change; `next` receives every host's entry.
-void TranslateHosts(const model::World& world, const model::Listener& l,
-                    const IncrementalTranslator::HostCache* previous, IncrementalTranslator::HostCache* next,
-                    size_t* built, std::set<std::string>* used, GatewayResources* out) {
+void TranslateHosts(const model::World& world, const model::Listener& l, IncrementalTranslator::HostCache* previous,
+                    IncrementalTranslator::HostCache* next, size_t* built, std::set<std::string>* used,
+                    GatewayResources* out) {
   auto domains = RouteBuilder::ClaimDomains(l.virtual_hosts);
   for (size_t i = 0; i < l.virtual_hosts.size(); ++i) {
     if (domains[i].empty()) continue;  // dropped, as inline
@@ -90,20 +98,29 @@ void TranslateHosts(const model::World& world, const model::Listener& l,
     const std::string base = l.name + "/" + (vh.name.empty() ? domains[i].front() : vh.name);
     std::string name = base;
     for (int n = 2; next->contains(name); ++n) name = base + "#" + std::to_string(n);
-    IncrementalTranslator::HostEntry e;
-    e.host = WithoutOrigins(vh);
-    e.domains = domains[i];
+    std::vector<std::pair<std::string, bool>> clusters;
     for (const auto& r : vh.routes) {
-      for (const auto& wc : r.action.clusters) e.clusters.emplace_back(wc.cluster, world.clusters.contains(wc.cluster));
+      for (const auto& wc : r.action.clusters) clusters.emplace_back(wc.cluster, world.clusters.contains(wc.cluster));
     }
-    const IncrementalTranslator::HostEntry* was = nullptr;
-    if (previous) {
-      if (auto it = previous->find(name); it != previous->end()) was = &it->second;
+    IncrementalTranslator::HostEntry e;
+    bool reused = false;
+    if (auto it = previous->find(name); it != previous->end()) {
+      IncrementalTranslator::HostEntry& was = it->second;
+      if (was.domains == domains[i] && was.clusters == clusters) {
+        if (was.host == vh) {
+          e = std::move(was);
+          reused = true;
+        } else if (WithoutOrigins(was.host) == WithoutOrigins(vh)) {  // moved in its file
+          e = std::move(was);
+          e.host = vh;
+          reused = true;
+        }
+      }
     }
-    if (was && was->host == e.host && was->domains == e.domains && was->clusters == e.clusters) {
-      e.message = was->message;
-      e.used = was->used;
-    } else {
+    if (!reused) {
+      e.host = vh;
+      e.domains = domains[i];
+      e.clusters = std::move(clusters);
       auto msg = std::make_unique<envoy::config::route::v3::VirtualHost>();
       RouteBuilder(world.clusters, &e.used, /*gateway_filters=*/true).BuildHost(l.name, vh, domains[i], msg.get());
       e.message = MessagePtr(std::move(msg));
@@ -118,8 +135,9 @@ void TranslateHosts(const model::World& world, const model::Listener& l,
 
 // `previous_hosts`: the on-demand virtual hosts of this gateway's last translation (may be null);
 // `hosts` receives this one's; `built` counts the host messages built.
-GatewayResources TranslateGateway(const model::World& world, const model::Gateway& gw, const Options& options,
-                                  const IncrementalTranslator::HostCache* previous_hosts,
+// `gw`: the gateway's listeners and, from Effective(), its policy.
+GatewayResources TranslateGateway(const model::World& world, const model::Gateway& own, const model::Gateway& gw,
+                                  const Options& options, IncrementalTranslator::HostCache* previous_hosts,
                                   IncrementalTranslator::HostCache* hosts, size_t* built) {
   GatewayResources out;
   HttpPolicy policy{.gateway = gw.name,
@@ -127,7 +145,7 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
                     .access_logs = gw.access_logs ? &*gw.access_logs : nullptr,
                     .request_id = gw.request_id.value_or(model::RequestId{})};
   std::vector<const model::Listener*> listeners;
-  for (const auto& l : gw.listeners) listeners.push_back(&l);
+  for (const auto& l : own.listeners) listeners.push_back(&l);
   std::sort(listeners.begin(), listeners.end(),
             [](const model::Listener* a, const model::Listener* b) { return a->name < b->name; });
 
@@ -343,11 +361,11 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
       if (gateways_.erase(name)) out.gateways.insert(name);
       continue;
     }
-    auto prev_hosts = hosts_.find(name);
+    HostCache previous;
+    if (auto prev_hosts = hosts_.find(name); prev_hosts != hosts_.end()) previous = std::move(prev_hosts->second);
     HostCache hosts;
     size_t built = 0;
-    gateways_[name] = TranslateGateway(world, Effective(world, it->second), options_,
-                                       prev_hosts == hosts_.end() ? nullptr : &prev_hosts->second, &hosts, &built);
+    gateways_[name] = TranslateGateway(world, it->second, Effective(world, it->second), options_, &previous, &hosts, &built);
     if (hosts.empty()) {
       hosts_.erase(name);
     } else {

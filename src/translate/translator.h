@@ -138,9 +138,9 @@ class IncrementalTranslator {
   std::map<std::string, GatewayResources> services_;
 
  public:
-  // An on-demand virtual host and what its message was built from: the host (origins cleared:
-  // they do not reach the message), the domains it kept and which of the clusters its routes name
-  // existed. A gateway translated again reuses the message of every host whose inputs are equal,
+  // An on-demand virtual host and what its message was built from: the host (its origins do not
+  // reach the message and are ignored), the domains it kept and which of the clusters its routes
+  // name existed. A gateway translated again reuses the message of every host whose inputs are equal,
   // so that one changed host of thousands is one new message (and one serialization).
   struct HostEntry {
     model::VirtualHost host;

@@ -427,6 +427,20 @@ TEST(IncrementalBuildTest, AHostAddedToAnOnDemandGatewayIsOneNewVirtualHost) {
   EXPECT_EQ(after->Get(ResourceType::kListener).version, before->Get(ResourceType::kListener).version);
   ExpectServedEquals(cache, w, "after the host was added");
 
+  // A host removed: its resource is gone, recorded as removed; nothing else changes.
+  w.gateways["edge"].listeners[0].virtual_hosts.erase(w.gateways["edge"].listeners[0].virtual_hosts.begin() + 5);
+  model::WorldDelta removal;
+  removal.gateways["edge"] = w.gateways["edge"];
+  rec.OnDelta("consul", removal, "one host removed");
+  rec.Flush();
+  auto removed = cache.Get("edge");
+  EXPECT_EQ(removed->Get(ResourceType::kVirtualHost).changes.removed, std::vector<std::string>{"http_8080/" + ed.Svc(5)});
+  EXPECT_TRUE(removed->Get(ResourceType::kVirtualHost).changes.updated.empty());
+  EXPECT_FALSE(removed->Find(ResourceType::kVirtualHost, "http_8080/" + ed.Svc(5)));
+  EXPECT_EQ(rec.LastBuildStats().serialized, 2u) << "the listener and route configuration, whose bytes did not change";
+  ExpectServedEquals(cache, w, "after the host was removed");
+  after = removed;
+
   // The host's service goes away while the host routes to it: refused, nothing changes.
   model::WorldDelta bad;
   bad.clusters[ed.Svc(7)] = std::nullopt;

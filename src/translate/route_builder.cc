@@ -115,14 +115,15 @@ std::vector<std::vector<std::string>> RouteBuilder::ClaimDomains(const std::vect
 }
 
 void RouteBuilder::BuildHost(const std::string& name, const model::VirtualHost& vh, std::vector<std::string> domains,
-                             route::VirtualHost* v) const {
+                             route::VirtualHost* v, const std::string& resource_name) const {
   // Envoy requires a name; an unnamed host is named after the first domain it serves.
-  v->set_name(vh.name.empty() ? domains.front() : vh.name);
+  const std::string host_name = vh.name.empty() ? domains.front() : vh.name;
+  v->set_name(resource_name.empty() ? host_name : resource_name);
   for (auto& d : domains) v->add_domains(std::move(d));
   AddHeaders(vh.request_headers, v->mutable_request_headers_to_add(), v->mutable_request_headers_to_remove());
   AddHeaders(vh.response_headers, v->mutable_response_headers_to_add(), v->mutable_response_headers_to_remove());
   if (gateway_filters_ && vh.rate_limit) {
-    SetRateLimitOverride(*vh.rate_limit, name + "/" + v->name(), v->mutable_typed_per_filter_config());
+    SetRateLimitOverride(*vh.rate_limit, name + "/" + host_name, v->mutable_typed_per_filter_config());
   }
   for (const auto& r : vh.routes) BuildRoute(r, v->add_routes());
 }

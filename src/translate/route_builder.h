@@ -37,9 +37,10 @@ class RouteBuilder {
   void BuildRoute(const model::Route& route, envoy::config::route::v3::Route* out) const;
 
   // Fills `out` from `vh` with the domains it keeps (see Build) in route configuration `name`.
-  // It reads of the clusters only whether those its routes name exist.
+  // It reads of the clusters only whether those its routes name exist. `resource_name` (VHDS):
+  // the host's name instead of its own, as Envoy keys on-demand hosts (and removes them) by it.
   void BuildHost(const std::string& name, const model::VirtualHost& vh, std::vector<std::string> domains,
-                 envoy::config::route::v3::VirtualHost* out) const;
+                 envoy::config::route::v3::VirtualHost* out, const std::string& resource_name = "") const;
   // The domains each host keeps: Envoy rejects a route table where two virtual hosts claim the
   // same domain, so the first claim wins.
   static std::vector<std::vector<std::string>> ClaimDomains(const std::vector<model::VirtualHost>& virtual_hosts);

@@ -122,7 +122,7 @@ void TranslateHosts(const model::World& world, const model::Listener& l, Increme
       e.domains = domains[i];
       e.clusters = std::move(clusters);
       auto msg = std::make_unique<envoy::config::route::v3::VirtualHost>();
-      RouteBuilder(world.clusters, &e.used, /*gateway_filters=*/true).BuildHost(l.name, vh, domains[i], msg.get());
+      RouteBuilder(world.clusters, &e.used, /*gateway_filters=*/true).BuildHost(l.name, vh, domains[i], msg.get(), name);
       e.message = MessagePtr(std::move(msg));
       ++*built;
     }

@@ -273,7 +273,7 @@ TEST_F(ConsulPolicyTest, IngressGatewayMetaVhdsServesVirtualHostsOnDemand) {
   ASSERT_TRUE(r->resources(0).has_resource()) << "web's host was not found";
   envoy::config::route::v3::VirtualHost vh;
   ASSERT_TRUE(r->resources(0).resource().UnpackTo(&vh));
-  EXPECT_EQ(vh.name(), "web");
+  EXPECT_EQ(vh.name(), "http_8080/web");
   EXPECT_TRUE(translate::ValidateResource(vh).empty());
 
   ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge","Meta":{"tern.vhds":"inline"},

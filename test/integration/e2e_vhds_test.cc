@@ -166,7 +166,7 @@ TEST_F(E2EVhdsTest, AnEnvoyGetsTheHostsItAsksForAndOnlyThose) {
   EXPECT_EQ(vhds->resources(0).name(), "http/web-1");
   EXPECT_THAT(vhds->resources(0).aliases(), ::testing::ElementsAre("http/web-1.example.com:10000"));
   auto vh = Unpack(vhds->resources(0));
-  EXPECT_EQ(vh.name(), "web-1");
+  EXPECT_EQ(vh.name(), "http/web-1") << "named like its resource: Envoy keys (and removes) on-demand hosts by name";
   EXPECT_THAT(vh.domains(), ::testing::ElementsAre("web-1.example.com"));
   ASSERT_EQ(vh.routes_size(), 1);
   EXPECT_EQ(vh.routes(0).route().cluster(), "web-1");
@@ -274,7 +274,7 @@ TEST_F(E2EVhdsTest, RenderShowsTheVirtualHosts) {
   EXPECT_EQ(doc["types"][0]["typeUrl"], kVhds);
   std::vector<std::string> names;
   for (const auto& vh : doc["types"][0]["resources"]) names.push_back(vh["name"]);
-  EXPECT_THAT(names, ::testing::ElementsAre("web-1", "web-2"));
+  EXPECT_THAT(names, ::testing::ElementsAre("http/web-1", "http/web-2"));
   auto all = RunTern({"render", "--config", tern_->config_path(), "--node-cluster", "edge", "--type", "all"},
                      dir_.File("render-all.log"));
   ASSERT_TRUE(all.ok());

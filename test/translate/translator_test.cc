@@ -316,7 +316,7 @@ TEST(TranslatorOnDemandTest, EachVirtualHostIsAResourceOfItsOwn) {
   EXPECT_EQ(edge.virtual_hosts[1].domains, (std::vector<std::string>{"shop", "new.example.com"}));
   envoy::config::route::v3::VirtualHost second;
   second.CopyFrom(*edge.virtual_hosts[1].message);
-  EXPECT_EQ(second.name(), "shop");
+  EXPECT_EQ(second.name(), "edge-http/shop#2") << "named like its resource: Envoy keys on-demand hosts by name";
   auto has = [&](ResourceType ft, const std::string& f, ResourceType tt, const std::string& to) {
     for (const auto& d : edge.dependencies) {
       if (d.from_type == ft && d.from_name == f && d.to_type == tt && d.to_name == to) return true;

@@ -54,6 +54,7 @@ set(TERN_ENVOY_ROOT_PROTOS
   envoy/extensions/filters/http/router/v3/router.proto
   envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto
   envoy/extensions/filters/http/fault/v3/fault.proto
+  envoy/extensions/filters/http/on_demand/v3/on_demand.proto
   envoy/extensions/transport_sockets/tls/v3/tls.proto
   envoy/extensions/transport_sockets/tls/v3/secret.proto
   envoy/extensions/access_loggers/stream/v3/stream.proto

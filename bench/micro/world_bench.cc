@@ -112,6 +112,53 @@ void BM_SnapshotRebuildAfterOneInstanceChange(benchmark::State& state) {
   }
 }
 
+// One host added to a gateway of N virtual hosts (one service each), then removed again: a warm
+// builder told that the gateway changed. Second argument: 0 = inline route table, 1 = on demand
+// (VHDS: the unchanged hosts keep their messages and resources).
+void BM_SnapshotRebuildAfterOneHostAdded(benchmark::State& state) {
+  const int hosts = static_cast<int>(state.range(0));
+  model::World w;
+  model::Gateway g;
+  g.name = "edge";
+  g.vhds = state.range(1) ? model::VhdsMode::kOnDemand : model::VhdsMode::kInline;
+  model::Listener l;
+  l.name = "http";
+  l.port = 8080;
+  for (int i = 0; i <= hosts; ++i) {
+    const std::string name = "svc-" + std::to_string(i);
+    model::Cluster c;
+    c.name = c.service = name;
+    w.clusters[name] = c;
+    model::VirtualHost vh;
+    vh.name = name;
+    vh.domains = {name + ".example.com"};
+    model::Route r;
+    r.match.path = "/";
+    r.action.clusters.push_back({.cluster = name, .weight = 1});
+    vh.routes.push_back(r);
+    l.virtual_hosts.push_back(vh);
+  }
+  model::VirtualHost added = l.virtual_hosts.back();
+  l.virtual_hosts.pop_back();
+  g.listeners.push_back(l);
+  w.gateways["edge"] = g;
+  model::World with = w;
+  with.gateways["edge"].listeners[0].virtual_hosts.push_back(added);
+  model::ChangeSet changed;
+  changed.gateways.insert("edge");
+  server::SnapshotBuilder builder;
+  std::vector<model::Problem> problems;
+  if (!builder.Build(w, &problems)) state.SkipWithError("build failed");
+  bool add = false;
+  for (auto _ : state) {
+    add = !add;
+    auto built = builder.Build(add ? with : w, changed, &problems);
+    if (!built) state.SkipWithError("build failed");
+    benchmark::DoNotOptimize(built);
+  }
+  state.counters["serialized"] = static_cast<double>(builder.last_stats().serialized);
+}
+
 // Consul payload decoding and mapping: bench/micro/consul_bench.cc.
 
 BENCHMARK(BM_DecodeServicesYaml)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3);
@@ -119,6 +166,11 @@ BENCHMARK(BM_TranslateFull)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond
 BENCHMARK(BM_TranslateAfterOneInstanceChange)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(200);
 BENCHMARK(BM_SnapshotBuildFull)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(2);
 BENCHMARK(BM_SnapshotRebuildAfterOneInstanceChange)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(200);
+BENCHMARK(BM_SnapshotRebuildAfterOneHostAdded)
+    ->Args({5000, 0})
+    ->Args({5000, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
 
 }  // namespace
 }  // namespace tern::bench

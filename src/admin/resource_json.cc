@@ -64,8 +64,9 @@ absl::StatusOr<std::string> SnapshotToJson(const cache::Snapshot& s, const std::
   for (ResourceType t : kAdsOrder) {
     if (type != "all" && type != ShortName(t)) continue;
     matched = true;
-    if (t == ResourceType::kVirtualHost) continue;
     const cache::TypeSet& set = s.Get(t);
+    // Virtual hosts exist only for gateways served on demand (VHDS): "all" lists them then.
+    if (t == ResourceType::kVirtualHost && type == "all" && set.resources.empty()) continue;
     nlohmann::json entry;
     entry["versionInfo"] = set.version;
     entry["typeUrl"] = std::string(TypeUrl(t));
@@ -81,7 +82,7 @@ absl::StatusOr<std::string> SnapshotToJson(const cache::Snapshot& s, const std::
   }
   if (!matched) {
     return absl::InvalidArgumentError("unknown resource type '" + type +
-                                      "' (use listener, route, cluster, endpoint, secret or all)");
+                                      "' (use listener, route, cluster, endpoint, secret, virtual_host or all)");
   }
   // Names come from sources and the query string: never let dump() throw on invalid UTF-8.
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   render->add_option("--config", render_args.config, "YAML config file");
   render->add_option("--node-cluster", render_args.node_cluster, "node.cluster of the proxy")->required();
   render->add_option("--node-id", render_args.node_id, "node.id of the proxy");
-  render->add_option("--type", render_args.type, "listener|route|cluster|endpoint|secret|all")
-      ->check(CLI::IsMember({"listener", "route", "cluster", "endpoint", "secret", "all"}));
+  render->add_option("--type", render_args.type, "listener|route|cluster|endpoint|secret|virtual_host|all")
+      ->check(CLI::IsMember({"listener", "route", "cluster", "endpoint", "secret", "virtual_host", "all"}));
   render->add_flag("--reveal-secrets", render_args.reveal_secrets, "print private keys instead of redacting them");
 
   std::string validate_config;

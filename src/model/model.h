@@ -4,6 +4,7 @@
 // reconciler can tell what changed. Every user-written element carries an `origin` (file and
 // path, or Consul entry) so that problems can name where they come from.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -309,9 +310,18 @@ struct GatewayDefaults {
 };
 
 // A gateway = a group of Envoys sharing one configuration; its name is their node.cluster.
+// How a gateway's HTTP route tables reach its Envoys (docs/xds.md "Virtual hosts on demand").
+// kInline: every virtual host inside the route configuration (RDS). kOnDemand: the route
+// configuration names VHDS and each virtual host is a resource of its own, sent only to the
+// Envoys that ask for its host. kAuto: on demand for a route table of more than
+// kVhdsAutoThreshold virtual hosts, inline otherwise.
+enum class VhdsMode { kAuto, kInline, kOnDemand };
+inline constexpr size_t kVhdsAutoThreshold = 200;
+
 struct Gateway {
   std::string name;
   std::vector<Listener> listeners;
+  VhdsMode vhds = VhdsMode::kAuto;
   // Absent = the world's defaults; present = this gateway's own (an empty list = no logs).
   std::optional<Tracing> tracing;
   std::optional<std::vector<AccessLog>> access_logs;

@@ -1,5 +1,8 @@
 #include "server/snapshot_builder.h"
 
+#include <set>
+#include <string_view>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -39,7 +42,8 @@ constexpr char kServiceRoutePrefix[] = "svc/";  // translate/translator.h: a ser
 
 cache::ResourcePtr SnapshotBuilder::Intern(ResourceType type, const std::string& scope, const std::string& name,
                                            const translate::MessagePtr& msg, bool wildcard,
-                                           std::vector<model::Problem>* problems) {
+                                           std::vector<model::Problem>* problems,
+                                           const std::vector<std::string>& domains) {
   auto& mine = interned_[Idx(type)][wildcard ? 1 : 0];
   const std::string key = scope.empty() ? name : scope + '\0' + name;
   auto it = mine.find(key);
@@ -70,7 +74,7 @@ cache::ResourcePtr SnapshotBuilder::Intern(ResourceType type, const std::string&
       stats_.checked++;
       if (problems->size() > before) return nullptr;
     }
-    r = cache::MakeResource(type, name, std::move(body), wildcard);
+    r = cache::MakeResource(type, name, std::move(body), wildcard, domains);  // domains are in the body too
   }
   mine[key] = Interned{msg, r};
   return r;
@@ -80,8 +84,9 @@ void SnapshotBuilder::Forget(ResourceType type, const std::string& scope, const 
   interned_[Idx(type)][wildcard ? 1 : 0].erase(scope.empty() ? name : scope + '\0' + name);
 }
 
-cache::SnapshotPtr SnapshotBuilder::BuildGateway(const std::string& node_cluster, const translate::GatewayResources& g,
-                                                 bool wildcard, std::vector<model::Problem>* problems) {
+std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> SnapshotBuilder::Collect(
+    const std::string& node_cluster, const translate::GatewayResources& g, bool wildcard,
+    std::vector<model::Problem>* problems) {
   std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> res;
   auto add = [&](ResourceType type, const std::string& scope, const std::string& name, const translate::MessagePtr& msg,
                  bool wc) {
@@ -92,6 +97,11 @@ cache::SnapshotPtr SnapshotBuilder::BuildGateway(const std::string& node_cluster
   const auto& secrets = translator_.secrets();
   for (const auto& l : g.listeners) add(ResourceType::kListener, node_cluster, l.name, l.message, wildcard);
   for (const auto& r : g.routes) add(ResourceType::kRoute, node_cluster, r.name, r.message, true);
+  for (const auto& v : g.virtual_hosts) {
+    if (auto r = Intern(ResourceType::kVirtualHost, node_cluster, v.name, v.message, true, problems, v.domains)) {
+      res[Idx(ResourceType::kVirtualHost)].push_back(std::move(r));
+    }
+  }
   for (const auto& c : g.clusters) {
     auto ci = clusters.find(c);
     if (ci == clusters.end()) continue;
@@ -103,8 +113,35 @@ cache::SnapshotPtr SnapshotBuilder::BuildGateway(const std::string& node_cluster
   for (const auto& name : g.secrets) {
     if (auto si = secrets.find(name); si != secrets.end()) add(ResourceType::kSecret, "", name, si->second, true);
   }
+  return res;
+}
+
+cache::SnapshotPtr SnapshotBuilder::BuildGateway(const std::string& node_cluster, const translate::GatewayResources& g,
+                                                 bool wildcard, std::vector<model::Problem>* problems) {
+  auto res = Collect(node_cluster, g, wildcard, problems);
   stats_.snapshots_built++;
   return std::make_shared<const cache::Snapshot>(node_cluster, std::move(res), References(g.dependencies));
+}
+
+cache::SnapshotPtr SnapshotBuilder::RederiveGateway(const cache::Snapshot& previous,
+                                                    const translate::GatewayResources& g,
+                                                    std::vector<model::Problem>* problems) {
+  auto res = Collect(previous.node_cluster(), g, true, problems);
+  std::array<cache::TypeUpdate, kNumResourceTypes> u;
+  for (size_t ti = 0; ti < kNumResourceTypes; ++ti) {
+    const ResourceType type = static_cast<ResourceType>(ti);
+    std::set<std::string_view> now;
+    for (const auto& r : res[ti]) {
+      now.insert(r->name);
+      if (previous.Find(type, r->name) != r) u[ti].set.push_back(r);  // Derive skips equal versions
+    }
+    for (const auto& [name, r] : previous.Get(type).resources) {
+      if (!now.contains(name)) u[ti].erase.push_back(std::string(name));
+    }
+  }
+  stats_.snapshots_derived++;
+  // Every reference of the gateway is checked, as for a snapshot built from scratch.
+  return cache::Snapshot::Derive(previous, std::move(u), References(g.dependencies));
 }
 
 std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world, const model::ChangeSet& requested,
@@ -159,17 +196,31 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world, 
     out.mesh = BuildGateway("", translator_.Mesh(), false, problems);
   } else {
     out.gateways = gateways_;
-    // Gateways whose own translation changed are assembled again (O(gateway)).
+    // Gateways whose own translation changed are assembled again (O(gateway)) and, when they
+    // existed, derived from their predecessor by the resources that differ.
     for (const auto& gname : t.gateways) {
       auto it = translator_.gateways().find(gname);
-      if (auto prev = gateways_.find(gname); prev != gateways_.end()) {
+      auto prev = gateways_.find(gname);
+      if (prev != gateways_.end()) {
         // Its listeners and routes are interned again below (same messages cost nothing).
         for (ResourceType type : {ResourceType::kListener, ResourceType::kRoute}) {
           for (const auto& [name, r] : prev->second->Get(type).resources) Forget(type, gname, name, true);
         }
+        // Virtual hosts (VHDS) are forgotten only when gone: the translator reuses the message
+        // of every unchanged host, so that one changed host of thousands is the only one
+        // serialized, checked and hashed, and the rest keep their resources.
+        std::set<std::string> hosts;
+        if (it != translator_.gateways().end()) {
+          for (const auto& v : it->second.virtual_hosts) hosts.insert(v.name);
+        }
+        for (const auto& [name, r] : prev->second->Get(ResourceType::kVirtualHost).resources) {
+          if (!hosts.contains(name)) Forget(ResourceType::kVirtualHost, gname, name, true);
+        }
       }
       if (it == translator_.gateways().end()) {
         out.gateways.erase(gname);
+      } else if (prev != gateways_.end()) {
+        out.gateways[gname] = RederiveGateway(*prev->second, it->second, problems);
       } else {
         out.gateways[gname] = BuildGateway(gname, it->second, true, problems);
       }

@@ -65,10 +65,20 @@ class SnapshotBuilder {
   // gateways may name a listener alike (Consul names ingress listeners "<protocol>_<port>") and
   // each must get its own.
   cache::ResourcePtr Intern(ResourceType type, const std::string& scope, const std::string& name,
-                            const translate::MessagePtr& msg, bool wildcard, std::vector<model::Problem>* problems);
+                            const translate::MessagePtr& msg, bool wildcard, std::vector<model::Problem>* problems,
+                            const std::vector<std::string>& domains = {});
   void Forget(ResourceType type, const std::string& scope, const std::string& name, bool wildcard);
+  // The resources of `g`, interned, by type.
+  std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> Collect(const std::string& node_cluster,
+                                                                         const translate::GatewayResources& g,
+                                                                         bool wildcard,
+                                                                         std::vector<model::Problem>* problems);
   cache::SnapshotPtr BuildGateway(const std::string& node_cluster, const translate::GatewayResources& g,
                                   bool wildcard, std::vector<model::Problem>* problems);
+  // A gateway whose translation changed, as `previous` with the resources that differ (so that its
+  // snapshot records what changed: one virtual host of thousands, say). O(gateway) to compare.
+  cache::SnapshotPtr RederiveGateway(const cache::Snapshot& previous, const translate::GatewayResources& g,
+                                     std::vector<model::Problem>* problems);
 
   translate::IncrementalTranslator translator_;
   model::DependencyIndex index_;

@@ -1,5 +1,6 @@
 #include "translate/listener_builder.h"
 
+#include "envoy/extensions/filters/http/on_demand/v3/on_demand.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
@@ -14,7 +15,7 @@ using envoy::extensions::filters::network::http_connection_manager::v3::HttpConn
 
 HttpConnectionManager MakeHcm(const std::string& stat_prefix, const std::string& route_config_name,
                               const std::string& config_source, const model::Listener* gateway_listener = nullptr,
-                              const HttpPolicy* policy = nullptr) {
+                              const HttpPolicy* policy = nullptr, bool on_demand_hosts = false) {
   HttpConnectionManager hcm;
   hcm.set_stat_prefix(stat_prefix);
   hcm.set_codec_type(HttpConnectionManager::AUTO);
@@ -24,6 +25,13 @@ HttpConnectionManager MakeHcm(const std::string& stat_prefix, const std::string&
   // Gateway listeners only: API listeners of proxyless clients get none of this.
   if (policy) ApplyHttpPolicy(*policy, &hcm);
   if (gateway_listener && HasRateLimits(*gateway_listener)) AddLocalRateLimitFilter(*gateway_listener, &hcm);
+  if (on_demand_hosts) {
+    // Asks VHDS for the virtual host of a Host the route table does not know yet; no on-demand
+    // clusters (odcds unset).
+    auto* od = hcm.add_http_filters();
+    od->set_name(kOnDemandFilterName);
+    od->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::on_demand::v3::OnDemand());
+  }
   // Envoy and gRPC require the router to be the last filter.
   auto* router = hcm.add_http_filters();
   router->set_name(kRouterFilterName);
@@ -34,7 +42,8 @@ HttpConnectionManager MakeHcm(const std::string& stat_prefix, const std::string&
 }  // namespace
 
 std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
-    const model::Listener& listener, const std::string& config_source, const HttpPolicy& policy) {
+    const model::Listener& listener, const std::string& config_source, const HttpPolicy& policy,
+    bool on_demand_hosts) {
   auto out = std::make_unique<envoy::config::listener::v3::Listener>();
   out->set_name(listener.name);
   auto* sa = out->mutable_address()->mutable_socket_address();
@@ -49,7 +58,7 @@ std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
     filter.mutable_typed_config()->PackFrom(tcp);
   } else {
     filter.set_name(kHcmFilterName);
-    filter.mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source, &listener, &policy));
+    filter.mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source, &listener, &policy, on_demand_hosts));
   }
   if (!listener.tls) {
     *out->add_filter_chains()->add_filters() = std::move(filter);

@@ -101,30 +101,57 @@ void AddHeaders(const model::HeaderRules& rules,
 
 }  // namespace
 
+std::vector<std::vector<std::string>> RouteBuilder::ClaimDomains(const std::vector<model::VirtualHost>& virtual_hosts) {
+  std::vector<std::vector<std::string>> out;
+  out.reserve(virtual_hosts.size());
+  std::set<std::string> claimed;
+  for (const auto& vh : virtual_hosts) {
+    auto& domains = out.emplace_back();
+    for (const auto& d : vh.domains) {
+      if (claimed.insert(d).second) domains.push_back(d);
+    }
+  }
+  return out;
+}
+
+void RouteBuilder::BuildHost(const std::string& name, const model::VirtualHost& vh, std::vector<std::string> domains,
+                             route::VirtualHost* v, const std::string& resource_name) const {
+  // Envoy requires a name; an unnamed host is named after the first domain it serves.
+  const std::string host_name = vh.name.empty() ? domains.front() : vh.name;
+  v->set_name(resource_name.empty() ? host_name : resource_name);
+  for (auto& d : domains) v->add_domains(std::move(d));
+  AddHeaders(vh.request_headers, v->mutable_request_headers_to_add(), v->mutable_request_headers_to_remove());
+  AddHeaders(vh.response_headers, v->mutable_response_headers_to_add(), v->mutable_response_headers_to_remove());
+  if (gateway_filters_ && vh.rate_limit) {
+    SetRateLimitOverride(*vh.rate_limit, name + "/" + host_name, v->mutable_typed_per_filter_config());
+  }
+  for (const auto& r : vh.routes) BuildRoute(r, v->add_routes());
+}
+
 std::unique_ptr<route::RouteConfiguration> RouteBuilder::Build(
     const std::string& name, const std::vector<model::VirtualHost>& virtual_hosts) const {
   auto out = std::make_unique<route::RouteConfiguration>();
   out->set_name(name);
-  // Envoy rejects a route table where two virtual hosts claim the same domain; the first claim
-  // wins, and a host left with no domain is dropped (it could never match).
-  std::set<std::string> claimed;
-  for (const auto& vh : virtual_hosts) {
-    std::vector<std::string> domains;
-    for (const auto& d : vh.domains) {
-      if (claimed.insert(d).second) domains.push_back(d);
-    }
-    if (domains.empty()) continue;
-    auto* v = out->add_virtual_hosts();
-    // Envoy requires a name; an unnamed host is named after the first domain it serves.
-    v->set_name(vh.name.empty() ? domains.front() : vh.name);
-    for (auto& d : domains) v->add_domains(std::move(d));
-    AddHeaders(vh.request_headers, v->mutable_request_headers_to_add(), v->mutable_request_headers_to_remove());
-    AddHeaders(vh.response_headers, v->mutable_response_headers_to_add(), v->mutable_response_headers_to_remove());
-    if (gateway_filters_ && vh.rate_limit) {
-      SetRateLimitOverride(*vh.rate_limit, name + "/" + v->name(), v->mutable_typed_per_filter_config());
-    }
-    for (const auto& r : vh.routes) BuildRoute(r, v->add_routes());
+  // A host left with no domain is dropped (it could never match).
+  auto domains = ClaimDomains(virtual_hosts);
+  for (size_t i = 0; i < virtual_hosts.size(); ++i) {
+    if (domains[i].empty()) continue;
+    BuildHost(name, virtual_hosts[i], std::move(domains[i]), out->add_virtual_hosts());
   }
+  return out;
+}
+
+std::unique_ptr<route::RouteConfiguration> RouteBuilder::BuildOnDemand(const std::string& name,
+                                                                       const std::string& xds_cluster) const {
+  using envoy::config::core::v3::ApiConfigSource;
+  auto out = std::make_unique<route::RouteConfiguration>();
+  out->set_name(name);
+  auto* source = out->mutable_vhds()->mutable_config_source();
+  auto* api = source->mutable_api_config_source();
+  api->set_api_type(ApiConfigSource::DELTA_GRPC);
+  api->set_transport_api_version(envoy::config::core::v3::V3);
+  api->add_grpc_services()->mutable_envoy_grpc()->set_cluster_name(xds_cluster);
+  source->set_resource_api_version(envoy::config::core::v3::V3);
   return out;
 }
 

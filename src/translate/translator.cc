@@ -55,8 +55,15 @@ void AddSecrets(const model::World& world, const std::vector<const model::Listen
 
 // The gateway with the world's defaults filled in where it has no setting of its own: what its
 // translation depends on (so a change of defaults rebuilds the gateways that use them).
+// Only its policy fields (not its listeners: copying thousands of virtual hosts per change would
+// cost what the gateway is, not what changed).
 model::Gateway Effective(const model::World& world, const model::Gateway& gw) {
-  model::Gateway out = gw;
+  model::Gateway out;
+  out.name = gw.name;
+  out.tracing = gw.tracing;
+  out.access_logs = gw.access_logs;
+  out.request_id = gw.request_id;
+  out.vhds = gw.vhds;
   if (!world.defaults) return out;
   if (!out.tracing) out.tracing = world.defaults->tracing;
   if (!out.access_logs) out.access_logs = world.defaults->access_logs;
@@ -64,15 +71,81 @@ model::Gateway Effective(const model::World& world, const model::Gateway& gw) {
   return out;
 }
 
-GatewayResources TranslateGateway(const model::World& world, const model::Gateway& gw,
-                                  const Options& options) {
+// `host` without its origins (which name file positions and never reach Envoy): a host that
+// only moved in its file is the same host.
+model::VirtualHost WithoutOrigins(const model::VirtualHost& host) {
+  model::VirtualHost out = host;
+  out.origin.clear();
+  if (out.rate_limit) out.rate_limit->origin.clear();
+  for (auto& r : out.routes) {
+    r.origin.clear();
+    if (r.rate_limit) r.rate_limit->origin.clear();
+  }
+  return out;
+}
+
+// The on-demand virtual hosts of gateway listener `l`, reusing from `previous` the message of
+// every host whose inputs did not change; `next` receives every host's entry.
+void TranslateHosts(const model::World& world, const model::Listener& l, IncrementalTranslator::HostCache* previous,
+                    IncrementalTranslator::HostCache* next, size_t* built, std::set<std::string>* used,
+                    GatewayResources* out) {
+  auto domains = RouteBuilder::ClaimDomains(l.virtual_hosts);
+  for (size_t i = 0; i < l.virtual_hosts.size(); ++i) {
+    if (domains[i].empty()) continue;  // dropped, as inline
+    const model::VirtualHost& vh = l.virtual_hosts[i];
+    // Resource names must be unique; virtual host names are unique in a listener as sources make
+    // them, but an unnamed host is named after its first domain, which may be taken.
+    const std::string base = l.name + "/" + (vh.name.empty() ? domains[i].front() : vh.name);
+    std::string name = base;
+    for (int n = 2; next->contains(name); ++n) name = base + "#" + std::to_string(n);
+    std::vector<std::pair<std::string, bool>> clusters;
+    for (const auto& r : vh.routes) {
+      for (const auto& wc : r.action.clusters) clusters.emplace_back(wc.cluster, world.clusters.contains(wc.cluster));
+    }
+    IncrementalTranslator::HostEntry e;
+    bool reused = false;
+    if (auto it = previous->find(name); it != previous->end()) {
+      IncrementalTranslator::HostEntry& was = it->second;
+      if (was.domains == domains[i] && was.clusters == clusters) {
+        if (was.host == vh) {
+          e = std::move(was);
+          reused = true;
+        } else if (WithoutOrigins(was.host) == WithoutOrigins(vh)) {  // moved in its file
+          e = std::move(was);
+          e.host = vh;
+          reused = true;
+        }
+      }
+    }
+    if (!reused) {
+      e.host = vh;
+      e.domains = domains[i];
+      e.clusters = std::move(clusters);
+      auto msg = std::make_unique<envoy::config::route::v3::VirtualHost>();
+      RouteBuilder(world.clusters, &e.used, /*gateway_filters=*/true).BuildHost(l.name, vh, domains[i], msg.get(), name);
+      e.message = MessagePtr(std::move(msg));
+      ++*built;
+    }
+    for (const auto& c : e.used) out->dependencies.push_back({ResourceType::kVirtualHost, name, ResourceType::kCluster, c});
+    used->insert(e.used.begin(), e.used.end());
+    out->virtual_hosts.push_back({name, e.message, e.domains});
+    next->emplace(std::move(name), std::move(e));
+  }
+}
+
+// `previous_hosts`: the on-demand virtual hosts of this gateway's last translation (may be null);
+// `hosts` receives this one's; `built` counts the host messages built.
+// `gw`: the gateway's listeners and, from Effective(), its policy.
+GatewayResources TranslateGateway(const model::World& world, const model::Gateway& own, const model::Gateway& gw,
+                                  const Options& options, IncrementalTranslator::HostCache* previous_hosts,
+                                  IncrementalTranslator::HostCache* hosts, size_t* built) {
   GatewayResources out;
   HttpPolicy policy{.gateway = gw.name,
                     .tracing = gw.tracing ? &*gw.tracing : nullptr,
                     .access_logs = gw.access_logs ? &*gw.access_logs : nullptr,
                     .request_id = gw.request_id.value_or(model::RequestId{})};
   std::vector<const model::Listener*> listeners;
-  for (const auto& l : gw.listeners) listeners.push_back(&l);
+  for (const auto& l : own.listeners) listeners.push_back(&l);
   std::sort(listeners.begin(), listeners.end(),
             [](const model::Listener* a, const model::Listener* b) { return a->name < b->name; });
 
@@ -86,7 +159,8 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
     }
   }
   for (const model::Listener* l : listeners) {
-    out.listeners.push_back({l->name, BuildGatewayListener(*l, options.ads_config_source, policy)});
+    const bool on_demand = OnDemandHosts(gw.vhds, *l);
+    out.listeners.push_back({l->name, BuildGatewayListener(*l, options.ads_config_source, policy, on_demand)});
     if (l->protocol != model::Protocol::kTcp) {
       for (const auto& c : collectors) {
         if (!world.clusters.contains(c)) continue;
@@ -103,9 +177,14 @@ GatewayResources TranslateGateway(const model::World& world, const model::Gatewa
     }
     std::set<std::string> route_used;
     RouteBuilder routes(world.clusters, &route_used, /*gateway_filters=*/true);
-    out.routes.push_back({l->name, routes.Build(l->name, l->virtual_hosts)});
     out.dependencies.push_back({ResourceType::kListener, l->name, ResourceType::kRoute, l->name});
-    AddRouteDependencies(l->name, route_used, &out);
+    if (on_demand) {
+      out.routes.push_back({l->name, routes.BuildOnDemand(l->name, options.xds_cluster)});
+      TranslateHosts(world, *l, previous_hosts, hosts, built, &route_used, &out);
+    } else {
+      out.routes.push_back({l->name, routes.Build(l->name, l->virtual_hosts)});
+      AddRouteDependencies(l->name, route_used, &out);
+    }
     used.insert(route_used.begin(), route_used.end());
   }
   AddClusterDependencies(used, &out);
@@ -167,6 +246,16 @@ bool SameShape(const std::optional<model::UpstreamTls>& a, const std::optional<m
 
 }  // namespace
 
+bool OnDemandHosts(model::VhdsMode mode, const model::Listener& listener) {
+  if (listener.protocol == model::Protocol::kTcp) return false;
+  switch (mode) {
+    case model::VhdsMode::kInline: return false;
+    case model::VhdsMode::kOnDemand: return true;
+    case model::VhdsMode::kAuto: return listener.virtual_hosts.size() > model::kVhdsAutoThreshold;
+  }
+  return false;
+}
+
 Translation Translate(const model::World& world, const Options& options) {
   return IncrementalTranslator(options).Translate(world);
 }
@@ -176,6 +265,7 @@ void IncrementalTranslator::Reset() {
   secrets_.clear();
   gateways_.clear();
   services_.clear();
+  hosts_.clear();
 }
 
 TranslationChanges IncrementalTranslator::Update(const model::World& world, const model::ChangeSet& changes,
@@ -267,11 +357,21 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
   for (const auto& name : gateway_names) {
     auto it = world.gateways.find(name);
     if (it == world.gateways.end()) {
+      hosts_.erase(name);
       if (gateways_.erase(name)) out.gateways.insert(name);
       continue;
     }
-    gateways_[name] = TranslateGateway(world, Effective(world, it->second), options_);
-    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size();
+    HostCache previous;
+    if (auto prev_hosts = hosts_.find(name); prev_hosts != hosts_.end()) previous = std::move(prev_hosts->second);
+    HostCache hosts;
+    size_t built = 0;
+    gateways_[name] = TranslateGateway(world, it->second, Effective(world, it->second), options_, &previous, &hosts, &built);
+    if (hosts.empty()) {
+      hosts_.erase(name);
+    } else {
+      hosts_[name] = std::move(hosts);
+    }
+    out.messages += gateways_[name].listeners.size() + gateways_[name].routes.size() + built;
     out.gateways.insert(name);
   }
 

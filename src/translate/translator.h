@@ -7,10 +7,12 @@
 //   gateway listener                 = model listener name; its RouteConfiguration has the same name
 //   proxyless API listener           = service name (what a gRPC client puts in xds:///NAME);
 //                                      its RouteConfiguration is named "svc/<service>"
+//   on-demand virtual host (VHDS)    = "<route configuration>/<virtual host name>" (gateways only)
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <google/protobuf/message.h>
@@ -37,9 +39,23 @@ struct Dependency {
   std::string to_name;
 };
 
+// A virtual host served on demand (VHDS): envoy.config.route.v3.VirtualHost and the domains it
+// answers for, by which a request for "<route configuration>/<host>" finds it.
+struct VirtualHostMessage {
+  std::string name;  // "<route configuration>/<virtual host name>"
+  MessagePtr message;
+  std::vector<std::string> domains;
+};
+
+// Whether a gateway listener's route table is served on demand (model::VhdsMode).
+bool OnDemandHosts(model::VhdsMode mode, const model::Listener& listener);
+
 struct GatewayResources {
   std::vector<NamedMessage> listeners;
   std::vector<NamedMessage> routes;
+  // The virtual hosts of its route configurations that are served on demand (those then carry
+  // none inline). Proxyless clients (the mesh) never get any.
+  std::vector<VirtualHostMessage> virtual_hosts;
   std::vector<std::string> clusters;  // names of the clusters its routes use (sorted, unique)
   // Names of the secrets it uses (sorted, unique): its listeners' certificates and client CAs and
   // the upstream TLS secrets of its clusters. Secrets go only to the gateways that use them.
@@ -62,6 +78,9 @@ struct Translation {
 
 struct Options {
   std::string ads_config_source = "ads";  // listeners and clusters point RDS/EDS at ADS
+  // VHDS: the cluster of a gateway Envoy's bootstrap that reaches tern (the name `tern bootstrap`
+  // gives it); on-demand route configurations send Envoy's VHDS stream there.
+  std::string xds_cluster = "tern_xds";
 };
 
 Translation Translate(const model::World& world, const Options& options = {});
@@ -117,6 +136,23 @@ class IncrementalTranslator {
   std::map<std::string, MessagePtr> secrets_;
   std::map<std::string, GatewayResources> gateways_;
   std::map<std::string, GatewayResources> services_;
+
+ public:
+  // An on-demand virtual host and what its message was built from: the host (its origins do not
+  // reach the message and are ignored), the domains it kept and which of the clusters its routes
+  // name existed. A gateway translated again reuses the message of every host whose inputs are equal,
+  // so that one changed host of thousands is one new message (and one serialization).
+  struct HostEntry {
+    model::VirtualHost host;
+    std::vector<std::string> domains;
+    std::vector<std::pair<std::string, bool>> clusters;
+    MessagePtr message;
+    std::set<std::string> used;
+  };
+  using HostCache = std::map<std::string, HostEntry>;  // by resource name "<route config>/<host>"
+
+ private:
+  std::map<std::string, HostCache> hosts_;  // by gateway
 };
 
 }  // namespace tern::translate

@@ -247,5 +247,41 @@ TEST_F(ConsulPolicyTest, IngressGatewayMetaRateLimitsReachTheGateway) {
   EXPECT_EQ(kept->token_bucket().max_tokens(), 200u) << "the last good entry keeps serving";
 }
 
+// Meta "tern.vhds": on_demand serves the ingress gateway's route table over VHDS (the route
+// configuration names it and holds no host; the exposed service's virtual host answers its
+// default Consul host "<service>.ingress.*" on the VHDS stream); inline brings the table back.
+TEST_F(ConsulPolicyTest, IngressGatewayMetaVhdsServesVirtualHostsOnDemand) {
+  ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"service-defaults","Name":"web","Protocol":"http"})").ok());
+  ASSERT_TRUE(consul_->Register("web", "web-1", 18080).ok());
+  ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge","Meta":{"tern.vhds":"on_demand"},
+    "Listeners":[{"Port":8080,"Protocol":"http","Services":[{"Name":"web"}]}]})").ok());
+  auto rc = RouteUntil("http_8080", [](const RouteConfiguration& rc) { return rc.has_vhds(); }, seconds(15));
+  ASSERT_TRUE(rc.has_value()) << "the route configuration never named VHDS";
+  EXPECT_EQ(rc->virtual_hosts_size(), 0);
+  EXPECT_TRUE(translate::ValidateResource(*rc).empty());
+
+  RawXdsClient vhds(tern_->xds_address(), "/envoy.service.route.v3.VirtualHostDiscoveryService/DeltaVirtualHosts");
+  DeltaDiscoveryRequest req;
+  req.set_type_url(std::string(kVirtualHostType));
+  req.mutable_node()->set_id("envoy-1");
+  req.mutable_node()->set_cluster("edge");
+  req.add_resource_names_subscribe("http_8080/web.ingress.example.com:8080");
+  ASSERT_TRUE(vhds.Send(req));
+  auto r = vhds.NextDelta(seconds(10));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->resources_size(), 1);
+  ASSERT_TRUE(r->resources(0).has_resource()) << "web's host was not found";
+  envoy::config::route::v3::VirtualHost vh;
+  ASSERT_TRUE(r->resources(0).resource().UnpackTo(&vh));
+  EXPECT_EQ(vh.name(), "http_8080/web");
+  EXPECT_TRUE(translate::ValidateResource(vh).empty());
+
+  ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge","Meta":{"tern.vhds":"inline"},
+    "Listeners":[{"Port":8080,"Protocol":"http","Services":[{"Name":"web"}]}]})").ok());
+  auto back = RouteUntil("http_8080", [](const RouteConfiguration& rc) { return !rc.has_vhds(); }, seconds(15));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->virtual_hosts_size(), 1);
+}
+
 }  // namespace
 }  // namespace tern::testing

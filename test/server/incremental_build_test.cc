@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "envoy/config/route/v3/route.pb.h"
 #include "server/reconciler.h"
 
 namespace tern::server {
@@ -20,7 +21,9 @@ std::string Dump(const cache::Snapshot& s) {
     const cache::TypeSet& set = s.Get(t);
     out += std::string(ShortName(t)) + " " + set.version + " " + std::to_string(set.resources.size()) + "\n";
     for (const auto& [name, r] : set.resources) {
-      out += "  " + name + " " + r->version + (r->wildcard ? " w " : " n ") + std::to_string(r->body.size()) + "\n";
+      out += "  " + name + " " + r->version + (r->wildcard ? " w " : " n ") + std::to_string(r->body.size());
+      for (const auto& d : r->domains) out += " " + d;  // virtual hosts: what VHDS requests resolve by
+      out += "\n";
       if (r->name != name || r->body.empty()) out += "  !! bad entry\n";
     }
   }
@@ -84,10 +87,12 @@ class WorldEditor {
     return r;
   }
 
-  model::Gateway NewGateway(const std::string& name, const std::vector<std::string>& services) {
+  model::Gateway NewGateway(const std::string& name, const std::vector<std::string>& services,
+                            model::VhdsMode vhds = model::VhdsMode::kAuto) {
     model::Gateway g;
     g.name = name;
     g.origin = "test " + name;
+    g.vhds = vhds;
     model::Listener l;
     l.name = "http_8080";  // as Consul names ingress listeners: alike in every gateway
     l.port = 8080;
@@ -187,8 +192,11 @@ std::string Edit(WorldEditor& ed, model::World& w, int max_services) {
         if (ed.Pick(3) == 0) svcs.push_back(n);
       }
       std::string g = "gw-" + std::to_string(ed.Pick(3));
-      w.gateways[g] = ed.NewGateway(g, svcs);
-      return "gateway " + g + " with " + std::to_string(svcs.size()) + " hosts";
+      // Inline or on demand (VHDS); switching a gateway between the two is part of the walk.
+      auto mode = ed.Pick(2) ? model::VhdsMode::kOnDemand : model::VhdsMode::kAuto;
+      w.gateways[g] = ed.NewGateway(g, svcs, mode);
+      return "gateway " + g + " with " + std::to_string(svcs.size()) + " hosts" +
+             (mode == model::VhdsMode::kOnDemand ? " on demand" : "");
     }
     case 9: {  // a host added to or removed from a gateway
       if (w.gateways.empty()) return "nothing";
@@ -332,7 +340,7 @@ TEST(IncrementalBuildTest, OneInstanceChangeIn10kServicesRebuildsOnlyWhatHoldsIt
   for (int g = 0; g < 10; ++g) {
     std::vector<std::string> svcs;
     for (int i = g * 1000; i < (g + 1) * 1000; ++i) svcs.push_back(ed.Svc(i));
-    w.gateways["gw-" + std::to_string(g)] = ed.NewGateway("gw-" + std::to_string(g), svcs);
+    w.gateways["gw-" + std::to_string(g)] = ed.NewGateway("gw-" + std::to_string(g), svcs, model::VhdsMode::kInline);
   }
   cache::SnapshotCache cache;
   Reconciler rec(cache, {"consul"});
@@ -374,6 +382,126 @@ TEST(IncrementalBuildTest, OneInstanceChangeIn10kServicesRebuildsOnlyWhatHoldsIt
   }
   w.clusters[c.name] = c;
   ExpectServedEquals(cache, w, "after the flip");
+}
+
+// VHDS: in a gateway of 1,000 hosts served on demand (auto: more than kVhdsAutoThreshold), one
+// host added is one new virtual host resource; the route configuration, the listener and the
+// other hosts keep their versions, so a delta stream is sent that host alone.
+TEST(IncrementalBuildTest, AHostAddedToAnOnDemandGatewayIsOneNewVirtualHost) {
+  WorldEditor ed(11);
+  model::World w;
+  std::vector<std::string> svcs;
+  for (int i = 0; i < 1000; ++i) {
+    w.clusters[ed.Svc(i)] = ed.NewCluster(i);
+    svcs.push_back(ed.Svc(i));
+  }
+  w.gateways["edge"] = ed.NewGateway("edge", svcs);
+  cache::SnapshotCache cache;
+  Reconciler rec(cache, {"consul"});
+  rec.OnUpdate("consul", std::make_shared<const model::World>(w), "initial");
+  rec.Flush();
+  auto before = cache.Get("edge");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->Get(ResourceType::kVirtualHost).resources.size(), 1000u);
+  auto host5 = before->Find(ResourceType::kVirtualHost, "http_8080/" + ed.Svc(5));
+  ASSERT_TRUE(host5);
+  EXPECT_EQ(host5->domains, std::vector<std::string>{ed.Svc(5) + ".example.com"});
+  envoy::config::route::v3::RouteConfiguration rc;
+  ASSERT_TRUE(rc.ParseFromString(before->Find(ResourceType::kRoute, "http_8080")->body));
+  EXPECT_EQ(rc.virtual_hosts_size(), 0);
+  EXPECT_EQ(rc.vhds().config_source().api_config_source().api_type(),
+            envoy::config::core::v3::ApiConfigSource::DELTA_GRPC);
+  EXPECT_EQ(cache.Get("proxyless")->Get(ResourceType::kVirtualHost).resources.size(), 0u)
+      << "the mesh never gets virtual hosts";
+
+  model::VirtualHost vh;
+  vh.name = "new-host";
+  vh.domains = {"new.example.org"};
+  vh.routes.push_back(ed.RouteTo({ed.Svc(7)}, "/"));
+  w.gateways["edge"].listeners[0].virtual_hosts.push_back(vh);
+  model::WorldDelta d;
+  d.gateways["edge"] = w.gateways["edge"];
+  rec.OnDelta("consul", d, "one host added");
+  rec.Flush();
+  BuildStats st = rec.LastBuildStats();
+  EXPECT_FALSE(st.full);
+  EXPECT_EQ(st.translated, 3u) << "the new host, and the gateway's listener and route configuration";
+  EXPECT_EQ(st.serialized, 3u) << "the other 1,000 hosts keep their messages";
+  EXPECT_EQ(st.checked, 3u);
+  EXPECT_EQ(st.snapshots_built, 0u);
+  auto after = cache.Get("edge");
+  const auto& vhds = after->Get(ResourceType::kVirtualHost);
+  EXPECT_TRUE(vhds.changes.known) << "derived from its predecessor: streams look at what changed";
+  EXPECT_EQ(vhds.changes.from_version, before->Get(ResourceType::kVirtualHost).version);
+  EXPECT_TRUE(after->Get(ResourceType::kRoute).changes.updated.empty());
+  EXPECT_EQ(vhds.changes.updated, std::vector<std::string>{"http_8080/new-host"});
+  EXPECT_TRUE(vhds.changes.removed.empty());
+  EXPECT_EQ(vhds.resources.size(), 1001u);
+  EXPECT_EQ(after->Find(ResourceType::kVirtualHost, "http_8080/" + ed.Svc(5)), host5) << "the same resource";
+  EXPECT_EQ(after->Get(ResourceType::kRoute).version, before->Get(ResourceType::kRoute).version);
+  EXPECT_EQ(after->Get(ResourceType::kListener).version, before->Get(ResourceType::kListener).version);
+  ExpectServedEquals(cache, w, "after the host was added");
+
+  // A host removed: its resource is gone, recorded as removed; nothing else changes.
+  w.gateways["edge"].listeners[0].virtual_hosts.erase(w.gateways["edge"].listeners[0].virtual_hosts.begin() + 5);
+  model::WorldDelta removal;
+  removal.gateways["edge"] = w.gateways["edge"];
+  rec.OnDelta("consul", removal, "one host removed");
+  rec.Flush();
+  auto removed = cache.Get("edge");
+  EXPECT_EQ(removed->Get(ResourceType::kVirtualHost).changes.removed, std::vector<std::string>{"http_8080/" + ed.Svc(5)});
+  EXPECT_TRUE(removed->Get(ResourceType::kVirtualHost).changes.updated.empty());
+  EXPECT_FALSE(removed->Find(ResourceType::kVirtualHost, "http_8080/" + ed.Svc(5)));
+  EXPECT_EQ(rec.LastBuildStats().serialized, 2u) << "the listener and route configuration, whose bytes did not change";
+  ExpectServedEquals(cache, w, "after the host was removed");
+  after = removed;
+
+  // The host's service goes away while the host routes to it: refused, nothing changes.
+  model::WorldDelta bad;
+  bad.clusters[ed.Svc(7)] = std::nullopt;
+  rec.OnDelta("consul", bad, "bad");
+  rec.Flush();
+  EXPECT_EQ(cache.Get("edge"), after);
+}
+
+// auto serves a route table inline up to kVhdsAutoThreshold virtual hosts, on demand above;
+// inline and on_demand do what they say whatever the size.
+TEST(IncrementalBuildTest, AutoSwitchesToOnDemandAboveTheThreshold) {
+  WorldEditor ed(12);
+  model::World w;
+  std::vector<std::string> svcs;
+  for (size_t i = 0; i <= model::kVhdsAutoThreshold; ++i) {
+    w.clusters[ed.Svc(static_cast<int>(i))] = ed.NewCluster(static_cast<int>(i));
+    svcs.push_back(ed.Svc(static_cast<int>(i)));
+  }
+  std::vector<std::string> at_threshold(svcs.begin(), svcs.begin() + model::kVhdsAutoThreshold);
+  w.gateways["at"] = ed.NewGateway("at", at_threshold);
+  w.gateways["above"] = ed.NewGateway("above", svcs);
+  w.gateways["inline"] = ed.NewGateway("inline", svcs, model::VhdsMode::kInline);
+  w.gateways["small"] = ed.NewGateway("small", {ed.Svc(0)}, model::VhdsMode::kOnDemand);
+  SnapshotBuilder builder;
+  std::vector<model::Problem> problems;
+  auto built = builder.Build(w, &problems);
+  ASSERT_TRUE(built) << problems[0].ToString();
+  auto hosts = [&](const std::string& g) { return built->gateways.at(g)->Get(ResourceType::kVirtualHost).resources.size(); };
+  auto inline_hosts = [&](const std::string& g) {
+    envoy::config::route::v3::RouteConfiguration rc;
+    EXPECT_TRUE(rc.ParseFromString(built->gateways.at(g)->Find(ResourceType::kRoute, "http_8080")->body));
+    return static_cast<size_t>(rc.virtual_hosts_size());
+  };
+  EXPECT_EQ(hosts("at"), 0u);
+  EXPECT_EQ(inline_hosts("at"), model::kVhdsAutoThreshold);
+  EXPECT_EQ(hosts("above"), model::kVhdsAutoThreshold + 1);
+  EXPECT_EQ(inline_hosts("above"), 0u);
+  EXPECT_EQ(hosts("inline"), 0u);
+  EXPECT_EQ(inline_hosts("inline"), model::kVhdsAutoThreshold + 1);
+  EXPECT_EQ(hosts("small"), 1u);
+  EXPECT_EQ(inline_hosts("small"), 0u);
+  // The listener of an on-demand route table has Envoy's on-demand filter before the router.
+  for (const auto& [g, want] : {std::pair{"above", true}, std::pair{"at", false}}) {
+    std::string body = built->gateways.at(g)->Find(ResourceType::kListener, "http_8080")->body;
+    EXPECT_EQ(body.find("envoy.filters.http.on_demand") != std::string::npos, want) << g;
+  }
 }
 
 // A bad change between two good ones changes nothing, is reported once, and the next good change

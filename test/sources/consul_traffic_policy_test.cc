@@ -197,6 +197,47 @@ TEST(ConsulTrafficPolicy, BadMetaRateLimitsNameTheEntryAndKey) {
   }
 }
 
+// Meta "tern.vhds" chooses how the gateway's route tables are served; a wrong value is refused
+// with the key named, and the gateway left out.
+TEST(ConsulTrafficPolicy, MetaVhdsChoosesHowVirtualHostsAreServed) {
+  auto decode = [](const std::string& meta, std::vector<model::Problem>* problems) {
+    return DecodeIngressGateways(R"([{"Kind":"ingress-gateway","Name":"edge","Meta":{)" + meta +
+                                     R"(},"Listeners":[{"Port":8080,"Protocol":"http","Services":[{"Name":"web"}]}]}])",
+                                 "/v1/config/ingress-gateway", problems);
+  };
+  for (const auto& [meta, want] : std::vector<std::pair<std::string, model::VhdsMode>>{
+           {R"("owner":"a")", model::VhdsMode::kAuto},
+           {R"("tern.vhds":"auto")", model::VhdsMode::kAuto},
+           {R"("tern.vhds":"inline")", model::VhdsMode::kInline},
+           {R"("tern.vhds":"on_demand","tern.rate_limit":"10")", model::VhdsMode::kOnDemand}}) {
+    std::vector<model::Problem> problems;
+    auto gws = decode(meta, &problems);
+    ASSERT_TRUE(gws.ok()) << gws.status();
+    ASSERT_TRUE(problems.empty()) << problems[0].ToString();
+    ASSERT_EQ(gws->size(), 1u) << meta;
+    EXPECT_EQ(gws->at(0).vhds, want) << meta;
+    ConsulView view;
+    auto chain = DecodeDiscoveryChain(ChainWithDestination(R"({"Service":"web"})"), "/v1/discovery-chain/web");
+    ASSERT_TRUE(chain.ok());
+    view.services = {{"web", {}}};
+    view.chains["web"] = *chain;
+    view.ingress = *gws;
+    model::World w = BuildWorld(view, &problems);
+    EXPECT_EQ(w.gateways.at("edge").vhds, want) << meta;
+  }
+  for (const auto& [meta, want] : std::vector<std::pair<std::string, std::string>>{
+           {R"("tern.vhds":"yes")", "Meta.tern.vhds: unknown value 'yes' (expected one of: auto, inline, on_demand)"},
+           {R"("tern.vhds":true)", "Meta.tern.vhds: expected a string"}}) {
+    std::vector<model::Problem> problems;
+    auto gws = decode(meta, &problems);
+    ASSERT_TRUE(gws.ok());
+    EXPECT_TRUE(gws->empty()) << meta;
+    ASSERT_EQ(problems.size(), 1u) << meta;
+    EXPECT_EQ(problems[0].origin, "ingress-gateway/edge");
+    EXPECT_THAT(problems[0].message, HasSubstr(want));
+  }
+}
+
 // proxy-defaults as Consul's docs show it: a Zipkin tracer in envoy_tracing_json and its
 // collector in envoy_extra_static_clusters_json (Consul 1.5+), AccessLogs (Consul 1.15+).
 constexpr char kProxyDefaults[] = R"([{"Kind":"proxy-defaults","Name":"global",

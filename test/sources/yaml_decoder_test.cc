@@ -211,6 +211,27 @@ TEST(YamlDecoderTest, AnUnknownHealthListsTheChoices) {
   EXPECT_THAT(problems[0], HasSubstr("passing, warning, critical, maintenance"));
 }
 
+// A gateway's `vhds` says how its route tables are served (docs/xds.md "Virtual hosts on demand").
+TEST(YamlDecoderTest, GatewayVhdsIsAutoInlineOrOnDemand) {
+  for (const auto& [line, want] : std::vector<std::pair<std::string, model::VhdsMode>>{
+           {"", model::VhdsMode::kAuto},
+           {"    vhds: auto\n", model::VhdsMode::kAuto},
+           {"    vhds: inline\n", model::VhdsMode::kInline},
+           {"    vhds: on_demand\n", model::VhdsMode::kOnDemand}}) {
+    std::vector<model::Problem> problems;
+    auto world = DecodeServicesYaml("gateways:\n  - name: edge\n" + line + "    listeners: []\n", "services.yaml", &problems);
+    ASSERT_TRUE(world.ok()) << (problems.empty() ? "" : problems[0].ToString());
+    EXPECT_EQ(world->gateways.at("edge").vhds, want) << line;
+  }
+  auto problems = ProblemsOf(
+      "gateways:\n"
+      "  - name: edge\n"
+      "    vhds: maybe\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0], HasSubstr("services.yaml:3:5 gateways[0].vhds: unknown value 'maybe' "
+                                     "(expected one of: auto, inline, on_demand)"));
+}
+
 TEST(YamlDecoderTest, EveryProblemIsReportedNotJustTheFirst) {
   auto problems = ProblemsOf(
       "services:\n"

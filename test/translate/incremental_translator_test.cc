@@ -43,6 +43,12 @@ void ExpectSameAsFresh(const Translation& inc, const model::World& world) {
     for (size_t i = 0; i < g.listeners.size(); ++i) EXPECT_EQ(Bytes(ig.listeners[i].message), Bytes(g.listeners[i].message));
     ASSERT_EQ(ig.routes.size(), g.routes.size());
     for (size_t i = 0; i < g.routes.size(); ++i) EXPECT_EQ(Bytes(ig.routes[i].message), Bytes(g.routes[i].message));
+    ASSERT_EQ(ig.virtual_hosts.size(), g.virtual_hosts.size());
+    for (size_t i = 0; i < g.virtual_hosts.size(); ++i) {
+      EXPECT_EQ(ig.virtual_hosts[i].name, g.virtual_hosts[i].name);
+      EXPECT_EQ(ig.virtual_hosts[i].domains, g.virtual_hosts[i].domains);
+      EXPECT_EQ(Bytes(ig.virtual_hosts[i].message), Bytes(g.virtual_hosts[i].message));
+    }
     EXPECT_EQ(ig.clusters, g.clusters);
   }
   ASSERT_EQ(inc.mesh.listeners.size(), fresh.mesh.listeners.size());
@@ -51,6 +57,63 @@ void ExpectSameAsFresh(const Translation& inc, const model::World& world) {
     EXPECT_EQ(Bytes(inc.mesh.routes[i].message), Bytes(fresh.mesh.routes[i].message));
   }
   EXPECT_EQ(inc.mesh.clusters, fresh.mesh.clusters);
+}
+
+// On-demand virtual hosts of a gateway translated again keep their message objects unless their
+// inputs changed; a host that only moved in its file (other origins) is the same host.
+TEST(IncrementalTranslatorTest, OnDemandHostsAreRebuiltOnlyWhenTheirInputsChange) {
+  Driven t;
+  model::World w = Shop();
+  w.gateways["edge"].vhds = model::VhdsMode::kOnDemand;
+  auto& hosts = w.gateways["edge"].listeners[1].virtual_hosts;
+  for (int i = 0; i < 3; ++i) {
+    model::VirtualHost vh;
+    vh.name = "h" + std::to_string(i);
+    vh.domains = {vh.name + ".example.com"};
+    vh.origin = "services.yaml:" + std::to_string(40 + i) + ":11";
+    model::Route r = testing::Forward("/", {{"web", 1}});
+    r.origin = "services.yaml:" + std::to_string(40 + i) + ":30";
+    vh.routes.push_back(r);
+    hosts.push_back(vh);
+  }
+  Translation first = t.Translate(w);
+  ExpectSameAsFresh(first, w);
+  const auto& before = first.gateways.at("edge").virtual_hosts;
+  ASSERT_EQ(before.size(), 4u);  // "shop" and h0..h2
+
+  // Every host moves down two lines in its file; h1 also gets another route prefix.
+  for (auto& vh : w.gateways["edge"].listeners[1].virtual_hosts) {
+    vh.origin += "+2";
+    for (auto& r : vh.routes) r.origin += "+2";
+  }
+  w.gateways["edge"].listeners[1].virtual_hosts[2].routes[0].match.path = "/v2";
+  Translation second = t.Translate(w);
+  ExpectSameAsFresh(second, w);
+  const auto& after = second.gateways.at("edge").virtual_hosts;
+  ASSERT_EQ(after.size(), 4u);
+  for (size_t i = 0; i < after.size(); ++i) {
+    ASSERT_EQ(after[i].name, before[i].name);
+    if (after[i].name == "edge-http/h1") {
+      EXPECT_NE(after[i].message.get(), before[i].message.get());
+    } else {
+      EXPECT_EQ(after[i].message.get(), before[i].message.get()) << after[i].name;
+    }
+  }
+  // The gateway's listeners and route configurations, and h1.
+  EXPECT_EQ(t.changes.messages, second.gateways.at("edge").listeners.size() + second.gateways.at("edge").routes.size() + 1);
+
+  // A host's cluster disappearing rebuilds that host (its route answers 503 now).
+  w.gateways["edge"].listeners[1].virtual_hosts[3].routes[0].action.clusters = {{"gone", 1}};
+  Translation third = t.Translate(w);
+  ExpectSameAsFresh(third, w);
+  EXPECT_NE(third.gateways.at("edge").virtual_hosts[3].message.get(), after[3].message.get());
+  EXPECT_EQ(third.gateways.at("edge").virtual_hosts[2].message.get(), after[2].message.get());
+  // The cluster appears, the host itself unchanged: rebuilt to forward to it.
+  w.clusters["gone"] = MakeCluster("gone", {Ep("10.0.9.1", 80)});
+  Translation fourth = t.Translate(w);
+  ExpectSameAsFresh(fourth, w);
+  EXPECT_NE(fourth.gateways.at("edge").virtual_hosts[3].message.get(), third.gateways.at("edge").virtual_hosts[3].message.get());
+  EXPECT_NE(Bytes(fourth.gateways.at("edge").virtual_hosts[3].message).find("gone"), std::string::npos);
 }
 
 TEST(IncrementalTranslatorTest, AChangedInstanceRetranslatesOnlyItsClusterAndMatchesAFreshTranslation) {

@@ -287,6 +287,61 @@ TEST(TranslatorOddInputTest, ADomainClaimedTwiceGoesToTheFirstHostOnly) {
   EXPECT_EQ(rc->virtual_hosts(1).domains(0), "admin.example.com");
 }
 
+// On demand (VHDS): the route configuration names VHDS and holds no host; each host is a
+// message of its own named "<route configuration>/<host name>" with the domains it keeps (first
+// claim wins, as inline), unique names (an unnamed host named after a taken domain gets "#2"),
+// and references to the clusters it routes to; the listener gets the on-demand filter. The
+// proxyless pieces of the same world stay inline.
+TEST(TranslatorOnDemandTest, EachVirtualHostIsAResourceOfItsOwn) {
+  model::World w = testing::Shop();
+  w.gateways["edge"].vhds = model::VhdsMode::kOnDemand;
+  auto& vhs = w.gateways["edge"].listeners[1].virtual_hosts;
+  model::VirtualHost dup;
+  dup.domains = {"shop.example.com"};  // claimed by "shop": dropped
+  model::VirtualHost unnamed;
+  unnamed.domains = {"shop", "www.shop.example.com", "new.example.com"};  // named "shop" like the first
+  unnamed.routes = {testing::Forward("/", {{"db", 1}})};
+  vhs.push_back(dup);
+  vhs.push_back(unnamed);
+  const Translation t = Translate(w);
+  const auto& edge = t.gateways.at("edge");
+  const auto* rc = testing::Find<RouteConfiguration>(edge.routes, "edge-http");
+  ASSERT_NE(rc, nullptr);
+  EXPECT_EQ(rc->virtual_hosts_size(), 0);
+  EXPECT_EQ(rc->vhds().config_source().api_config_source().grpc_services(0).envoy_grpc().cluster_name(), "tern_xds");
+  ASSERT_EQ(edge.virtual_hosts.size(), 2u);
+  EXPECT_EQ(edge.virtual_hosts[0].name, "edge-http/shop");
+  EXPECT_EQ(edge.virtual_hosts[0].domains, (std::vector<std::string>{"shop.example.com", "www.shop.example.com"}));
+  EXPECT_EQ(edge.virtual_hosts[1].name, "edge-http/shop#2");
+  EXPECT_EQ(edge.virtual_hosts[1].domains, (std::vector<std::string>{"shop", "new.example.com"}));
+  envoy::config::route::v3::VirtualHost second;
+  second.CopyFrom(*edge.virtual_hosts[1].message);
+  EXPECT_EQ(second.name(), "edge-http/shop#2") << "named like its resource: Envoy keys on-demand hosts by name";
+  auto has = [&](ResourceType ft, const std::string& f, ResourceType tt, const std::string& to) {
+    for (const auto& d : edge.dependencies) {
+      if (d.from_type == ft && d.from_name == f && d.to_type == tt && d.to_name == to) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has(ResourceType::kVirtualHost, "edge-http/shop", ResourceType::kCluster, "api-canary"));
+  EXPECT_TRUE(has(ResourceType::kVirtualHost, "edge-http/shop#2", ResourceType::kCluster, "db"));
+  EXPECT_FALSE(has(ResourceType::kRoute, "edge-http", ResourceType::kCluster, "api-canary"));
+  EXPECT_TRUE(has(ResourceType::kListener, "edge-http", ResourceType::kRoute, "edge-http"));
+  EXPECT_EQ(edge.clusters, (std::vector<std::string>{"api", "api-canary", "db", "web"}));
+  const auto* l = Find<Listener>(edge.listeners, "edge-http");
+  ASSERT_NE(l, nullptr);
+  HttpConnectionManager hcm;
+  ASSERT_TRUE(l->filter_chains(0).filters(0).typed_config().UnpackTo(&hcm));
+  ASSERT_GE(hcm.http_filters_size(), 2);
+  EXPECT_EQ(hcm.http_filters(hcm.http_filters_size() - 2).name(), "envoy.filters.http.on_demand");
+  EXPECT_EQ(hcm.http_filters(hcm.http_filters_size() - 1).name(), "envoy.filters.http.router");
+  EXPECT_TRUE(t.mesh.virtual_hosts.empty());
+  const auto* api = testing::Find<RouteConfiguration>(t.mesh.routes, "svc/api");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(api->virtual_hosts_size(), 1);
+  EXPECT_FALSE(api->has_vhds());
+}
+
 TEST(TranslatorOddInputTest, DanglingReferencesAndEmptyThingsDoNotCrash) {
   model::World w;
   model::Listener tcp;

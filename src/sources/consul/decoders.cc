@@ -708,12 +708,34 @@ bool DecodeRateLimitMeta(Reader& r, const json& e, IngressRateLimits* out) {
   return true;
 }
 
+// Meta "tern.vhds": how the gateway's route tables are served (model::VhdsMode).
+bool DecodeVhdsMeta(Reader& r, const json& e, model::VhdsMode* out) {
+  const json* meta = Field(e, "Meta");
+  if (!meta || !meta->is_object()) return true;  // DecodeRateLimitMeta reports a Meta that is not an object
+  auto it = meta->find("tern.vhds");
+  if (it == meta->end()) return true;
+  const std::string path = "Meta.tern.vhds";
+  if (!it->is_string()) return r.Fail(path, "expected a string");
+  const std::string& v = it->get_ref<const std::string&>();
+  if (v == "auto") {
+    *out = model::VhdsMode::kAuto;
+  } else if (v == "inline") {
+    *out = model::VhdsMode::kInline;
+  } else if (v == "on_demand") {
+    *out = model::VhdsMode::kOnDemand;
+  } else {
+    return r.Fail(path, "unknown value '" + v + "' (expected one of: auto, inline, on_demand)");
+  }
+  return true;
+}
+
 absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& text, const std::string& endpoint,
                                                                   std::vector<model::Problem>* problems) {
   return DecodeEntries<IngressGateway>(
       "ingress-gateway", text, endpoint, problems, [](Reader& r, const json& e, IngressGateway* out) {
         if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name)) return false;
         if (!DecodeRateLimitMeta(r, e, &out->rate_limits)) return false;
+        if (!DecodeVhdsMeta(r, e, &out->vhds)) return false;
         if (const json* tls = Field(e, "TLS")) {
           if (!r.Object(*tls, "TLS") || !r.Bool(*tls, "Enabled", "TLS", &out->tls_enabled)) return false;
         }

@@ -143,6 +143,8 @@ struct IngressGateway {
   std::string name;
   std::vector<IngressListener> listeners;
   IngressRateLimits rate_limits;
+  // Meta "tern.vhds" = auto | inline | on_demand (docs/consul.md).
+  model::VhdsMode vhds = model::VhdsMode::kAuto;
   bool tls_enabled = false;  // TLS.Enabled: every listener terminates TLS with the Connect CA's leaf
   bool operator==(const IngressGateway&) const = default;
 };

@@ -249,6 +249,7 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
     model::Gateway g;
     g.name = entry.name;
     g.origin = origin;
+    g.vhds = entry.vhds;
     std::optional<model::ListenerTls> tls;
     if (entry.tls_enabled) {
       auto leaf = view.leaves.find(entry.name);

@@ -277,6 +277,8 @@ class Decoder {
     if (m.Has("tracing")) g.tracing = ReadTracing(ctx_, m.Get("tracing"), m.PathOf("tracing"));
     if (m.Has("access_logs")) g.access_logs = ReadAccessLogs(ctx_, m.Get("access_logs"), m.PathOf("access_logs"));
     if (m.Has("request_id")) g.request_id = ReadRequestId(ctx_, m.Get("request_id"), m.PathOf("request_id"));
+    // Order of model::VhdsMode.
+    if (auto v = m.Enum("vhds", {"auto", "inline", "on_demand"})) g.vhds = static_cast<model::VhdsMode>(*v);
     m.Finish();
     if (g.name.empty()) return;
     if (world.gateways.contains(g.name)) {

@@ -182,7 +182,17 @@ def main():
         rows.append(("snapshot rebuild after one instance change, 10k/100k world",
                      "the same, as a multiple of the 1k/10k figure", ratio(rb, rb1), "", "", "≤ 1.5×",
                      verdict(rb / rb1 if rb is not None and rb1 else None, 1.5)))
-    vhds = load(os.path.join(a.out, "vhds.json"))
+    vhds = {}
+    try:
+        with open(os.path.join(a.out, "vhds.jsonl")) as f:
+            for line in f:
+                j = json.loads(line)
+                if j.get("mode") == "inline":
+                    vhds["inline_bytes"], vhds["hosts"] = j.get("change_bytes"), j.get("hosts")
+                elif j.get("mode") == "on_demand":
+                    vhds["vhds_bytes"] = j.get("change_bytes")
+    except (OSError, ValueError):
+        vhds = {}
     if vhds:
         inl, onv = vhds.get("inline_bytes"), vhds.get("vhds_bytes")
         rows.append((f"one host added to a gateway with {vhds.get('hosts', 0):,} hosts",

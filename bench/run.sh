@@ -25,7 +25,7 @@ ONLY="${BENCH_ONLY:-}"                    # e.g. "flip-consul-sotw sync": run on
 
 want() { [[ -z "$ONLY" || " $ONLY " == *" $1 "* ]]; }
 
-for bin in tern tern-loadgen tern-bare-xds tern-worldgen tern-micro-bench; do
+for bin in tern tern-loadgen tern-bare-xds tern-worldgen tern-micro-bench tern-vhds-bench; do
   [[ -x "$BUILD/$bin" ]] || { echo "bench: $BUILD/$bin is missing (make build)" >&2; exit 1; }
 done
 
@@ -258,6 +258,12 @@ want flip-consul-sotw-aggregate && CONSUL_WATCH=aggregate consul_scenario flip-c
 want flip-consul-delta && consul_scenario flip-consul-delta 1000 10 10 100 "$DELTA_STREAMS" "$CHANGES" --delta
 # 2d. tern's start against a 5,000-service Consul with default limits.
 want consul-sync && consul_sync consul-sync "${BENCH_CONSUL_SYNC_SERVICES:-5000}" 2
+# 2e. One host added to a 5,000-host gateway: bytes sent, VHDS vs inline RDS (tern serve, raw delta client).
+if want vhds; then
+  echo "== vhds: one host added to a 5,000-host gateway, inline RDS vs VHDS"
+  "$BUILD/tern-vhds-bench" --hosts 5000 > "$OUT/vhds.jsonl" 2> "$OUT/vhds.log" || echo "bench: tern-vhds-bench failed (see $OUT/vhds.log)" >&2
+  cat "$OUT/vhds.jsonl"
+fi
 # 3. Initial sync, N streams x C clusters each.
 want sync && scenario sync 1000 10 10 "$SYNC_CLUSTERS" "$SYNC_STREAMS" 0
 # 4. Microbenchmarks (translate, build, rebuild after one change, YAML decode).

@@ -281,6 +281,7 @@ std::optional<PendingResponse> DeltaState::NextVirtualHosts(TypeState& st, const
     count++;
     for (const auto& a : aliases) {
       st.held[a] = r->version;
+      st.alias_resource[a] = r->name;
       st.told_absent.erase(a);
       std::string rc = a.substr(0, a.rfind('/'));
       if (!st.vhds_route_versions.contains(rc)) {
@@ -289,6 +290,7 @@ std::optional<PendingResponse> DeltaState::NextVirtualHosts(TypeState& st, const
       }
     }
   }
+  std::vector<std::string> removed;
   for (const auto& a : absent) {
     std::string res;  // name and alias, no resource: "this host is unknown"
     wire::PutBytes(res, 3, a);
@@ -297,9 +299,19 @@ std::optional<PendingResponse> DeltaState::NextVirtualHosts(TypeState& st, const
     count++;
     st.held.erase(a);
     st.told_absent.insert(a);
+    // The host it was answered with is gone: name it in removed_resources, or Envoy keeps routing
+    // with it. (A host that still exists but no longer matches the alias stays: other aliases
+    // may use it.)
+    if (auto it = st.alias_resource.find(a); it != st.alias_resource.end()) {
+      if (!snapshot.Find(ResourceType::kVirtualHost, it->second) &&
+          std::find(removed.begin(), removed.end(), it->second) == removed.end()) {
+        removed.push_back(it->second);
+      }
+      st.alias_resource.erase(it);
+    }
   }
   return Finish(ResourceType::kVirtualHost, st, snapshot.Get(ResourceType::kVirtualHost).version, {},
-                std::move(body), count, {});
+                std::move(body), count, removed);
 }
 
 PendingResponse DeltaState::Finish(ResourceType t, TypeState& st, const std::string& system_version,

@@ -68,6 +68,9 @@ class DeltaState {
     // What the client holds: name → version ("" = told it does not exist: VHDS only).
     std::map<std::string, std::string> held;
     std::set<std::string> told_absent;  // subscribed names reported as absent (VHDS)
+    // VHDS: the virtual host resource each subscribed alias was last answered with. Envoy drops an
+    // on-demand host only when its name is in removed_resources.
+    std::map<std::string, std::string> alias_resource;
     // VHDS: for each route configuration, the RDS version the held virtual hosts belong to.
     std::map<std::string, std::string> vhds_route_versions;
     std::string evaluated;  // type version last brought up to date with (see SotwState)

@@ -231,6 +231,18 @@ TEST_F(E2EVhdsTest, AnEnvoyGetsTheHostsItAsksForAndOnlyThose) {
     ASSERT_TRUE(r.has_value());
     EXPECT_NE(r->type_url(), kRds);
   }
+
+  // The operator removes the host "new": the Envoy that holds it is told to drop it
+  // (removed_resources names the virtual host), and its alias is now unknown.
+  hosts_.pop_back();
+  WriteHosts();
+  auto gone = NextAcked(*vhds_);
+  ASSERT_TRUE(gone.has_value());
+  ASSERT_EQ(gone->type_url(), kVhds);
+  EXPECT_THAT(gone->removed_resources(), ::testing::ElementsAre("http/new"));
+  ASSERT_EQ(gone->resources_size(), 1);
+  EXPECT_EQ(gone->resources(0).name(), "http/new.example.com");
+  EXPECT_FALSE(gone->resources(0).has_resource());
 }
 
 // A proxyless gRPC client (any node cluster that is not a gateway) never uses VHDS: its route

@@ -90,8 +90,9 @@ template <typename T>
 void ApplyKind(const std::string& source, const std::map<std::string, std::optional<T>>& delta,
                std::map<std::string, T>& world, std::map<std::string, std::string>& owners,
                std::map<std::string, std::pair<std::optional<T>, std::string>>& undo, std::set<std::string>& touched,
-               const char* what, std::vector<model::Problem>* problems) {
+               const char* what, Reconciler::Phase phase, std::vector<model::Problem>* problems) {
   for (const auto& [name, value] : delta) {
+    if (value.has_value() != (phase == Reconciler::Phase::kDefinitions)) continue;
     auto owner = owners.find(name);
     if (owner != owners.end() && owner->second != source) {
       // Another source's element: defining it too is a conflict; "removing" it means nothing.
@@ -156,15 +157,23 @@ model::WorldDelta Reconciler::DeltaOf(const std::string& source, const Pending& 
 
 model::ChangeSet Reconciler::Apply(const std::string& source, const model::WorldDelta& delta, Undo& undo,
                                    std::vector<model::Problem>* problems) {
+  model::ChangeSet touched = Apply(source, delta, undo, Phase::kRemovals, problems);
+  touched.Merge(Apply(source, delta, undo, Phase::kDefinitions, problems));
+  return touched;
+}
+
+model::ChangeSet Reconciler::Apply(const std::string& source, const model::WorldDelta& delta, Undo& undo, Phase phase,
+                                   std::vector<model::Problem>* problems) {
   model::ChangeSet touched;
   ApplyKind(source, delta.clusters, world_.clusters, owners_.clusters, undo.clusters, touched.clusters, "service",
-            problems);
+            phase, problems);
   ApplyKind(source, delta.gateways, world_.gateways, owners_.gateways, undo.gateways, touched.gateways, "gateway",
-            problems);
+            phase, problems);
   ApplyKind(source, delta.service_routes, world_.service_routes, owners_.service_routes, undo.service_routes,
-            touched.service_routes, "routes for service", problems);
-  ApplyKind(source, delta.secrets, world_.secrets, owners_.secrets, undo.secrets, touched.secrets, "secret", problems);
-  if (delta.defaults) {
+            touched.service_routes, "routes for service", phase, problems);
+  ApplyKind(source, delta.secrets, world_.secrets, owners_.secrets, undo.secrets, touched.secrets, "secret", phase,
+            problems);
+  if (delta.defaults && delta.defaults->has_value() == (phase == Phase::kDefinitions)) {
     if (!owners_.defaults.empty() && owners_.defaults != source) {
       if (*delta.defaults) {
         problems->push_back({(*delta.defaults)->origin, "gateway defaults are already set at " + world_.defaults->origin +
@@ -253,7 +262,10 @@ void Reconciler::ApplyLocked() {
     Undo undo;
     std::vector<model::Problem> problems;
     model::ChangeSet changes;
-    for (const auto& [src, d] : deltas) changes.Merge(Apply(src, d, undo, &problems));
+    // Every source's removals first: a name one source gives up and another takes over in the
+    // same batch is a handover, not a conflict.
+    for (const auto& [src, d] : deltas) changes.Merge(Apply(src, d, undo, Phase::kRemovals, &problems));
+    for (const auto& [src, d] : deltas) changes.Merge(Apply(src, d, undo, Phase::kDefinitions, &problems));
     if (problems.empty()) built = builder_.Build(world_, changes, &problems);
     if (built) {
       for (const auto& [src, p] : batch) accepted.push_back(src);

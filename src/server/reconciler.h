@@ -107,6 +107,12 @@ class Reconciler : public sources::UpdateSink {
   // another source defines is a problem (and is not applied). Returns the names touched.
   model::ChangeSet Apply(const std::string& source, const model::WorldDelta& delta, Undo& undo,
                          std::vector<model::Problem>* problems) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+ public:
+  enum class Phase { kRemovals, kDefinitions };  // removals are applied before definitions
+
+ private:
+  model::ChangeSet Apply(const std::string& source, const model::WorldDelta& delta, Undo& undo, Phase phase,
+                         std::vector<model::Problem>* problems) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   void Rollback(Undo& undo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
 
   cache::SnapshotCache& cache_;

@@ -404,7 +404,7 @@ void ConsulSource::MaybeSweep() {
   sweep_pending_ = false;
   last_sweep_ = now;
   for (const auto& [path, h] : health_) {
-    if (h.on_demand) client_->Trigger(h.watch);
+    if (h.on_demand) client_->Trigger(h.watch, /*urgent=*/false);  // behind any changed service's read
   }
 }
 

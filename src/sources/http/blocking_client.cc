@@ -136,6 +136,7 @@ struct BlockingClient::WatchState {
   std::atomic<bool> removed{false};
   bool on_demand = false;
   bool triggered = false;   // on demand: a read is wanted
+  bool urgent = false;      // ... before the non-urgent ones
   bool every_index = false;  // deliver index moves even with the same bytes
 };
 
@@ -218,12 +219,13 @@ WatchId BlockingClient::WatchEveryIndex(const std::string& path, WatchCallback c
   return Add(path, std::move(callback), false, true);
 }
 
-void BlockingClient::Trigger(WatchId id) {
+void BlockingClient::Trigger(WatchId id, bool urgent) {
   {
     absl::MutexLock lock(&mu_);
     auto it = watches_.find(id);
     if (it == watches_.end() || !it->second->on_demand) return;
     it->second->triggered = true;
+    it->second->urgent = it->second->urgent || urgent;
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
 }
@@ -364,6 +366,7 @@ void BlockingClient::StartRequest(WatchState& w) {
   w.url = Url(w.path, w.index, /*blocking=*/!w.on_demand);
   if (w.on_demand) {
     w.triggered = false;  // a trigger from now on asks for another read
+    w.urgent = false;
     on_demand_in_flight_++;
   }
   w.transfer = Transfer{};
@@ -469,20 +472,22 @@ void BlockingClient::Run() {
       }
       removed_.clear();
       const auto now = Clock::now();
-      for (auto& [id, w] : watches_) {
-        if (w->easy) continue;
-        if (w->on_demand && (!w->triggered || on_demand_in_flight_ >= options_.max_on_demand_in_flight)) {
-          if (w->triggered && w->next_start > now) {
+      // Blocking watches and urgent on-demand reads first, then the other on-demand reads.
+      for (int pass = 0; pass < 2; ++pass) {
+        for (auto& [id, w] : watches_) {
+          if (w->easy) continue;
+          if (w->on_demand) {
+            if (!w->triggered || w->urgent != (pass == 0)) continue;
+            if (on_demand_in_flight_ >= options_.max_on_demand_in_flight) continue;
+          } else if (pass == 1) {
+            continue;
+          }
+          if (w->next_start <= now) {
+            StartRequest(*w);
+          } else {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_start - now).count() + 1;
             timeout_ms = std::min<int>(timeout_ms, static_cast<int>(ms));
           }
-          continue;
-        }
-        if (w->next_start <= now) {
-          StartRequest(*w);
-        } else {
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_start - now).count() + 1;
-          timeout_ms = std::min<int>(timeout_ms, static_cast<int>(ms));
         }
       }
     }

@@ -89,7 +89,9 @@ class BlockingClient {
   // A blocking watch that also delivers answers whose bytes did not change when the index moved
   // (a table written without a visible change: e.g. a service re-registered).
   WatchId WatchEveryIndex(const std::string& path, WatchCallback callback);
-  void Trigger(WatchId id);
+  // `urgent` reads are started before the others that wait for a free slot (a changed service
+  // before a background sweep).
+  void Trigger(WatchId id, bool urgent = true);
   // Caps the connections the client keeps open (in use and idle) to the server.
   void SetMaxConnections(long n);
   // After Unwatch returns, the watch's callback is not called again (unless Unwatch is called

@@ -172,7 +172,12 @@ TEST_F(MetricsTest, AnEnvoyThatAcksNacksAndConvergesMovesEveryXdsSeries) {
   ASSERT_TRUE(fixed.has_value());
   ASSERT_EQ(fixed->resources_size(), 3);
   ASSERT_TRUE(client->Send(RawXdsClient::Request(kCds, {}, fixed->version_info(), fixed->nonce())));
-  s = AwaitMetrics([](const Scrape& m) { return m["tern_xds_convergence_seconds_count{type=\"cluster\"}"] == 1; });
+  // The ACK is counted, the convergence observed and the proxy's state updated by different
+  // steps of the same request: wait until all of them show.
+  s = AwaitMetrics([](const Scrape& m) {
+    return m["tern_xds_convergence_seconds_count{type=\"cluster\"}"] == 1 && m["tern_xds_acks_total{type=\"cluster\"}"] == 2 &&
+           m["tern_xds_proxies_out_of_sync"] == 0 && m["tern_xds_proxies_nacking"] == 0;
+  });
   EXPECT_EQ(s["tern_xds_convergence_seconds_count{type=\"cluster\"}"], 1);
   EXPECT_GT(s["tern_xds_convergence_seconds_sum{type=\"cluster\"}"], 0);
   EXPECT_EQ(s["tern_xds_push_latency_seconds_count{type=\"cluster\"}"], 2);

@@ -20,7 +20,7 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:supp
 
 # Unit and protocol tests: no real Consul, no tern subprocess.
 UNIT_TESTS=()
-for f in test/common/*_test.cc test/model/*_test.cc test/server/*_test.cc test/sources/*_test.cc \
+for f in test/cache/*_test.cc test/common/*_test.cc test/model/*_test.cc test/server/*_test.cc test/sources/*_test.cc \
          test/translate/*_test.cc test/xds/*_test.cc test/app/config_test.cc; do
   [ -f "$f" ] || continue
   n=$(basename "$f" .cc)

@@ -16,6 +16,8 @@
 #include "consul_agent.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "support/fault_proxy.h"
+#include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
 #include "support/tern_process.h"
@@ -177,6 +179,67 @@ TEST_F(ConsulScaleTest, SixHundredServicesWithDefaultLimitsAreServedAndFollowedO
   const std::string log = (*tern)->process().Log();
   EXPECT_EQ(log.find("http_max_conns_per_client"), std::string::npos) << "no sizing warning is needed";
   EXPECT_NE(log.find("aggregate mode"), std::string::npos);
+}
+
+// A malformed answer on the aggregate watch (Consul behind a proxy that cuts it short) changes
+// nothing that is served, is reported once naming the endpoint, and does not make tern hammer
+// Consul; once the answers are good again, the change made meanwhile is followed.
+TEST(ConsulAggregateFaultTest, ATruncatedHealthStateAnswerChangesNothingAndIsReportedOnce) {
+  testing::TempDir dir;
+  auto c = ConsulAgent::Start(dir.path());
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto& consul = *c;
+  ASSERT_TRUE(consul->PutConfig(R"({"Kind":"proxy-defaults","Name":"global","Config":{"protocol":"http"}})").ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(consul->Register("svc-" + std::to_string(i), "svc-" + std::to_string(i) + "-1", 21000 + i).ok());
+  }
+  ASSERT_TRUE(consul->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge",
+    "Listeners":[{"Port":8080,"Protocol":"http","Services":[{"Name":"*"}]}]})").ok());
+  testing::FaultProxy proxy(consul->address());
+  auto tern = testing::TernServer::Start(
+      {.dir = dir.path(),
+       .extra_config = absl::StrCat("consul: { address: \"", proxy.address(), "\", watch: aggregate }\n")});
+  ASSERT_TRUE(tern.ok()) << tern.status();
+
+  const std::string target = "svc-1.default.dc1";
+  RawXdsClient eds((*tern)->xds_address(), kAds);
+  ASSERT_TRUE(eds.Send(RawXdsClient::Request(kEndpoint, {target})));
+  auto first = eds.Next(seconds(10));
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(eds.Send(RawXdsClient::Request(kEndpoint, {target}, first->version_info(), first->nonce())));
+
+  // Every answer of /v1/health/state/any is now cut off mid-JSON (with a moving index, so that
+  // each one is delivered), and an instance fails meanwhile.
+  proxy.SetFault("/v1/health/state/any", {.status = 200, .body = R"([{"Node":"node-1","CheckID":"serfHe)"});
+  ASSERT_TRUE(consul->FailCheck("svc-1-1").ok());
+  const long before = proxy.Requests("/v1/health/state/any");
+  std::this_thread::sleep_for(seconds(3));
+  const long during = proxy.Requests("/v1/health/state/any") - before;
+  EXPECT_GE(during, 1);
+  EXPECT_LE(during, 10) << "requests in 3 s while every answer is malformed: back-off, no storm";
+  EXPECT_TRUE(eds.Quiet(milliseconds(100))) << "nothing changes while the answers are bad";
+  const std::string log = (*tern)->process().Log();
+  size_t reports = 0;
+  for (size_t pos = 0; (pos = log.find("/v1/health/state/any: malformed JSON (keeping its last good data)", pos)) !=
+                       std::string::npos;
+       ++pos) {
+    reports++;
+  }
+  EXPECT_EQ(reports, 1u) << (*tern)->process().LogTail();
+  auto sources = testing::HttpGet("127.0.0.1", (*tern)->admin_port(), "/debug/sources");
+  ASSERT_TRUE(sources.ok());
+  EXPECT_NE(sources->body.find("/v1/health/state/any"), std::string::npos) << sources->body;
+
+  // Good answers again: the failed instance is followed.
+  proxy.ClearFaults();
+  auto pushed = eds.Next(seconds(10));
+  ASSERT_TRUE(pushed.has_value()) << "the change made while the answers were bad was not followed";
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+  ASSERT_EQ(pushed->resources_size(), 1);
+  pushed->resources(0).UnpackTo(&cla);
+  int endpoints = 0;
+  for (const auto& l : cla.endpoints()) endpoints += l.lb_endpoints_size();
+  EXPECT_EQ(endpoints, 0);
 }
 
 }  // namespace

@@ -1,0 +1,184 @@
+#include "support/fault_proxy.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+
+namespace tern::testing {
+namespace {
+
+struct Upstream {
+  long status = 0;
+  std::string body;
+  std::string index;
+};
+
+// `stop` aborts the transfer (a blocking query may wait upstream for a minute).
+Upstream Fetch(const std::string& url, const std::atomic<bool>* stop) {
+  Upstream out;
+  CURL* easy = curl_easy_init();
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, +[](void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(p)->load() ? 1 : 0;
+  });
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, stop);
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 120000L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+    static_cast<Upstream*>(u)->body.append(d, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+    std::string line(d, s * n);
+    const std::string key = "x-consul-index:";
+    std::string lower = line;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.rfind(key, 0) == 0) {
+      std::string v = line.substr(key.size());
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
+      while (!v.empty() && v.front() == ' ') v.erase(v.begin());
+      static_cast<Upstream*>(u)->index = v;
+    }
+    return s * n;
+  });
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &out);
+  if (curl_easy_perform(easy) == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &out.status);
+  curl_easy_cleanup(easy);
+  return out;
+}
+
+bool SendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
+FaultProxy::FaultProxy(std::string upstream) : upstream_(std::move(upstream)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(listen_fd_, 128);
+  socklen_t len = sizeof(addr);
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+}
+
+FaultProxy::~FaultProxy() {
+  stop_ = true;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  ::close(listen_fd_);
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (int fd : conns_) ::shutdown(fd, SHUT_RDWR);
+  }
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void FaultProxy::SetFault(const std::string& prefix, Fault fault) {
+  std::lock_guard<std::mutex> l(mu_);
+  faults_[prefix] = std::move(fault);
+}
+
+void FaultProxy::ClearFaults() {
+  std::lock_guard<std::mutex> l(mu_);
+  faults_.clear();
+}
+
+long FaultProxy::Requests(const std::string& prefix) const {
+  std::lock_guard<std::mutex> l(mu_);
+  long n = 0;
+  for (const auto& p : seen_) n += p.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+void FaultProxy::AcceptLoop() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) continue;
+    std::lock_guard<std::mutex> l(mu_);
+    conns_.push_back(fd);
+    workers_.emplace_back([this, fd] { Serve(fd); });
+  }
+}
+
+void FaultProxy::Serve(int fd) {
+  std::string buf;
+  char chunk[4096];
+  while (!stop_) {
+    size_t end;
+    while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (n <= 0) {
+        ::close(fd);
+        return;
+      }
+      buf.append(chunk, static_cast<size_t>(n));
+    }
+    const std::string head = buf.substr(0, end);
+    buf.erase(0, end + 4);
+    // "GET /v1/... HTTP/1.1"
+    const size_t sp1 = head.find(' '), sp2 = head.find(' ', sp1 + 1);
+    const std::string target = head.substr(sp1 + 1, sp2 - sp1 - 1);
+    const std::string path = target.substr(0, target.find('?'));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      seen_.push_back(path);
+    }
+    // The fault in force when the answer goes out applies (also to a blocking query that was
+    // waiting upstream when the fault was set).
+    auto fault_now = [&]() -> std::optional<Fault> {
+      std::lock_guard<std::mutex> l(mu_);
+      std::optional<Fault> f;
+      for (const auto& [prefix, ff] : faults_) {
+        if (path.rfind(prefix, 0) == 0) f = ff;
+      }
+      return f;
+    };
+    Upstream answer;
+    if (!fault_now()) answer = Fetch(upstream_ + target, &stop_);
+    if (auto fault = fault_now()) {
+      answer.status = fault->status;
+      answer.body = fault->body;
+      answer.index = std::to_string(fault->moving_index ? ++fake_index_ : fake_index_.load());
+    }
+    if (answer.status == 0) {
+      ::close(fd);
+      return;
+    }
+    std::string resp = "HTTP/1.1 " + std::to_string(answer.status) + (answer.status == 200 ? " OK" : " Error") +
+                       "\r\nContent-Type: application/json\r\n";
+    if (!answer.index.empty()) resp += "X-Consul-Index: " + answer.index + "\r\n";
+    resp += "Content-Length: " + std::to_string(answer.body.size()) + "\r\n\r\n" + answer.body;
+    if (!SendAll(fd, resp)) {
+      ::close(fd);
+      return;
+    }
+  }
+  ::close(fd);
+}
+
+}  // namespace tern::testing

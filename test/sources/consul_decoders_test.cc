@@ -258,6 +258,25 @@ TEST(ConsulChainDecoder, ReadsTheDefaultChainOfConsul18) {
   EXPECT_EQ(routes[0].action.clusters[0].cluster, "db.default.dc1");
 }
 
+// A current Consul (1.15+) chain whose failover goes to a cluster peer: the target carries "Peer".
+// tern does not route to peers; it says so, naming the target, instead of routing the local service.
+TEST(ConsulChainDecoder, APeeredTargetIsRefusedByName) {
+  auto chain = DecodeDiscoveryChain(R"({"Chain":{"ServiceName":"web","Namespace":"default","Partition":"default",
+      "Datacenter":"dc1","Protocol":"http","StartNode":"resolver:web.default.default.dc1",
+      "Nodes":{"resolver:web.default.default.dc1":{"Type":"resolver","Name":"web.default.default.dc1",
+        "Resolver":{"ConnectTimeout":"5s","Target":"web.default.default.dc1",
+                    "Failover":{"Targets":["web.default.default.external-peer"]}}}},
+      "Targets":{"web.default.default.dc1":{"ID":"web.default.default.dc1","Service":"web","Namespace":"default",
+                   "Partition":"default","Datacenter":"dc1","Peer":"","Locality":null,"SNI":"x","Name":"x"},
+                 "web.default.default.external-peer":{"ID":"web.default.default.external-peer","Service":"web",
+                   "Namespace":"default","Partition":"default","Datacenter":"","Peer":"cluster-02","SNI":"y","Name":"y"}}}})",
+                                    "/v1/discovery-chain/web");
+  ASSERT_FALSE(chain.ok());
+  EXPECT_THAT(std::string(chain.status().message()),
+              HasSubstr("/v1/discovery-chain/web: Chain.Targets.web.default.default.external-peer.Peer: target "
+                        "'web.default.default.external-peer' is in peer 'cluster-02'"));
+}
+
 TEST(ConsulChainDecoder, BrokenChainsNameThePath) {
   auto wrong_type = DecodeDiscoveryChain(R"({"Chain":{"StartNode":"r","Nodes":{"r":{"Type":"resolver",
       "Resolver":{"Target":"t","ConnectTimeout":"soon"}}},"Targets":{"t":{"Service":"web"}}}})", "/v1/discovery-chain/web");

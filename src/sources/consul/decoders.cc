@@ -617,6 +617,15 @@ absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& text, con
       }
       if (t.id.empty()) t.id = it.key();
       if (t.service.empty()) return Bad(endpoint, Join(tp, "Service"), "is required");
+      // Cluster peering (Consul 1.14+): the target's instances live in a peer cluster, reached
+      // through mesh gateways tern does not run. Refused by name rather than routed to the local
+      // service of the same name.
+      std::string peer;
+      if (!r.String(it.value(), "Peer", tp, &peer)) return r.status;
+      if (!peer.empty()) {
+        return Bad(endpoint, Join(tp, "Peer"),
+                   "target '" + t.id + "' is in peer '" + peer + "': peered targets are not supported by tern");
+      }
       out.targets[it.key()] = std::move(t);
     }
   }

@@ -127,7 +127,9 @@ absl::Status XdsServer::Start(int* bound_port) {
 
 void XdsServer::Shutdown() {
   if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    // xDS streams never end by themselves: after a short grace for unary calls (CSDS fetches)
+    // every stream is cancelled, and proxies see UNAVAILABLE and reconnect to another replica.
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     server_->Wait();
     server_.reset();
   }

@@ -1,5 +1,8 @@
 #include "support/process.h"
 
+#include <mutex>
+#include <set>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -83,7 +86,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-int FreePort() {
+namespace {
+int KernelPickedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
@@ -98,6 +102,22 @@ int FreePort() {
   }
   close(fd);
   return port;
+}
+}  // namespace
+
+int FreePort() {
+  // The kernel may hand the same port out again once its socket is closed: a test that asks for
+  // several ports before starting a server (Consul: HTTP, Serf LAN/WAN, RPC) got two alike. A port
+  // is not handed out twice by this process.
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard<std::mutex> l(mu);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int port = KernelPickedPort();
+    if (port < 0) return port;
+    if (given.insert(port).second) return port;
+  }
+  return KernelPickedPort();
 }
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(SubprocessOptions options) {

@@ -10,6 +10,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.cc,fuzz_%,$(wildcard fuzz/*_fuzz.cc))
 
+PROPERTY_SEEDS ?= 50
+
 .PHONY: setup configure build run test bench clean fuzz fuzz-build check-sanitize check-tsan
 
 setup:
@@ -46,6 +48,8 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+	cmake --build $(BUILD) -j $(JOBS) --target incremental_build_test
+	@bash scripts/property.sh $(BUILD) $(PROPERTY_SEEDS)
 
 # ASan+UBSan build in build-asan/ running every test (unit, protocol, integration).
 check-sanitize: configure

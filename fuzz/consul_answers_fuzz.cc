@@ -35,6 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     check_error(instances.status(), "/v1/health/service/web");
   }
+  // The aggregate watch's answer: decoding is deterministic (the same bytes give the same
+  // fingerprints: otherwise a service would be re-read on every answer).
+  if (auto state = DecodeHealthState(text, "/v1/health/state/any"); state.ok()) {
+    auto again = DecodeHealthState(text, "/v1/health/state/any");
+    FUZZ_CHECK(again.ok() && *again == *state, "health state fingerprints differ for the same bytes");
+  } else {
+    check_error(state.status(), "/v1/health/state/any");
+  }
   if (auto chain = DecodeDiscoveryChain(text, "/v1/discovery-chain/web"); chain.ok()) {
     for (const auto& path : HealthPaths(*chain)) view.health[path];
     (void)ChainRoutes(*chain);

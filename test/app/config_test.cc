@@ -143,6 +143,23 @@ TEST(ConfigTest, TheAuditKeysAreReadAndTheirMistakesNamed) {
   EXPECT_THAT(m, HasSubstr("audit.max_file_bytes"));
 }
 
+// consul.watch / consul.sweep_seconds (docs/consul.md "Connections").
+TEST(ConfigTest, TheConsulWatchModeIsReadAndItsMistakesNamed) {
+  auto d = ParseConfig("consul: {}\n", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->consul->watch, "auto");
+  EXPECT_EQ(d->consul->sweep_seconds, 30u);
+  auto c = ParseConfig("consul: { watch: aggregate, sweep_seconds: 120 }\n", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->consul->watch, "aggregate");
+  EXPECT_EQ(c->consul->sweep_seconds, 120u);
+  auto bad = ParseConfig("consul:\n  watch: fabio\n  sweep_seconds: 0\n", "tern.yaml", "/etc/tern");
+  ASSERT_FALSE(bad.ok());
+  const std::string m(bad.status().message());
+  EXPECT_THAT(m, HasSubstr("tern.yaml:2:3 consul.watch: unknown value 'fabio'"));
+  EXPECT_THAT(m, HasSubstr("tern.yaml:3:3 consul.sweep_seconds: 0 is out of range"));
+}
+
 TEST(ConfigTest, LoadConfigResolvesFilesAgainstTheConfigDirectory) {
   const fs::path dir = fs::temp_directory_path() / ("tern_config_" + std::to_string(::getpid()));
   fs::create_directories(dir / "conf");

@@ -60,7 +60,7 @@ TEST(MemoryTrimmer, FreedMemoryLeavesTheProcess) {
   trimmer.Start();
   ASSERT_TRUE(Eventually([&] { return trimmer.trims() == 1; }));
   const long before = rss_kib();
-  static std::vector<char>* pin = nullptr;
+  [[maybe_unused]] static std::vector<char>* pin = nullptr;  // kept for the test's life
   {
     std::vector<std::vector<char>> blocks;
     blocks.reserve(64 * 1024);  // the outer array is one mmap: no holes left in the heap by growth

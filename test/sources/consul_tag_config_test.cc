@@ -44,7 +44,9 @@ TEST(ConsulTagConfig, BadValuesNameTheirKey) {
   for (const auto& [yaml, want] : cases) {
     auto c = ParseConfig(yaml, "tern.yaml", "/");
     EXPECT_FALSE(c.ok()) << yaml;
-    if (!c.ok()) EXPECT_THAT(std::string(c.status().message()), HasSubstr(want)) << yaml;
+    if (!c.ok()) {
+      EXPECT_THAT(std::string(c.status().message()), HasSubstr(want)) << yaml;
+    }
   }
 }
 

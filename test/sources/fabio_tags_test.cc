@@ -88,7 +88,9 @@ TEST(FabioTag, MalformedTagsSayWhatIsWrong) {
   for (const auto& [tag, want] : cases) {
     auto r = ParseFabioTag(tag);
     EXPECT_FALSE(r.ok()) << tag;
-    if (!r.ok()) EXPECT_THAT(std::string(r.status().message()), HasSubstr(want)) << tag;
+    if (!r.ok()) {
+      EXPECT_THAT(std::string(r.status().message()), HasSubstr(want)) << tag;
+    }
   }
 }
 

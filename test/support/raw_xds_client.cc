@@ -8,14 +8,6 @@ namespace {
 // Tags for the completion queue.
 enum Tag : intptr_t { kStart = 1, kWrite, kRead, kFinish, kWritesDone };
 
-bool Await(grpc::CompletionQueue& cq, intptr_t want) {
-  void* tag;
-  bool ok;
-  while (cq.Next(&tag, &ok)) {
-    if (reinterpret_cast<intptr_t>(tag) == want) return ok;
-  }
-  return false;
-}
 }  // namespace
 
 // The async generic call is driven from two threads: the reader thread owns Read/Finish and

@@ -225,16 +225,9 @@ void Append(GatewayResources& into, const GatewayResources& piece) {
 
 // A cluster's settings: everything but its endpoints (which only its ClusterLoadAssignment reads).
 model::Cluster Settings(const model::Cluster& c) {
-  model::Cluster out;
-  out.name = c.name;
-  out.service = c.service;
-  out.protocol = c.protocol;
-  out.connect_timeout = c.connect_timeout;
-  out.lb_policy = c.lb_policy;
-  out.circuit_breakers = c.circuit_breakers;
-  out.outlier_detection = c.outlier_detection;
-  out.tls = c.tls;
-  out.origin = c.origin;
+  // Everything the Cluster message reads, including fields added later: the model minus endpoints.
+  model::Cluster out = c;
+  out.endpoints.clear();
   return out;
 }
 

@@ -11,7 +11,8 @@ absl::StatusOr<Config> LoadConfigOrDefault(const std::string& path) {
   return LoadConfig(path);
 }
 
-std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) {
+std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config,
+                                                          std::shared_ptr<prometheus::Registry> registry) {
   std::vector<std::unique_ptr<sources::Source>> out;
   if (!config.files.empty()) out.push_back(std::make_unique<sources::FileSource>("file", config.files));
   if (config.consul) {
@@ -36,6 +37,7 @@ std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) 
     o.tag_routing.fabio.port = c.fabio_port;
     o.tag_routing.canary.tag = c.canary_tag;
     o.tag_routing.canary.weight = c.canary_weight;
+    o.registry = registry;
     out.push_back(std::make_unique<sources::ConsulSource>("consul", std::move(o)));
   }
   if (config.nomad) {
@@ -47,6 +49,7 @@ std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config) 
     o.namespace_name = n.namespace_name;
     o.region = n.region;
     o.canary = {.tag = n.canary_tag, .weight = n.canary_weight};
+    o.registry = registry;
     out.push_back(std::make_unique<sources::NomadSource>("nomad", std::move(o)));
   }
   return out;

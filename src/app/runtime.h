@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <prometheus/registry.h>
+
 #include "absl/status/statusor.h"
 #include "app/config.h"
 #include "server/snapshot_builder.h"
@@ -14,7 +16,10 @@ namespace tern::app {
 
 absl::StatusOr<Config> LoadConfigOrDefault(const std::string& path);
 
-std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config);
+// `registry`: where watching sources put their tern_<kind>_* series (serve's /metrics); none =
+// each source has its own.
+std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config,
+                                                          std::shared_ptr<prometheus::Registry> registry = nullptr);
 
 // Syncs every source once and builds the snapshots (render, validate). Problems are collected.
 std::optional<server::BuiltSnapshots> SyncAndBuild(const Config& config, std::vector<model::Problem>* problems);

@@ -215,7 +215,7 @@ int Serve(const std::string& config_path) {
   }
   MetricsBridge bridge(metrics, audit.get());
   cache::SnapshotCache cache;
-  auto sources = MakeSources(*config);
+  auto sources = MakeSources(*config, metrics.registry());
   std::vector<std::string> names;
   for (const auto& s : sources) names.push_back(s->name());
   for (const auto& n : names) metrics.RegisterSource(n);
@@ -257,10 +257,12 @@ int Serve(const std::string& config_path) {
   http.Handle("/metrics", [&](const admin::HttpRequest&) {
     metrics.ObserveStreams(xds.Streams(), std::chrono::steady_clock::now());
     metrics.SetReady(reconciler.Ready());
-    std::string text = metrics.Render();
+    // Sources bring their scrape-time series up to date in the shared registry first.
+    std::string text;
     for (const auto& s : sources) {
       if (auto* m = dynamic_cast<const sources::MetricsReporter*>(s.get())) text += m->MetricsText();
     }
+    text = metrics.Render() + text;
     return admin::HttpResponse{200, "text/plain; version=0.0.4", text};
   });
   http.Handle("/debug/proxies", [&](const admin::HttpRequest& req) {

@@ -68,14 +68,45 @@ class FragmentGate {
     if (published) changes = model::Diff(*published, *world);
     if (!changes || !changes->empty() || force) {
       *since = std::move(changes);
-      *fragment = world;
-      published = std::move(world);
-      updates_total++;
-      for (size_t i = 0; i < reasons.size(); ++i) *reason += (i ? ", " : "") + reasons[i];
-      if (reason->empty()) *reason = idle_reason;
-      status.synced = true;
-      status.index++;
+      Publish(std::move(world), idle_reason, status, fragment, reason);
     }
+    Settle(status);
+  }
+
+  // Offers a world the source keeps up to date itself, with what changed since the previously
+  // published one (`changes`, computed by the source in proportion to the change): no comparison
+  // of whole worlds here. The first offer (nothing published yet) is published as a whole.
+  void OfferChanges(std::shared_ptr<const model::World> world, model::WorldDelta changes,
+                    std::vector<model::Problem> mapping, const char* idle_reason, SourceStatus& status,
+                    FragmentPtr* fragment, std::optional<model::WorldDelta>* since, std::string* reason,
+                    std::vector<model::Problem>* errors) {
+    if (mapping != mapping_problems) {
+      errors->insert(errors->end(), mapping.begin(), mapping.end());
+      mapping_problems = std::move(mapping);
+    }
+    const bool first = !published && !incremental;
+    if (first || !changes.empty() || force) {
+      if (!first) *since = std::move(changes);
+      Publish(std::move(world), idle_reason, status, fragment, reason);
+    }
+    // The source keeps its world and updates it in place once the core has let go of it: a
+    // reference held here would force a copy per change.
+    published.reset();
+    incremental = true;
+    Settle(status);
+  }
+
+  void Publish(std::shared_ptr<const model::World> world, const char* idle_reason, SourceStatus& status,
+               FragmentPtr* fragment, std::string* reason) {
+    *fragment = world;
+    published = std::move(world);
+    updates_total++;
+    for (size_t i = 0; i < reasons.size(); ++i) *reason += (i ? ", " : "") + reasons[i];
+    if (reason->empty()) *reason = idle_reason;
+    status.synced = true;
+    status.index++;
+  }
+  void Settle(SourceStatus& status) {
     status.last_sync = std::chrono::system_clock::now();
     dirty = false;
     force = false;
@@ -86,6 +117,7 @@ class FragmentGate {
   bool dirty = false;               // something changed since the last offer
   bool force = false;  // publish even if equal (after a recovery)
   FragmentPtr published;
+  bool incremental = false;  // published through OfferChanges (the source keeps the world)
   std::vector<model::Problem> mapping_problems;
   uint64_t updates_total = 0;
   std::map<std::string, std::string> failing;  // endpoint → error

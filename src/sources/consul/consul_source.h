@@ -17,14 +17,16 @@
 // case no blocking query woke up for a renewal. A leaf or roots answer that does not decode keeps
 // the last good one (and so the last good secret). Private keys are never logged.
 //
-// Every answer is decoded; a good one replaces that endpoint's last good data, a bad one (Consul
-// unreachable, 5xx, malformed JSON) is reported once through sink.OnError naming the endpoint and
-// changes nothing: a failed watch keeps its last good data, so a fragment never loses routes
-// because a watch failed. Only a successful answer that no longer lists a service removes it.
-// A new chain is used only once every target it names has its endpoints, so a canary change
-// never routes to a cluster whose endpoints are still being fetched. After each batch of answers
-// the fragment is rebuilt; if it changed, sink.OnUpdate gets it with a reason naming the events
-// ("consul health web index 42").
+// Every answer is decoded here and handed to consul::ConsulState (consul_state.h, the pure part:
+// last good data, chains in use, the world kept up to date in proportion to the change); this
+// class is the I/O: which endpoints are watched, and how. A good answer replaces that endpoint's
+// last good data, a bad one (Consul unreachable, 5xx, malformed JSON) is reported once through
+// sink.OnError naming the endpoint and changes nothing: a failed watch keeps its last good data,
+// so a fragment never loses routes because a watch failed. Only a successful answer that no
+// longer lists a service removes it. A new chain is used only once every target it names has its
+// endpoints, so a canary change never routes to a cluster whose endpoints are still being
+// fetched. After each batch of answers the world is brought up to date; if it changed, the sink
+// gets it with what changed and a reason naming the events ("consul health web index 42").
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -34,18 +36,14 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "sources/consul/consul_state.h"
 #include "sources/consul/decoders.h"
 #include "sources/consul/mapper.h"
-#include "sources/http/blocking_client.h"
-#include "sources/fragment_gate.h"
-#include "sources/source.h"
-#include "sources/source_status.h"
+#include "sources/watch/watching_source.h"
 
 namespace tern::sources {
 
-class ConsulSource : public Source, public StatusReporter, public MetricsReporter {
+class ConsulSource : public WatchingSource {
  public:
   // How per-service data is watched (docs/consul.md "Connections").
   //   kPerService: a blocking query per service health, discovery chain and chain target: one
@@ -74,43 +72,39 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
     WatchMode watch_mode = WatchMode::kAuto;
     size_t connection_budget = 16;
     std::chrono::milliseconds sweep_interval{std::chrono::seconds(30)};
+    std::shared_ptr<prometheus::Registry> registry;  // tern_consul_* series (none: a registry of its own)
   };
 
   ConsulSource(std::string name, Options options);
   ~ConsulSource() override;
-  ConsulSource(const ConsulSource&) = delete;
-  ConsulSource& operator=(const ConsulSource&) = delete;
 
-  const std::string& name() const override { return name_; }
   absl::StatusOr<FragmentPtr> SyncOnce(std::vector<model::Problem>* problems) override;
-  void Start(UpdateSink& sink) override;
-  void Stop() override;
-  SourceStatus status() const override;
-  std::string MetricsText() const override;
 
-  uint64_t requests_total() const;
   bool aggregate() const;  // watching in aggregate mode now
+  // Batches published by re-mapping the whole view (the others touched only the clusters whose
+  // instances changed).
+  uint64_t whole_mappings() const;
 
   static const std::vector<std::string>& ConfigKinds();
 
  private:
-  struct ServiceState {
-    http::WatchId chain_watch = 0;
-    std::optional<consul::DiscoveryChain> newest;     // last decoded chain
-    std::optional<consul::DiscoveryChain> effective;  // the one in use (all targets known)
-  };
-  struct HealthState {
+  struct HealthWatch {
     http::WatchId watch = 0;
     bool on_demand = false;
     std::string service;  // whose health this is
-    std::optional<std::vector<consul::Instance>> data;
   };
-  struct LeafState {
+  struct LeafWatch {
     http::WatchId watch = 0;
     bool answered = false;  // success or failure: the gateway need not wait any longer
-    std::optional<consul::ConnectLeaf> data;
     std::chrono::system_clock::time_point refresh_at{};
   };
+
+  // WatchingSource
+  void StartWatches() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BeforeBatch() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Complete() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Assembly Assemble() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t ReportedIndex() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return catalog_index_; }
 
   // Watch callbacks (client thread).
   void OnCatalog(const http::Response& r);
@@ -128,63 +122,45 @@ class ConsulSource : public Source, public StatusReporter, public MetricsReporte
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadHealthOf(const std::set<std::string>& services, const std::set<std::string>& nodes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReadAllChains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts and stops Connect CA watches to match the TLS-enabled ingress gateways.
   void ReconcileCa() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads leaves that are 2/3 into their lifetime.
   void RefreshLeaves() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool CaComplete() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::set<std::string> TlsGateways() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnBatch();
 
-  // Records a failed endpoint (reported once per distinct error) or its recovery.
-  void Failed(const std::string& endpoint, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Succeeded(const std::string& endpoint, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a new catalog: starts and stops per-service watches.
-  void SetServices(consul::ServiceList services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetServices(const consul::ServiceList& services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Per-service mode only: says once per doubling when the watches near Consul's per-client limit.
   void WarnAboutConnections() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static constexpr size_t kConnectionWarning = 150;  // watches; Consul's default limit is 200
   // Promotes chains whose targets are all known; starts/stops health watches to match.
   void Reconcile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool ChainBlocked(const std::string& service) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  consul::ConsulView View() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Watching() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sink_ != nullptr; }
 
-  const std::string name_;
   const Options options_;
-  std::string token_error_;  // set when the token could not be read
-  std::unique_ptr<http::BlockingClient> client_;
 
-  mutable absl::Mutex mu_;
-  UpdateSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::optional<consul::ServiceList> catalog_ ABSL_GUARDED_BY(mu_);
+  consul::ConsulState state_ ABSL_GUARDED_BY(mu_);
   uint64_t catalog_index_ ABSL_GUARDED_BY(mu_) = 0;
   http::WatchId catalog_watch_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, ServiceState> services_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, HealthState> health_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, http::WatchId> chain_watches_ ABSL_GUARDED_BY(mu_);  // by service
+  std::map<std::string, HealthWatch> health_ ABSL_GUARDED_BY(mu_);            // by path
   std::map<std::string, http::WatchId> config_watches_ ABSL_GUARDED_BY(mu_);
-  std::optional<std::vector<consul::IngressGateway>> ingress_ ABSL_GUARDED_BY(mu_);
-  std::optional<std::vector<consul::ServiceDefaults>> defaults_ ABSL_GUARDED_BY(mu_);
-  // The last good "global" proxy-defaults entry (none = not read yet, or there is none).
-  std::optional<consul::ProxyDefaults> proxy_defaults_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> config_known_ ABSL_GUARDED_BY(mu_);  // kinds read at least once
-  std::map<std::string, LeafState> leaves_ ABSL_GUARDED_BY(mu_);  // by gateway name
-  http::WatchId roots_watch_ ABSL_GUARDED_BY(mu_) = 0;
-  bool roots_answered_ ABSL_GUARDED_BY(mu_) = false;
-  size_t connections_warned_at_ ABSL_GUARDED_BY(mu_) = 0;  // watch count of the last sizing warning
-  std::optional<consul::ConnectRoots> roots_ ABSL_GUARDED_BY(mu_);
+  // The last good entries by kind, for keeping a bad entry's previous version.
+  std::vector<consul::IngressGateway> ingress_ ABSL_GUARDED_BY(mu_);
+  std::vector<consul::ServiceDefaults> defaults_ ABSL_GUARDED_BY(mu_);
   // kind → names of entries that failed to decode (their service keeps its last good chain).
   std::map<std::string, std::set<std::string>> bad_entries_ ABSL_GUARDED_BY(mu_);
-  FragmentGate gate_ ABSL_GUARDED_BY(mu_);  // what was published, and why
+  std::map<std::string, LeafWatch> leaves_ ABSL_GUARDED_BY(mu_);  // by gateway name
+  http::WatchId roots_watch_ ABSL_GUARDED_BY(mu_) = 0;
+  bool roots_answered_ ABSL_GUARDED_BY(mu_) = false;
   bool aggregate_ ABSL_GUARDED_BY(mu_) = false;
   http::WatchId state_watch_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<consul::CheckFingerprints> fingerprints_ ABSL_GUARDED_BY(mu_);
   bool sweep_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point last_sweep_ ABSL_GUARDED_BY(mu_){};
-
-  SourceStatus status_ ABSL_GUARDED_BY(mu_);
+  uint64_t whole_mappings_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t connections_warned_at_ ABSL_GUARDED_BY(mu_) = 0;  // watch count of the last sizing warning
 };
 
 }  // namespace tern::sources
-

@@ -93,6 +93,38 @@ std::vector<std::string> HealthPaths(const DiscoveryChain& chain) {
   return {out.begin(), out.end()};
 }
 
+std::vector<EndpointSource> EndpointSources(const DiscoveryChain& chain, const std::string& target_id) {
+  std::vector<EndpointSource> out;
+  auto t = chain.targets.find(target_id);
+  if (t == chain.targets.end()) return out;
+  out.push_back({HealthPath(t->second, chain.datacenter), 0});
+  for (const auto& [key, n] : chain.nodes) {
+    if (n.type != "resolver" || n.target != target_id) continue;
+    for (size_t f = 0; f < n.failover_targets.size(); ++f) {
+      auto ft = chain.targets.find(n.failover_targets[f]);
+      if (ft == chain.targets.end()) continue;
+      out.push_back({HealthPath(ft->second, chain.datacenter), static_cast<uint32_t>(f + 1)});
+    }
+  }
+  return out;
+}
+
+std::vector<model::Endpoint> EndpointsFrom(const std::map<std::string, std::vector<Instance>>& health,
+                                           const std::vector<EndpointSource>& sources) {
+  std::vector<model::Endpoint> out;
+  for (const auto& s : sources) {
+    auto it = health.find(s.health_path);
+    if (it == health.end()) continue;
+    for (const auto& inst : it->second) {
+      if (auto ep = ToEndpoint(inst)) {
+        ep->priority = s.priority;
+        out.push_back(std::move(*ep));
+      }
+    }
+  }
+  return out;
+}
+
 model::Protocol ProtocolFromConsul(const std::string& p) {
   if (p == "http") return model::Protocol::kHttp;
   if (p == "http2") return model::Protocol::kHttp2;
@@ -166,19 +198,6 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
     if (service == chain.service) return ProtocolFromConsul(chain.protocol);
     return model::Protocol::kTcp;
   };
-  auto endpoints_of = [&](const ChainTarget& t, const DiscoveryChain& chain, uint32_t priority) {
-    std::vector<model::Endpoint> out;
-    auto it = view.health.find(HealthPath(t, chain.datacenter));
-    if (it == view.health.end()) return out;
-    for (const auto& inst : it->second) {
-      if (auto ep = ToEndpoint(inst)) {
-        ep->priority = priority;
-        out.push_back(std::move(*ep));
-      }
-    }
-    return out;
-  };
-
   for (const auto& [service, chain] : view.chains) {
     const std::string origin = "discovery-chain/" + service;
     // One cluster per target; a resolver node gives its target's connection settings.
@@ -189,16 +208,11 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
       c.service = t.service;
       c.protocol = protocol_of(t.service, chain);
       c.origin = origin + " Targets." + id;
-      c.endpoints = endpoints_of(t, chain, 0);
+      c.endpoints = EndpointsFrom(view.health, EndpointSources(chain, id));
       for (const auto& [key, n] : chain.nodes) {
         if (n.type != "resolver" || n.target != id) continue;
         if (n.connect_timeout && n.connect_timeout->count() > 0) c.connect_timeout = *n.connect_timeout;
         if (n.lb_policy) c.lb_policy = *n.lb_policy;
-        for (size_t f = 0; f < n.failover_targets.size(); ++f) {
-          auto ft = chain.targets.find(n.failover_targets[f]);
-          if (ft == chain.targets.end()) continue;
-          for (auto& ep : endpoints_of(ft->second, chain, static_cast<uint32_t>(f + 1))) c.endpoints.push_back(std::move(ep));
-        }
       }
       world.clusters.emplace(id, std::move(c));
     }

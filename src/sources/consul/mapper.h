@@ -53,6 +53,18 @@ std::string UrlEscape(const std::string& text);
 // Every health path a chain needs.
 std::vector<std::string> HealthPaths(const DiscoveryChain& chain);
 
+// Where a target cluster's endpoints come from: the health path of the target (priority 0), then
+// of each failover target of the target's resolver node (priority 1, 2, ...), in that order.
+struct EndpointSource {
+  std::string health_path;
+  uint32_t priority = 0;
+  bool operator==(const EndpointSource&) const = default;
+};
+std::vector<EndpointSource> EndpointSources(const DiscoveryChain& chain, const std::string& target_id);
+// The endpoints those sources give with the instances known now (a path not read yet gives none).
+std::vector<model::Endpoint> EndpointsFrom(const std::map<std::string, std::vector<Instance>>& health,
+                                           const std::vector<EndpointSource>& sources);
+
 // The routes a request addressed to the chain's service follows.
 std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain);
 

@@ -25,17 +25,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
-#include "sources/http/blocking_client.h"
 #include "sources/nomad/decoders.h"
-#include "sources/fragment_gate.h"
-#include "sources/source.h"
-#include "sources/source_status.h"
+#include "sources/watch/watching_source.h"
 
 namespace tern::sources {
 
-class NomadSource : public Source, public StatusReporter, public MetricsReporter {
+class NomadSource : public WatchingSource {
  public:
   struct Options {
     std::string address = "http://127.0.0.1:4646";
@@ -47,21 +42,13 @@ class NomadSource : public Source, public StatusReporter, public MetricsReporter
     std::chrono::milliseconds wait{std::chrono::seconds(60)};
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{1000};  // back within a second of Nomad
+    std::shared_ptr<prometheus::Registry> registry;  // tern_nomad_* series (none: a registry of its own)
   };
 
   NomadSource(std::string name, Options options);
   ~NomadSource() override;
-  NomadSource(const NomadSource&) = delete;
-  NomadSource& operator=(const NomadSource&) = delete;
 
-  const std::string& name() const override { return name_; }
   absl::StatusOr<FragmentPtr> SyncOnce(std::vector<model::Problem>* problems) override;
-  void Start(UpdateSink& sink) override;
-  void Stop() override;
-  SourceStatus status() const override;
-  std::string MetricsText() const override;
-
-  uint64_t requests_total() const { return client_->total_requests(); }
 
  private:
   struct ServiceState {
@@ -69,33 +56,24 @@ class NomadSource : public Source, public StatusReporter, public MetricsReporter
     std::optional<std::vector<nomad::Registration>> registrations;  // last good answer
   };
 
+  void StartWatches() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Complete() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return list_.has_value(); }
+  Assembly Assemble() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t ReportedIndex() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return list_index_; }
+
   void OnList(const http::Response& r);
   void OnService(const nomad::ServiceKey& key, const http::Response& r);
-  void OnBatch();
-
-  void Failed(const std::string& endpoint, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Succeeded(const std::string& endpoint, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a successful list: starts and stops per-service watches.
   void SetServices(const nomad::ServiceList& services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   nomad::NomadView View() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Watching() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sink_ != nullptr; }
 
-  const std::string name_;
   const Options options_;
   const std::string list_path_;
-  std::string token_error_;  // set when the token could not be read
-  std::unique_ptr<http::BlockingClient> client_;
 
-  mutable absl::Mutex mu_;
-  UpdateSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
   http::WatchId list_watch_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<nomad::ServiceList> list_ ABSL_GUARDED_BY(mu_);
   uint64_t list_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<nomad::ServiceKey, ServiceState> services_ ABSL_GUARDED_BY(mu_);
-  FragmentGate gate_ ABSL_GUARDED_BY(mu_);  // what was published, and why
-
-  SourceStatus status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tern::sources
-

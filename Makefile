@@ -12,7 +12,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.cc,fuzz_%,$(wildcard fuzz/*_fuzz.cc))
 
 PROPERTY_SEEDS ?= 50
 
-.PHONY: setup configure build run test bench clean fuzz fuzz-build check-sanitize check-tsan
+.PHONY: setup configure build run test bench clean fuzz fuzz-build check-sanitize check-tsan check-thread-safety
 
 setup:
 	@bash scripts/setup.sh
@@ -59,8 +59,18 @@ check-sanitize: configure
 check-tsan: configure
 	@bash scripts/sanitize.sh tsan
 
+# clang's -Wthread-safety over tern's own code (src/), as errors: the ABSL_GUARDED_BY and
+# ABSL_EXCLUSIVE_LOCKS_REQUIRED annotations are checked. The Envoy API library is the main build's.
+check-thread-safety:
+	@$(MAKE) --no-print-directory setup
+	cmake --build $(BUILD) -j $(JOBS) --target envoy_api
+	@[ -f build-tsa/build.ninja ] || cmake -S . -B build-tsa -G Ninja -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DTERN_THREAD_SAFETY=ON -DTERN_WERROR=OFF \
+	  -DTERN_PREBUILT_ENVOY_API=$(CURDIR)/$(BUILD)
+	cmake --build build-tsa -j $(JOBS) --target tern
+
 bench: build
 	@bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz build-tsa

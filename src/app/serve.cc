@@ -134,13 +134,29 @@ nlohmann::json ProxiesJson(const std::vector<xds::StreamStatus>& streams, bool r
   return out;
 }
 
-nlohmann::json SourcesJson(const std::vector<server::SourceState>& states) {
+// One record per source: what the core saw of it (updates, rejections, errors) and, for a source
+// that reports on itself, what it sees of its origin (its index, watches, failing endpoints).
+nlohmann::json SourcesJson(const std::vector<server::SourceState>& states,
+                           const std::vector<std::unique_ptr<sources::Source>>& all) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& s : states) {
+    std::optional<sources::SourceStatus> own;
+    for (const auto& src : all) {
+      if (src->name() != s.name) continue;
+      if (auto* r = dynamic_cast<const sources::StatusReporter*>(src.get())) own = r->status();
+    }
+    nlohmann::json failing = nlohmann::json::array();
+    if (own) {
+      for (const auto& [endpoint, error] : own->failing) failing.push_back({{"endpoint", endpoint}, {"error", error}});
+    }
     out.push_back({{"name", s.name},
                    {"synced", s.synced},
                    {"updates", s.updates},
-                   {"index", s.updates},
+                   // The origin's own index (Consul catalog, Nomad services list; a file source's
+                   // generation), not an update count.
+                   {"index", own ? own->index : 0},
+                   {"watches", own ? own->watches : 0},
+                   {"failing_endpoints", failing},
                    {"errors", s.errors},
                    {"rejected_updates", s.rejected},
                    {"last_successful_sync", s.last_sync ? Iso8601(*s.last_sync) : ""},
@@ -249,7 +265,7 @@ int Serve(const std::string& config_path) {
   http.Handle("/healthz", [](const admin::HttpRequest&) { return admin::HttpResponse{200, "text/plain", "ok\n"}; });
   http.Handle("/readyz", [&](const admin::HttpRequest&) {
     bool ready = reconciler.Ready();
-    nlohmann::json body = {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources())}};
+    nlohmann::json body = {{"ready", ready}, {"sources", SourcesJson(reconciler.Sources(), sources)}};
     // Why the newest configuration is not served (the audit log cannot be written, fail-closed).
     if (std::string blocked = reconciler.PublishBlocked(); !blocked.empty()) body["publish_blocked"] = blocked;
     return Json(ready ? 200 : 503, body);
@@ -270,7 +286,7 @@ int Serve(const std::string& config_path) {
     bool resources = r != req.query.end() && (r->second == "true" || r->second == "1");
     return Json(200, ProxiesJson(xds.Statuses(resources), resources));
   });
-  http.Handle("/debug/sources", [&](const admin::HttpRequest&) { return Json(200, SourcesJson(reconciler.Sources())); });
+  http.Handle("/debug/sources", [&](const admin::HttpRequest&) { return Json(200, SourcesJson(reconciler.Sources(), sources)); });
   http.Handle("/debug/resources", [&](const admin::HttpRequest& req) {
     auto nc = req.query.find("node_cluster");
     if (nc == req.query.end()) return Json(400, {{"error", "node_cluster is required"}});

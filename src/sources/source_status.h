@@ -4,6 +4,7 @@
 // StatusReporter, and the admin layer asks for it with dynamic_cast.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace tern::sources {
@@ -14,6 +15,11 @@ struct SourceStatus {
   uint64_t index = 0;   // generation: bumped on every successful sync that produced a fragment
   std::chrono::system_clock::time_point last_sync;  // of the last successful sync
   std::string last_error;  // "" while the latest attempt succeeded
+  // Watching sources (Consul, Nomad): `index` is the remote's index of the source's main listing
+  // (X-Consul-Index of the catalog, X-Nomad-Index of /v1/services); the blocking queries held; and
+  // every endpoint whose last answer failed, with its error (its last good data is what is used).
+  size_t watches = 0;
+  std::map<std::string, std::string> failing;
 };
 
 class StatusReporter {

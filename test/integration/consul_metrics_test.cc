@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "integration/consul_agent.h"
 #include "support/http_get.h"
@@ -55,6 +57,17 @@ class ConsulMetricsTest : public ::testing::Test {
     return testing::AwaitMetrics(tern_->admin_port(), pred, timeout);
   }
 
+  nlohmann::json ConsulRecord() {
+    auto r = HttpGet("127.0.0.1", tern_->admin_port(), "/debug/sources");
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return nlohmann::json::object();
+    for (const auto& s : nlohmann::json::parse(r->body)) {
+      if (s["name"] == "consul") return s;
+    }
+    ADD_FAILURE() << "no consul source in " << r->body;
+    return nlohmann::json::object();
+  }
+
   TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
   std::unique_ptr<TernServer> tern_;
@@ -77,6 +90,12 @@ TEST_F(ConsulMetricsTest, ANewServiceAndConsulGoingAwayMoveTheConsulSeries) {
   EXPECT_GT(s[kUpdates], before[kUpdates]);
   EXPECT_GT(s[kIndex], before[kIndex]);
   EXPECT_GT(s[kRequests], before[kRequests]);
+  // /debug/sources shows the same source in one record: the catalog's index (not an update count)
+  // and the watches it holds.
+  nlohmann::json src = ConsulRecord();
+  EXPECT_GE(src["index"].get<double>(), s[kIndex]);
+  EXPECT_GT(src["watches"].get<double>(), 0);
+  EXPECT_TRUE(src["failing_endpoints"].empty());
 
   // Consul goes away: errors counted, endpoints failing, the source down (tern serves the last good).
   consul_->Kill();
@@ -86,6 +105,10 @@ TEST_F(ConsulMetricsTest, ANewServiceAndConsulGoingAwayMoveTheConsulSeries) {
   EXPECT_GT(failing[kErrors], 0);
   EXPECT_GT(failing[kSourceErrors], s[kSourceErrors]);
   EXPECT_EQ(failing["tern_ready"], 1) << "the last good configuration keeps serving";
+  nlohmann::json down = ConsulRecord();
+  ASSERT_FALSE(down["failing_endpoints"].empty()) << down.dump();
+  EXPECT_EQ(down["failing_endpoints"][0]["endpoint"].get<std::string>().rfind("consul /v1/", 0), 0u) << down.dump();
+  EXPECT_FALSE(down["failing_endpoints"][0]["error"].get<std::string>().empty());
 
   // The whole exposition, the Consul source's hand-written series included, passes promtool.
   ASSERT_TRUE(WriteFile(dir_.File("metrics.txt"), failing.text).ok());

@@ -153,6 +153,8 @@ SourceStatus WatchingSource::status() const {
   absl::MutexLock lock(&mu_);
   SourceStatus s = status_;
   if (uint64_t index = ReportedIndex()) s.index = index;
+  s.watches = client_->watch_count();
+  for (const auto& [endpoint, error] : gate_.failing) s.failing[Origin(endpoint)] = error;
   return s;
 }
 

@@ -72,7 +72,8 @@ std::string UrlEscape(const std::string& text) {
 
 std::string ServiceHealthPath(const std::string& service) { return "/v1/health/service/" + UrlEscape(service); }
 
-std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter) {
+std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter, const std::string& chain_namespace,
+                       const std::string& chain_partition) {
   std::string path = ServiceHealthPath(t.service);
   char sep = '?';
   if (!t.filter.empty()) {
@@ -83,13 +84,24 @@ std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter
     path += sep + std::string("passing=true");
     sep = '&';
   }
-  if (!t.datacenter.empty() && t.datacenter != chain_datacenter) path += sep + std::string("dc=") + UrlEscape(t.datacenter);
+  if (!t.datacenter.empty() && t.datacenter != chain_datacenter) {
+    path += sep + std::string("dc=") + UrlEscape(t.datacenter);
+    sep = '&';
+  }
+  // Consul Enterprise: a target in another namespace or partition than the chain's is read there,
+  // never from the chain's namespace under the same service name.
+  auto named = [](const std::string& v) { return v.empty() ? std::string("default") : v; };
+  if (named(t.ns) != named(chain_namespace)) {
+    path += sep + std::string("ns=") + UrlEscape(named(t.ns));
+    sep = '&';
+  }
+  if (named(t.partition) != named(chain_partition)) path += sep + std::string("partition=") + UrlEscape(named(t.partition));
   return path;
 }
 
 std::vector<std::string> HealthPaths(const DiscoveryChain& chain) {
   std::set<std::string> out;
-  for (const auto& [id, t] : chain.targets) out.insert(HealthPath(t, chain.datacenter));
+  for (const auto& [id, t] : chain.targets) out.insert(HealthPath(t, chain.datacenter, chain.ns, chain.partition));
   return {out.begin(), out.end()};
 }
 
@@ -168,7 +180,7 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
   };
   auto endpoints_of = [&](const ChainTarget& t, const DiscoveryChain& chain, uint32_t priority) {
     std::vector<model::Endpoint> out;
-    auto it = view.health.find(HealthPath(t, chain.datacenter));
+    auto it = view.health.find(HealthPath(t, chain.datacenter, chain.ns, chain.partition));
     if (it == view.health.end()) return out;
     for (const auto& inst : it->second) {
       if (auto ep = ToEndpoint(inst)) {

@@ -413,6 +413,19 @@ bool DecodeNode(Reader& r, const json& n, const std::string& p, ChainNode* out) 
           !r.String((*splits)[i], "NextNode", sp, &s.next_node))
         return false;
       if (s.weight < 0 || s.weight > 100) return r.Fail(Join(sp, "Weight"), "must be between 0 and 100");
+      // Consul 1.9+: header rewrites on one split. tern's weighted clusters carry no headers, so
+      // a chain that asks for them is refused by name rather than served without them.
+      if (const json* def = Field((*splits)[i], "Definition")) {
+        const std::string dp = Join(sp, "Definition");
+        if (!r.Object(*def, dp)) return false;
+        for (const char* key : {"RequestHeaders", "ResponseHeaders"}) {
+          model::HeaderRules rules;
+          if (!r.Headers(*def, key, dp, &rules)) return false;
+          if (!rules.add.empty() || !rules.set.empty() || !rules.remove.empty())
+            return r.Fail(Join(dp, key), "header rewrites on a split are not supported by tern (set them on the "
+                                         "service-router route or the ingress-gateway service instead)");
+        }
+      }
       out->splits.push_back(std::move(s));
     }
   }

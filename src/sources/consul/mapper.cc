@@ -166,8 +166,10 @@ bool PlainChain(const DiscoveryChain& chain) {
   if (start == chain.nodes.end() || start->second.type != "resolver" || !start->second.failover_targets.empty()) return false;
   auto t = chain.targets.find(start->second.target);
   if (t == chain.targets.end()) return false;
+  auto named = [](const std::string& v) { return v.empty() ? std::string("default") : v; };
   return t->second.service == chain.service && t->second.subset.empty() &&
-         (t->second.datacenter.empty() || t->second.datacenter == chain.datacenter);
+         (t->second.datacenter.empty() || t->second.datacenter == chain.datacenter) &&
+         named(t->second.ns) == named(chain.ns) && named(t->second.partition) == named(chain.partition);
 }
 
 model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems, const TagRouting& tags) {

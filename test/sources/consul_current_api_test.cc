@@ -395,6 +395,30 @@ TEST(ConsulCurrentApi, IngressGatewayTypedLooselyReadsAsConsulsGoClientReadsIt) 
   EXPECT_THAT(std::string(strict.status().message()), HasSubstr("[0].Service.Port: expected a non-negative integer"));
 }
 
+// Consul Enterprise: an ingress-gateway may expose a service of another namespace or partition;
+// tern follows one namespace and partition, so that entry is a problem naming the field.
+TEST(ConsulCurrentApi, IngressServiceOfAnotherNamespaceOrPartitionIsRefusedByName) {
+  nlohmann::json entries = nlohmann::json::parse(Fixture("config_ingress_gateway.json"));
+  entries.push_back(entries[0]);
+  entries.push_back(entries[0]);
+  entries[1]["Name"] = "edge-ns";
+  entries[1]["Listeners"][0]["Services"][1]["Namespace"] = "data";
+  entries[2]["Name"] = "edge-partition";
+  entries[2]["Listeners"][0]["Services"][0]["Partition"] = "team-a";
+  std::vector<model::Problem> problems;
+  auto gws = DecodeIngressGateways(entries.dump(), "/v1/config/ingress-gateway", &problems);
+  ASSERT_TRUE(gws.ok()) << gws.status();
+  ASSERT_EQ(gws->size(), 1u);
+  EXPECT_EQ((*gws)[0].name, "edge");
+  ASSERT_EQ(problems.size(), 2u) << Problems(problems);
+  EXPECT_EQ(problems[0].ToString(),
+            "ingress-gateway/edge-ns: Listeners[0].Services[1].Namespace: 'data' is not the gateway's namespace "
+            "('default'): services of another namespace are not supported by tern");
+  EXPECT_EQ(problems[1].ToString(),
+            "ingress-gateway/edge-partition: Listeners[0].Services[0].Partition: 'team-a' is not the gateway's "
+            "partition ('default'): services of another partition are not supported by tern");
+}
+
 TEST(ConsulCurrentApi, ServiceDefaultsGiveProtocols) {
   std::vector<model::Problem> problems;
   auto sd = DecodeServiceDefaults(Fixture("config_service_defaults.json"), "/v1/config/service-defaults", &problems);

@@ -894,6 +894,12 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
   return DecodeEntries<IngressGateway>(
       "ingress-gateway", text, endpoint, problems, [](Reader& r, const json& e, IngressGateway* out) {
         if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name)) return false;
+        // Consul Enterprise: the entry's namespace and partition; tern follows the services of
+        // the one namespace and partition its token reads, so an exposed service elsewhere is
+        // refused by name rather than served from a same-named service here.
+        std::string entry_ns, entry_partition;
+        if (!r.String(e, "Namespace", "", &entry_ns) || !r.String(e, "Partition", "", &entry_partition)) return false;
+        auto named = [](const std::string& v) { return v.empty() ? std::string("default") : v; };
         if (!DecodeRateLimitMeta(r, e, &out->rate_limits)) return false;
         if (!DecodeVhdsMeta(r, e, &out->vhds)) return false;
         if (const json* tls = Field(e, "TLS")) {
@@ -925,6 +931,17 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
                   !r.Headers((*ss)[s], "ResponseHeaders", svp, &svc.response_headers))
                 return false;
               if (svc.name.empty()) return r.Fail(Join(svp, "Name"), "is required");
+              std::string svc_ns, svc_partition;
+              if (!r.String((*ss)[s], "Namespace", svp, &svc_ns) || !r.String((*ss)[s], "Partition", svp, &svc_partition))
+                return false;
+              if (!svc_ns.empty() && named(svc_ns) != named(entry_ns))
+                return r.Fail(Join(svp, "Namespace"), "'" + svc_ns + "' is not the gateway's namespace ('" +
+                                                         named(entry_ns) + "'): services of another namespace are "
+                                                         "not supported by tern");
+              if (!svc_partition.empty() && named(svc_partition) != named(entry_partition))
+                return r.Fail(Join(svp, "Partition"), "'" + svc_partition + "' is not the gateway's partition ('" +
+                                                          named(entry_partition) + "'): services of another partition "
+                                                          "are not supported by tern");
               listener.services.push_back(std::move(svc));
             }
           }

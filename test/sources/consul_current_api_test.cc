@@ -459,6 +459,27 @@ TEST(ConsulCurrentApi, ProxyDefaultsGiveTracingCollectorAndAccessLogs) {
   EXPECT_EQ((*d.defaults.access_logs)[0].text_format, "[%START_TIME%] %REQ(:METHOD)% %RESPONSE_CODE%\n");
 }
 
+// AccessLogs typed loosely, as Consul's Go client accepts them.
+TEST(ConsulCurrentApi, ProxyDefaultsAccessLogsTypedLoosely) {
+  for (const auto& [enabled, on] : std::vector<std::pair<std::string, bool>>{
+           {R"("true")", true}, {"1", true}, {R"("1")", true}, {R"("false")", false}, {"0", false}, {R"("")", false}}) {
+    std::vector<model::Problem> problems;
+    auto pd = DecodeProxyDefaults(R"([{"Kind":"proxy-defaults","Name":"global","AccessLogs":{"Enabled":)" + enabled +
+                                      R"(,"Type":"stderr"}}])",
+                                  "/v1/config/proxy-defaults", &problems);
+    ASSERT_TRUE(pd.ok()) << enabled;
+    ASSERT_TRUE(problems.empty()) << enabled << ": " << Problems(problems);
+    ASSERT_TRUE(pd->has_value()) << enabled;
+    EXPECT_EQ((*pd)->defaults.access_logs.has_value(), on) << enabled;
+  }
+  std::vector<model::Problem> problems;
+  auto pd = DecodeProxyDefaults(R"([{"Kind":"proxy-defaults","Name":"global","AccessLogs":{"Enabled":"yes"}}])",
+                                "/v1/config/proxy-defaults", &problems);
+  ASSERT_TRUE(pd.ok());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].ToString(), "proxy-defaults/global: AccessLogs.Enabled: expected true or false");
+}
+
 TEST(ConsulCurrentApi, RouterSplitterAndResolverEntriesAreWellFormed) {
   for (const auto& [kind, want] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"service-router", {"web"}},

@@ -481,19 +481,18 @@ TEST(ConsulCurrentApi, ProxyDefaultsAccessLogsTypedLoosely) {
 }
 
 TEST(ConsulCurrentApi, RouterSplitterAndResolverEntriesAreWellFormed) {
-  for (const auto& [kind, want] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"service-router", {"web"}},
-           {"service-splitter", {"web"}},
-           {"service-resolver", {"web", "web-dc2", "db", "api"}}}) {
+  struct Case {
+    std::string kind, fixture;
+    std::vector<std::string> names;
+  };
+  for (const Case& c : {Case{"service-router", "config_service_router.json", {"web"}},
+                        Case{"service-splitter", "config_service_splitter.json", {"web"}},
+                        Case{"service-resolver", "config_service_resolver.json", {"web", "web-dc2", "db", "api"}}}) {
     std::vector<model::Problem> problems;
-    auto names = DecodeChainEntries(kind, Fixture("config_" + std::string(kind == "service-router" ? "service_router"
-                                                                      : kind == "service-splitter" ? "service_splitter"
-                                                                                                   : "service_resolver") +
-                                                      ".json"),
-                                    "/v1/config/" + kind, &problems);
-    ASSERT_TRUE(names.ok()) << kind << ": " << names.status();
-    EXPECT_TRUE(problems.empty()) << kind << ": " << Problems(problems);
-    EXPECT_EQ(*names, want) << kind;
+    auto names = DecodeChainEntries(c.kind, Fixture(c.fixture), "/v1/config/" + c.kind, &problems);
+    ASSERT_TRUE(names.ok()) << c.kind << ": " << names.status();
+    EXPECT_TRUE(problems.empty()) << c.kind << ": " << Problems(problems);
+    EXPECT_EQ(*names, c.names) << c.kind;
   }
   // Weakly typed like the Go client: a numeric string weight, a bool as "true".
   std::vector<model::Problem> problems;

@@ -274,6 +274,29 @@ TEST(ConsulCurrentApi, ChainRouterBecomesRoutes) {
   EXPECT_EQ(w.service_routes.at("web").routes, routes);
 }
 
+// Match.HTTP.CaseInsensitive (Consul 1.15+): tern matches paths case-sensitively, so such a route
+// is refused by name, in the compiled chain and in the service-router entry.
+TEST(ConsulCurrentApi, ACaseInsensitivePathMatchIsRefusedByName) {
+  nlohmann::json chain = nlohmann::json::parse(Fixture("chain_router.json"));
+  chain["Chain"]["Nodes"]["router:web.default.default"]["Routes"][0]["Definition"]["Match"]["HTTP"]["CaseInsensitive"] =
+      true;
+  auto decoded = DecodeDiscoveryChain(chain.dump(), "/v1/discovery-chain/web");
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_THAT(std::string(decoded.status().message()),
+              HasSubstr("/v1/discovery-chain/web: Chain.Nodes.router:web.default.default.Routes[0].Definition.Match.HTTP."
+                        "CaseInsensitive: case-insensitive path matches are not supported by tern"));
+
+  nlohmann::json entries = nlohmann::json::parse(Fixture("config_service_router.json"));
+  entries[0]["Routes"][0]["Match"]["HTTP"]["CaseInsensitive"] = true;
+  std::vector<model::Problem> problems;
+  auto names = DecodeChainEntries("service-router", entries.dump(), "/v1/config/service-router", &problems);
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].ToString(), "service-router/web: Routes[0]: Match.HTTP.CaseInsensitive: case-insensitive path "
+                                    "matches are not supported by tern");
+}
+
 TEST(ConsulCurrentApi, ChainFailoverToAPeerIsRefusedByName) {
   auto chain = DecodeDiscoveryChain(Fixture("chain_peer_failover.json"), "/v1/discovery-chain/web");
   ASSERT_FALSE(chain.ok());

@@ -329,9 +329,15 @@ bool DecodeRoute(Reader& r, const json& route, const std::string& p, ChainRoute*
       const std::string hp = Join(mp, "HTTP");
       if (!r.Object(*h, hp)) return false;
       std::string exact, prefix, regex;
+      bool case_insensitive = false;
       if (!r.String(*h, "PathExact", hp, &exact) || !r.String(*h, "PathPrefix", hp, &prefix) ||
-          !r.String(*h, "PathRegex", hp, &regex) || !r.Strings(*h, "Methods", hp, &out->match.methods))
+          !r.String(*h, "PathRegex", hp, &regex) || !r.Strings(*h, "Methods", hp, &out->match.methods) ||
+          !r.Bool(*h, "CaseInsensitive", hp, &case_insensitive))
         return false;
+      // Consul 1.15+: tern's path matches are case-sensitive; refused by name rather than
+      // matched differently from what the entry says.
+      if (case_insensitive)
+        return r.Fail(Join(hp, "CaseInsensitive"), "case-insensitive path matches are not supported by tern");
       if (!exact.empty()) {
         out->match.path_kind = model::RouteMatch::PathKind::kExact;
         out->match.path = exact;

@@ -274,6 +274,26 @@ TEST(ConsulCurrentApi, ChainRouterBecomesRoutes) {
   EXPECT_EQ(w.service_routes.at("web").routes, routes);
 }
 
+// service-resolver RequestTimeout (Consul 1.16+): the timeout of requests to that resolver's
+// target, unless the service-router route sets its own.
+TEST(ConsulCurrentApi, ResolverRequestTimeoutAppliesWhereTheRouteSetsNone) {
+  nlohmann::json failover = nlohmann::json::parse(Fixture("chain_failover.json"));
+  failover["Chain"]["Nodes"]["resolver:web.default.default.dc1"]["Resolver"]["RequestTimeout"] = "20s";
+  auto plain = DecodeDiscoveryChain(failover.dump(), "/v1/discovery-chain/web");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(ChainRoutes(*plain).at(0).action.timeout, 20s);
+
+  nlohmann::json router = nlohmann::json::parse(Fixture("chain_router.json"));
+  for (const char* node : {"resolver:admin.default.default.dc1", "resolver:canary.web.default.default.dc1"})
+    router["Chain"]["Nodes"][node]["Resolver"]["RequestTimeout"] = 9000000000;  // nanoseconds, as Go encodes it
+  auto chain = DecodeDiscoveryChain(router.dump(), "/v1/discovery-chain/web");
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  std::vector<model::Route> routes = ChainRoutes(*chain);
+  EXPECT_EQ(routes.at(0).action.timeout, 4s) << "the route's own RequestTimeout wins";
+  EXPECT_EQ(routes.at(1).action.timeout, 9s);
+  EXPECT_FALSE(routes.at(2).action.timeout.has_value()) << "RequestTimeout \"0s\" is unset";
+}
+
 // Match.HTTP.CaseInsensitive (Consul 1.15+): tern matches paths case-sensitively, so such a route
 // is refused by name, in the compiled chain and in the service-router entry.
 TEST(ConsulCurrentApi, ACaseInsensitivePathMatchIsRefusedByName) {

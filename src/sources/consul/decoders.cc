@@ -438,8 +438,10 @@ bool DecodeNode(Reader& r, const json& n, const std::string& p, ChainNode* out) 
   if (const json* res = Field(n, "Resolver")) {
     const std::string rp = Join(p, "Resolver");
     if (!r.Object(*res, rp) || !r.String(*res, "Target", rp, &out->target) ||
-        !r.Duration(*res, "ConnectTimeout", rp, &out->connect_timeout))
+        !r.Duration(*res, "ConnectTimeout", rp, &out->connect_timeout) ||
+        !r.Duration(*res, "RequestTimeout", rp, &out->request_timeout))
       return false;
+    if (out->request_timeout && out->request_timeout->count() == 0) out->request_timeout.reset();
     if (const json* fo = Field(*res, "Failover")) {
       if (!r.Object(*fo, Join(rp, "Failover")) || !r.Strings(*fo, "Targets", Join(rp, "Failover"), &out->failover_targets))
         return false;

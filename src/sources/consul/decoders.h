@@ -98,6 +98,9 @@ struct ChainNode {
   // resolver
   std::string target;
   std::optional<std::chrono::milliseconds> connect_timeout;
+  // Resolver.RequestTimeout (Consul 1.16+): the timeout of requests routed to this resolver whose
+  // router route sets none. Unset when 0.
+  std::optional<std::chrono::milliseconds> request_timeout;
   std::vector<std::string> failover_targets;
   std::optional<model::LbPolicy> lb_policy;
   bool operator==(const ChainNode&) const = default;

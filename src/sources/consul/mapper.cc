@@ -45,10 +45,18 @@ std::vector<model::WeightedCluster> NodeClusters(const DiscoveryChain& chain, co
   return out;
 }
 
+// The RequestTimeout of the resolver a route leads to directly (a router route's own wins).
+std::optional<std::chrono::milliseconds> ResolverRequestTimeout(const DiscoveryChain& chain, const std::string& key) {
+  auto it = chain.nodes.find(key);
+  if (it == chain.nodes.end() || it->second.type != "resolver") return std::nullopt;
+  return it->second.request_timeout;
+}
+
 model::Route CatchAll(const DiscoveryChain& chain, const std::string& origin) {
   model::Route r;
   r.name = chain.service + "/default";
   r.action.clusters = NodeClusters(chain, chain.start_node);
+  r.action.timeout = ResolverRequestTimeout(chain, chain.start_node);
   r.origin = origin;
   return r;
 }
@@ -140,7 +148,7 @@ std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain) {
     r.action.clusters = NodeClusters(chain, cr.next_node);
     const ChainDestination& d = cr.destination;
     r.action.prefix_rewrite = d.prefix_rewrite;
-    r.action.timeout = d.request_timeout;
+    r.action.timeout = d.request_timeout ? d.request_timeout : ResolverRequestTimeout(chain, cr.next_node);
     r.action.idle_timeout = d.idle_timeout;
     r.action.request_headers = d.request_headers;
     r.action.response_headers = d.response_headers;

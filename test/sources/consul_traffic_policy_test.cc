@@ -227,7 +227,9 @@ TEST(ConsulTrafficPolicy, MetaVhdsChoosesHowVirtualHostsAreServed) {
   }
   for (const auto& [meta, want] : std::vector<std::pair<std::string, std::string>>{
            {R"("tern.vhds":"yes")", "Meta.tern.vhds: unknown value 'yes' (expected one of: auto, inline, on_demand)"},
-           {R"("tern.vhds":true)", "Meta.tern.vhds: expected a string"}}) {
+           // Consul's Go client reads a bool in a string map as "1" (mapstructure, weakly typed).
+           {R"("tern.vhds":true)", "Meta.tern.vhds: unknown value '1' (expected one of: auto, inline, on_demand)"},
+           {R"("tern.vhds":{"a":1})", "Meta.tern.vhds: expected a string"}}) {
     std::vector<model::Problem> problems;
     auto gws = decode(meta, &problems);
     ASSERT_TRUE(gws.ok());

@@ -281,9 +281,10 @@ bool ConsulSource::WantAggregate(size_t services) const {
 
 http::WatchId ConsulSource::WatchPerService(const std::string& path, http::WatchCallback cb, bool has_data,
                                             bool* on_demand) {
-  // Health in another datacenter changes without a trace in this datacenter's checks: it keeps
-  // its blocking watch.
-  *on_demand = aggregate_ && path.find("dc=") == std::string::npos;
+  // Health in another datacenter, namespace or partition changes without a trace in the checks
+  // /v1/health/state/any lists (this datacenter, the token's namespace): it keeps its blocking watch.
+  *on_demand = aggregate_ && path.find("dc=") == std::string::npos && path.find("ns=") == std::string::npos &&
+               path.find("partition=") == std::string::npos;
   if (!*on_demand) return client().Watch(path, std::move(cb));
   http::WatchId id = client().WatchOnDemand(path, std::move(cb));
   if (!has_data) client().Trigger(id);

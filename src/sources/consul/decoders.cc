@@ -1,6 +1,9 @@
 #include "sources/consul/decoders.h"
 
+#include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -32,10 +35,45 @@ const json* Field(const json& obj, const char* key) {
   return &*it;
 }
 
+// Go's strconv.ParseBool, as mapstructure's weak decoding uses it ("" is false).
+std::optional<bool> GoBool(const std::string& s) {
+  if (s.empty() || s == "0" || s == "f" || s == "F" || s == "false" || s == "False" || s == "FALSE") return false;
+  if (s == "1" || s == "t" || s == "T" || s == "true" || s == "True" || s == "TRUE") return true;
+  return std::nullopt;
+}
+
+// Go's strconv.ParseUint(s, 0, 64) for the forms it shares with C: decimal, "0x" hexadecimal,
+// a leading "0" octal ("" is 0, as mapstructure makes it).
+std::optional<uint64_t> GoUint(const std::string& s) {
+  if (s.empty()) return 0;
+  if (s[0] < '0' || s[0] > '9') return std::nullopt;  // no sign, no space
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+  if (errno != 0 || !end || *end != '\0') return std::nullopt;
+  return v;
+}
+
+// Go's strconv.FormatFloat(f, 'f', -1, 64): the shortest fixed-point text that reads back as f.
+std::string GoFloatText(double f) {
+  char buf[400];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : std::string();
+}
+
 // Each getter checks the type and says where a wrong one was.
+//
+// `weak`: the config-entry lists (/v1/config/<kind>), which Consul's Go client decodes with
+// mapstructure's WeaklyTypedInput (api.DecodeConfigEntry): a number or bool where a string is
+// expected becomes its text, a numeric string where a number is expected is read as the number,
+// "true"/"1"/"false"/"0"/... or a number where a bool is expected, one value where a list is
+// expected is a list of one, and an empty list where a map is expected is an empty map. The other
+// answers (catalog, health, discovery chain) are decoded strictly, as Go's encoding/json does.
+// Unlike Go, a fraction where a whole number is expected is refused rather than truncated.
 struct Reader {
   std::string where;  // endpoint or entry
   absl::Status status = absl::OkStatus();
+  bool weak = false;
 
   bool Fail(const std::string& path, const std::string& msg) {
     if (status.ok()) status = Bad(where, path, msg);
@@ -47,54 +85,150 @@ struct Reader {
   bool Array(const json& obj, const std::string& path) {
     return obj.is_array() || Fail(path, "expected a list");
   }
+  bool StringValue(const json& v, const std::string& path, std::string* out) {
+    if (v.is_string()) {
+      *out = v.get<std::string>();
+      return true;
+    }
+    if (weak && v.is_boolean()) {
+      *out = v.get<bool>() ? "1" : "0";
+      return true;
+    }
+    if (weak && v.is_number_unsigned()) {
+      *out = std::to_string(v.get<uint64_t>());
+      return true;
+    }
+    if (weak && v.is_number_integer()) {
+      *out = std::to_string(v.get<int64_t>());
+      return true;
+    }
+    if (weak && v.is_number_float()) {
+      *out = GoFloatText(v.get<double>());
+      return true;
+    }
+    return Fail(path, "expected a string");
+  }
+  bool UintValue(const json& v, const std::string& path, uint64_t max, uint64_t* out) {
+    const char* expected = "expected a non-negative integer";
+    if (v.is_number_unsigned()) {
+      *out = v.get<uint64_t>();
+    } else if (v.is_number_integer()) {
+      if (v.get<int64_t>() < 0) return Fail(path, expected);
+      *out = static_cast<uint64_t>(v.get<int64_t>());
+    } else if (weak && v.is_number_float()) {
+      const double d = v.get<double>();
+      if (!(d >= 0 && d <= static_cast<double>(max) && d == std::floor(d))) return Fail(path, expected);
+      *out = static_cast<uint64_t>(d);
+    } else if (weak && v.is_boolean()) {
+      *out = v.get<bool>() ? 1 : 0;
+    } else if (weak && v.is_string()) {
+      auto u = GoUint(v.get<std::string>());
+      if (!u) return Fail(path, expected + std::string(" (a number, or a string holding one)"));
+      *out = *u;
+    } else {
+      return Fail(path, expected);
+    }
+    if (*out > max) return Fail(path, expected + std::string(" up to ") + std::to_string(max));
+    return true;
+  }
   bool String(const json& obj, const char* key, const std::string& path, std::string* out) {
     const json* v = Field(obj, key);
     if (!v) return true;
-    if (!v->is_string()) return Fail(Join(path, key), "expected a string");
-    *out = v->get<std::string>();
-    return true;
+    return StringValue(*v, Join(path, key), out);
   }
   bool Uint(const json& obj, const char* key, const std::string& path, uint32_t* out) {
     const json* v = Field(obj, key);
     if (!v) return true;
-    if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() > 0xffffffffLL)
-      return Fail(Join(path, key), "expected a non-negative integer");
-    *out = static_cast<uint32_t>(v->get<int64_t>());
+    uint64_t u = 0;
+    if (!UintValue(*v, Join(path, key), 0xffffffffULL, &u)) return false;
+    *out = static_cast<uint32_t>(u);
     return true;
   }
   bool Number(const json& obj, const char* key, const std::string& path, double* out) {
     const json* v = Field(obj, key);
     if (!v) return true;
-    if (!v->is_number()) return Fail(Join(path, key), "expected a number");
-    *out = v->get<double>();
-    return true;
+    if (v->is_number()) {
+      *out = v->get<double>();
+      return true;
+    }
+    if (weak && v->is_boolean()) {
+      *out = v->get<bool>() ? 1 : 0;
+      return true;
+    }
+    if (weak && v->is_string()) {
+      const std::string& s = v->get_ref<const std::string&>();
+      if (s.empty()) {
+        *out = 0;
+        return true;
+      }
+      char* end = nullptr;
+      const double d = std::strtod(s.c_str(), &end);
+      if (end && *end == '\0' && std::isfinite(d) && !std::isspace(static_cast<unsigned char>(s[0]))) {
+        *out = d;
+        return true;
+      }
+    }
+    return Fail(Join(path, key), "expected a number");
   }
   bool Bool(const json& obj, const char* key, const std::string& path, bool* out) {
     const json* v = Field(obj, key);
     if (!v) return true;
-    if (!v->is_boolean()) return Fail(Join(path, key), "expected true or false");
-    *out = v->get<bool>();
-    return true;
+    if (v->is_boolean()) {
+      *out = v->get<bool>();
+      return true;
+    }
+    if (weak && v->is_number()) {
+      *out = v->get<double>() != 0;
+      return true;
+    }
+    if (weak && v->is_string()) {
+      if (auto b = GoBool(v->get<std::string>())) {
+        *out = *b;
+        return true;
+      }
+    }
+    return Fail(Join(path, key), "expected true or false");
   }
   bool Strings(const json& obj, const char* key, const std::string& path, std::vector<std::string>* out) {
     const json* v = Field(obj, key);
     if (!v) return true;
-    if (!v->is_array()) return Fail(Join(path, key), "expected a list of strings");
+    const std::string p = Join(path, key);
+    if (weak && v->is_object() && v->empty()) return true;
+    if (weak && !v->is_array() && !v->is_object()) {
+      std::string one;
+      if (!StringValue(*v, p, &one)) return false;
+      out->push_back(std::move(one));
+      return true;
+    }
+    if (!v->is_array()) return Fail(p, "expected a list of strings");
     for (size_t i = 0; i < v->size(); ++i) {
-      if (!(*v)[i].is_string()) return Fail(Index(Join(path, key), i), "expected a string");
-      out->push_back((*v)[i].get<std::string>());
+      std::string s;
+      if (!StringValue((*v)[i], Index(p, i), &s)) return false;
+      out->push_back(std::move(s));
     }
     return true;
   }
   bool StringMap(const json& obj, const char* key, const std::string& path, std::map<std::string, std::string>* out) {
     const json* v = Field(obj, key);
     if (!v) return true;
-    if (!v->is_object()) return Fail(Join(path, key), "expected a map of strings");
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      if (!it.value().is_string()) return Fail(Join(Join(path, key), it.key()), "expected a string");
-      (*out)[it.key()] = it.value().get<std::string>();
+    const std::string p = Join(path, key);
+    auto read = [&](const json& m) {
+      for (auto it = m.begin(); it != m.end(); ++it) {
+        std::string s;
+        if (!StringValue(it.value(), Join(p, it.key()), &s)) return false;
+        (*out)[it.key()] = std::move(s);
+      }
+      return true;
+    };
+    if (v->is_object()) return read(*v);
+    if (weak && v->is_array()) {  // mapstructure: an empty list, or a list of maps merged in order
+      for (size_t i = 0; i < v->size(); ++i) {
+        if (!(*v)[i].is_object()) return Fail(Index(p, i), "expected a map of strings");
+        if (!read((*v)[i])) return false;
+      }
+      return true;
     }
-    return true;
+    return Fail(p, "expected a map of strings");
   }
   // Consul's HTTPHeaderModifiers: {"Add": {name: value}, "Set": {...}, "Remove": [name]}.
   bool Headers(const json& obj, const char* key, const std::string& path, model::HeaderRules* out) {
@@ -195,9 +329,15 @@ bool DecodeRoute(Reader& r, const json& route, const std::string& p, ChainRoute*
       const std::string hp = Join(mp, "HTTP");
       if (!r.Object(*h, hp)) return false;
       std::string exact, prefix, regex;
+      bool case_insensitive = false;
       if (!r.String(*h, "PathExact", hp, &exact) || !r.String(*h, "PathPrefix", hp, &prefix) ||
-          !r.String(*h, "PathRegex", hp, &regex) || !r.Strings(*h, "Methods", hp, &out->match.methods))
+          !r.String(*h, "PathRegex", hp, &regex) || !r.Strings(*h, "Methods", hp, &out->match.methods) ||
+          !r.Bool(*h, "CaseInsensitive", hp, &case_insensitive))
         return false;
+      // Consul 1.15+: tern's path matches are case-sensitive; refused by name rather than
+      // matched differently from what the entry says.
+      if (case_insensitive)
+        return r.Fail(Join(hp, "CaseInsensitive"), "case-insensitive path matches are not supported by tern");
       if (!exact.empty()) {
         out->match.path_kind = model::RouteMatch::PathKind::kExact;
         out->match.path = exact;
@@ -240,10 +380,10 @@ bool DecodeRoute(Reader& r, const json& route, const std::string& p, ChainRoute*
       const std::string cp = Join(dsp, "RetryOnStatusCodes");
       if (!r.Array(*codes, cp)) return false;
       for (size_t i = 0; i < codes->size(); ++i) {
-        const json& c = (*codes)[i];
-        if (!c.is_number_integer() || c.get<int64_t>() < 100 || c.get<int64_t>() > 599)
-          return r.Fail(Index(cp, i), "expected an HTTP status code");
-        d.retry_on_status_codes.push_back(static_cast<uint32_t>(c.get<int64_t>()));
+        uint64_t c = 0;
+        if (!r.UintValue((*codes)[i], Index(cp, i), 0xffffffffULL, &c)) return false;
+        if (c < 100 || c > 599) return r.Fail(Index(cp, i), "expected an HTTP status code");
+        d.retry_on_status_codes.push_back(static_cast<uint32_t>(c));
       }
     }
   }
@@ -279,14 +419,29 @@ bool DecodeNode(Reader& r, const json& n, const std::string& p, ChainNode* out) 
           !r.String((*splits)[i], "NextNode", sp, &s.next_node))
         return false;
       if (s.weight < 0 || s.weight > 100) return r.Fail(Join(sp, "Weight"), "must be between 0 and 100");
+      // Consul 1.9+: header rewrites on one split. tern's weighted clusters carry no headers, so
+      // a chain that asks for them is refused by name rather than served without them.
+      if (const json* def = Field((*splits)[i], "Definition")) {
+        const std::string dp = Join(sp, "Definition");
+        if (!r.Object(*def, dp)) return false;
+        for (const char* key : {"RequestHeaders", "ResponseHeaders"}) {
+          model::HeaderRules rules;
+          if (!r.Headers(*def, key, dp, &rules)) return false;
+          if (!rules.add.empty() || !rules.set.empty() || !rules.remove.empty())
+            return r.Fail(Join(dp, key), "header rewrites on a split are not supported by tern (set them on the "
+                                         "service-router route or the ingress-gateway service instead)");
+        }
+      }
       out->splits.push_back(std::move(s));
     }
   }
   if (const json* res = Field(n, "Resolver")) {
     const std::string rp = Join(p, "Resolver");
     if (!r.Object(*res, rp) || !r.String(*res, "Target", rp, &out->target) ||
-        !r.Duration(*res, "ConnectTimeout", rp, &out->connect_timeout))
+        !r.Duration(*res, "ConnectTimeout", rp, &out->connect_timeout) ||
+        !r.Duration(*res, "RequestTimeout", rp, &out->request_timeout))
       return false;
+    if (out->request_timeout && out->request_timeout->count() == 0) out->request_timeout.reset();
     if (const json* fo = Field(*res, "Failover")) {
       if (!r.Object(*fo, Join(rp, "Failover")) || !r.Strings(*fo, "Targets", Join(rp, "Failover"), &out->failover_targets))
         return false;
@@ -323,6 +478,7 @@ absl::StatusOr<std::vector<T>> DecodeEntries(const std::string& kind, const std:
       continue;
     }
     Reader r{kind + "/" + name};
+    r.weak = true;  // as api.DecodeConfigEntry (mapstructure, WeaklyTypedInput)
     T value;
     if (decode(r, e, &value) && r.status.ok()) {
       out.push_back(std::move(value));
@@ -599,6 +755,7 @@ absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& text, con
   if (!r.Object(*chain, "Chain")) return r.status;
   DiscoveryChain out;
   if (!r.String(*chain, "ServiceName", "Chain", &out.service) || !r.String(*chain, "Datacenter", "Chain", &out.datacenter) ||
+      !r.String(*chain, "Namespace", "Chain", &out.ns) || !r.String(*chain, "Partition", "Chain", &out.partition) ||
       !r.String(*chain, "Protocol", "Chain", &out.protocol) || !r.String(*chain, "StartNode", "Chain", &out.start_node))
     return r.status;
   if (const json* targets = Field(*chain, "Targets")) {
@@ -608,7 +765,8 @@ absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& text, con
       ChainTarget t;
       if (!r.Object(it.value(), tp) || !r.String(it.value(), "ID", tp, &t.id) ||
           !r.String(it.value(), "Service", tp, &t.service) || !r.String(it.value(), "ServiceSubset", tp, &t.subset) ||
-          !r.String(it.value(), "Datacenter", tp, &t.datacenter))
+          !r.String(it.value(), "Datacenter", tp, &t.datacenter) || !r.String(it.value(), "Namespace", tp, &t.ns) ||
+          !r.String(it.value(), "Partition", tp, &t.partition))
         return r.status;
       if (const json* subset = Field(it.value(), "Subset")) {
         if (!r.Object(*subset, Join(tp, "Subset")) || !r.String(*subset, "Filter", Join(tp, "Subset"), &t.filter) ||
@@ -695,9 +853,10 @@ bool DecodeRateLimitMeta(Reader& r, const json& e, IngressRateLimits* out) {
     const std::string& key = it.key();
     if (key.rfind(prefix, 0) != 0) continue;
     const std::string path = "Meta." + key;
-    if (!it.value().is_string()) return r.Fail(path, "expected a string");
+    std::string rate;
+    if (!r.StringValue(it.value(), path, &rate)) return false;
     model::RateLimit limit;
-    if (!ParseRate(r, path, it.value().get<std::string>(), &limit)) return false;
+    if (!ParseRate(r, path, rate, &limit)) return false;
     const std::string rest = key.substr(prefix.size());
     if (rest.empty()) {
       out->gateway = limit;
@@ -724,8 +883,8 @@ bool DecodeVhdsMeta(Reader& r, const json& e, model::VhdsMode* out) {
   auto it = meta->find("tern.vhds");
   if (it == meta->end()) return true;
   const std::string path = "Meta.tern.vhds";
-  if (!it->is_string()) return r.Fail(path, "expected a string");
-  const std::string& v = it->get_ref<const std::string&>();
+  std::string v;
+  if (!r.StringValue(*it, path, &v)) return false;
   if (v == "auto") {
     *out = model::VhdsMode::kAuto;
   } else if (v == "inline") {
@@ -743,6 +902,12 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
   return DecodeEntries<IngressGateway>(
       "ingress-gateway", text, endpoint, problems, [](Reader& r, const json& e, IngressGateway* out) {
         if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name)) return false;
+        // Consul Enterprise: the entry's namespace and partition; tern follows the services of
+        // the one namespace and partition its token reads, so an exposed service elsewhere is
+        // refused by name rather than served from a same-named service here.
+        std::string entry_ns, entry_partition;
+        if (!r.String(e, "Namespace", "", &entry_ns) || !r.String(e, "Partition", "", &entry_partition)) return false;
+        auto named = [](const std::string& v) { return v.empty() ? std::string("default") : v; };
         if (!DecodeRateLimitMeta(r, e, &out->rate_limits)) return false;
         if (!DecodeVhdsMeta(r, e, &out->vhds)) return false;
         if (const json* tls = Field(e, "TLS")) {
@@ -774,6 +939,17 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
                   !r.Headers((*ss)[s], "ResponseHeaders", svp, &svc.response_headers))
                 return false;
               if (svc.name.empty()) return r.Fail(Join(svp, "Name"), "is required");
+              std::string svc_ns, svc_partition;
+              if (!r.String((*ss)[s], "Namespace", svp, &svc_ns) || !r.String((*ss)[s], "Partition", svp, &svc_partition))
+                return false;
+              if (!svc_ns.empty() && named(svc_ns) != named(entry_ns))
+                return r.Fail(Join(svp, "Namespace"), "'" + svc_ns + "' is not the gateway's namespace ('" +
+                                                         named(entry_ns) + "'): services of another namespace are "
+                                                         "not supported by tern");
+              if (!svc_partition.empty() && named(svc_partition) != named(entry_partition))
+                return r.Fail(Join(svp, "Partition"), "'" + svc_partition + "' is not the gateway's partition ('" +
+                                                          named(entry_partition) + "'): services of another partition "
+                                                          "are not supported by tern");
               listener.services.push_back(std::move(svc));
             }
           }
@@ -808,6 +984,7 @@ absl::StatusOr<std::vector<std::string>> DecodeChainEntries(const std::string& k
           json as_chain_route = {{"Definition", (*routes)[i]}};
           if (!(*routes)[i].is_object()) return r.Fail(Index("Routes", i), "expected an object");
           Reader inner{r.where};
+          inner.weak = r.weak;
           if (!DecodeRoute(inner, as_chain_route, "", &ignored)) {
             std::string msg(inner.status.message());
             msg = msg.substr(inner.where.size() + 2);

@@ -56,6 +56,9 @@ struct ChainTarget {
   std::string service;
   std::string subset;
   std::string datacenter;
+  // Consul Enterprise (1.7+ namespaces, 1.11+ admin partitions); "" or "default" in Consul OSS.
+  std::string ns;         // Namespace
+  std::string partition;  // Partition
   std::string filter;  // Subset.Filter ("" = every instance)
   bool only_passing = false;
   bool operator==(const ChainTarget&) const = default;
@@ -95,6 +98,9 @@ struct ChainNode {
   // resolver
   std::string target;
   std::optional<std::chrono::milliseconds> connect_timeout;
+  // Resolver.RequestTimeout (Consul 1.16+): the timeout of requests routed to this resolver whose
+  // router route sets none. Unset when 0.
+  std::optional<std::chrono::milliseconds> request_timeout;
   std::vector<std::string> failover_targets;
   std::optional<model::LbPolicy> lb_policy;
   bool operator==(const ChainNode&) const = default;
@@ -103,6 +109,8 @@ struct ChainNode {
 struct DiscoveryChain {
   std::string service;
   std::string datacenter;
+  std::string ns;         // Namespace (Enterprise; "" or "default" otherwise)
+  std::string partition;  // Partition (Enterprise 1.11+)
   std::string protocol;
   std::string start_node;
   std::map<std::string, ChainNode> nodes;

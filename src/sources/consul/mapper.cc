@@ -45,10 +45,18 @@ std::vector<model::WeightedCluster> NodeClusters(const DiscoveryChain& chain, co
   return out;
 }
 
+// The RequestTimeout of the resolver a route leads to directly (a router route's own wins).
+std::optional<std::chrono::milliseconds> ResolverRequestTimeout(const DiscoveryChain& chain, const std::string& key) {
+  auto it = chain.nodes.find(key);
+  if (it == chain.nodes.end() || it->second.type != "resolver") return std::nullopt;
+  return it->second.request_timeout;
+}
+
 model::Route CatchAll(const DiscoveryChain& chain, const std::string& origin) {
   model::Route r;
   r.name = chain.service + "/default";
   r.action.clusters = NodeClusters(chain, chain.start_node);
+  r.action.timeout = ResolverRequestTimeout(chain, chain.start_node);
   r.origin = origin;
   return r;
 }
@@ -72,7 +80,8 @@ std::string UrlEscape(const std::string& text) {
 
 std::string ServiceHealthPath(const std::string& service) { return "/v1/health/service/" + UrlEscape(service); }
 
-std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter) {
+std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter, const std::string& chain_namespace,
+                       const std::string& chain_partition) {
   std::string path = ServiceHealthPath(t.service);
   char sep = '?';
   if (!t.filter.empty()) {
@@ -83,13 +92,24 @@ std::string HealthPath(const ChainTarget& t, const std::string& chain_datacenter
     path += sep + std::string("passing=true");
     sep = '&';
   }
-  if (!t.datacenter.empty() && t.datacenter != chain_datacenter) path += sep + std::string("dc=") + UrlEscape(t.datacenter);
+  if (!t.datacenter.empty() && t.datacenter != chain_datacenter) {
+    path += sep + std::string("dc=") + UrlEscape(t.datacenter);
+    sep = '&';
+  }
+  // Consul Enterprise: a target in another namespace or partition than the chain's is read there,
+  // never from the chain's namespace under the same service name.
+  auto named = [](const std::string& v) { return v.empty() ? std::string("default") : v; };
+  if (named(t.ns) != named(chain_namespace)) {
+    path += sep + std::string("ns=") + UrlEscape(named(t.ns));
+    sep = '&';
+  }
+  if (named(t.partition) != named(chain_partition)) path += sep + std::string("partition=") + UrlEscape(named(t.partition));
   return path;
 }
 
 std::vector<std::string> HealthPaths(const DiscoveryChain& chain) {
   std::set<std::string> out;
-  for (const auto& [id, t] : chain.targets) out.insert(HealthPath(t, chain.datacenter));
+  for (const auto& [id, t] : chain.targets) out.insert(HealthPath(t, chain.datacenter, chain.ns, chain.partition));
   return {out.begin(), out.end()};
 }
 
@@ -97,13 +117,13 @@ std::vector<EndpointSource> EndpointSources(const DiscoveryChain& chain, const s
   std::vector<EndpointSource> out;
   auto t = chain.targets.find(target_id);
   if (t == chain.targets.end()) return out;
-  out.push_back({HealthPath(t->second, chain.datacenter), 0});
+  out.push_back({HealthPath(t->second, chain.datacenter, chain.ns, chain.partition), 0});
   for (const auto& [key, n] : chain.nodes) {
     if (n.type != "resolver" || n.target != target_id) continue;
     for (size_t f = 0; f < n.failover_targets.size(); ++f) {
       auto ft = chain.targets.find(n.failover_targets[f]);
       if (ft == chain.targets.end()) continue;
-      out.push_back({HealthPath(ft->second, chain.datacenter), static_cast<uint32_t>(f + 1)});
+      out.push_back({HealthPath(ft->second, chain.datacenter, chain.ns, chain.partition), static_cast<uint32_t>(f + 1)});
     }
   }
   return out;
@@ -160,7 +180,7 @@ std::vector<model::Route> ChainRoutes(const DiscoveryChain& chain) {
     r.action.clusters = NodeClusters(chain, cr.next_node);
     const ChainDestination& d = cr.destination;
     r.action.prefix_rewrite = d.prefix_rewrite;
-    r.action.timeout = d.request_timeout;
+    r.action.timeout = d.request_timeout ? d.request_timeout : ResolverRequestTimeout(chain, cr.next_node);
     r.action.idle_timeout = d.idle_timeout;
     r.action.request_headers = d.request_headers;
     r.action.response_headers = d.response_headers;
@@ -186,8 +206,10 @@ bool PlainChain(const DiscoveryChain& chain) {
   if (start == chain.nodes.end() || start->second.type != "resolver" || !start->second.failover_targets.empty()) return false;
   auto t = chain.targets.find(start->second.target);
   if (t == chain.targets.end()) return false;
+  auto named = [](const std::string& v) { return v.empty() ? std::string("default") : v; };
   return t->second.service == chain.service && t->second.subset.empty() &&
-         (t->second.datacenter.empty() || t->second.datacenter == chain.datacenter);
+         (t->second.datacenter.empty() || t->second.datacenter == chain.datacenter) &&
+         named(t->second.ns) == named(chain.ns) && named(t->second.partition) == named(chain.partition);
 }
 
 model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* problems, const TagRouting& tags) {

@@ -45,8 +45,10 @@ struct ConsulView {
 };
 
 // The health endpoint (path and query) that yields a target's instances: the service's health
-// filtered by the subset filter, in the target's datacenter when it is not the chain's.
-std::string HealthPath(const ChainTarget& target, const std::string& chain_datacenter);
+// filtered by the subset filter, in the target's datacenter, namespace and partition when they
+// are not the chain's ("" and "default" are the same namespace and partition).
+std::string HealthPath(const ChainTarget& target, const std::string& chain_datacenter,
+                       const std::string& chain_namespace = "", const std::string& chain_partition = "");
 std::string ServiceHealthPath(const std::string& service);
 std::string UrlEscape(const std::string& text);
 

@@ -203,17 +203,28 @@ std::optional<std::vector<model::AccessLog>> DecodeAccessLogs(const json& a, std
     *err = Failure{path, "expected an object"};
     return std::nullopt;
   }
+  // Typed as Consul's Go client reads config entries (mapstructure, weakly typed): a bool may
+  // also be a number or one of Go's strconv.ParseBool strings, a string may be a number or bool.
   auto boolean = [&](const char* key) {
     auto it = a.find(key);
     if (it == a.end() || it->is_null()) return false;
-    if (!it->is_boolean()) *err = Failure{path + "." + key, "expected true or false"};
-    return it->is_boolean() && it->get<bool>();
+    if (it->is_boolean()) return it->get<bool>();
+    if (it->is_number()) return it->get<double>() != 0;
+    if (it->is_string()) {
+      const std::string& v = it->get_ref<const std::string&>();
+      if (v.empty() || v == "0" || v == "f" || v == "F" || v == "false" || v == "False" || v == "FALSE") return false;
+      if (v == "1" || v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE") return true;
+    }
+    *err = Failure{path + "." + key, "expected true or false"};
+    return false;
   };
   const bool enabled = boolean("Enabled");
   boolean("DisableListenerLogs");  // tern's gateways log HTTP requests only; listener logs do not exist
   auto str = [&](const char* key) {
     auto it = a.find(key);
     if (it == a.end() || it->is_null()) return std::string();
+    if (it->is_boolean()) return std::string(it->get<bool>() ? "1" : "0");
+    if (it->is_number_integer()) return it->dump();
     if (!it->is_string()) {
       *err = Failure{path + "." + key, "expected a string"};
       return std::string();

@@ -354,6 +354,9 @@ struct World {
 struct Problem {
   std::string origin;   // e.g. "services.yaml:14:7 gateways[0].listeners[0]"
   std::string message;
+  // The name of the element the problem is about, when the decoder knows it (a Consul config
+  // entry's Name): the source keeps that element's last good version. "" = not one element.
+  std::string element;
   std::string ToString() const { return origin.empty() ? message : origin + ": " + message; }
   bool operator==(const Problem&) const = default;
 };

@@ -19,6 +19,9 @@ constexpr uint32_t kNoClusterStatus = 503;
 // The header_match_specifier fields that predate string_match: Envoy still accepts them, and
 // gRPC 1.51 (Debian's) understands only these; with string_match it NACKs the whole route
 // configuration.
+// The deprecation warning is silenced for exactly these calls (the build has -Werror).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 void SetHeaderMatch(const std::string& name, const model::StringMatch& m, route::HeaderMatcher* out) {
   using Kind = model::StringMatch::Kind;
   out->set_name(name);
@@ -32,6 +35,7 @@ void SetHeaderMatch(const std::string& name, const model::StringMatch& m, route:
   }
   out->set_invert_match(m.invert);
 }
+#pragma GCC diagnostic pop
 
 // Method names are tokens, but a stray metacharacter must not change the regex's meaning.
 void EscapeRegex(std::string* out, const std::string& literal) {
@@ -235,7 +239,10 @@ void RouteBuilder::BuildAction(const model::RouteAction& a, route::Route* out) c
     }
     // total_weight is deprecated, but gRPC 1.51 assumes 100 when it is absent and rejects other
     // sums; Envoy accepts it when it equals the sum. Setting it keeps both exact.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (sum <= kMax) wcs->mutable_total_weight()->set_value(static_cast<uint32_t>(sum));
+#pragma GCC diagnostic pop
   }
   if (a.prefix_rewrite) ra->set_prefix_rewrite(*a.prefix_rewrite);
   if (a.timeout) SetDuration(*a.timeout, ra->mutable_timeout());

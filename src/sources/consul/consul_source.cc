@@ -438,16 +438,15 @@ void ConsulSource::OnHealth(const std::string& path, const http::Response& r) {
 }
 
 namespace {
-// The name of the entry a decoder problem is about: its origin is "<kind>/<name>".
-std::string EntryName(const model::Problem& p) { return p.origin.substr(p.origin.find('/') + 1); }
-
-// A decoded list of entries, with the previous version of each entry that failed to decode.
+// A decoded list of entries, with the previous version of each entry that failed to decode (the
+// decoder names it in Problem::element).
 template <typename Entry>
 std::vector<Entry> KeepingBad(std::vector<Entry> next, const std::vector<Entry>& previous,
                               const std::vector<model::Problem>& problems) {
   for (const auto& p : problems) {
+    if (p.element.empty()) continue;
     for (const auto& old : previous) {
-      if (old.name == EntryName(p)) next.push_back(old);
+      if (old.name == p.element) next.push_back(old);
     }
   }
   return next;
@@ -486,7 +485,7 @@ void ConsulSource::OnConfig(const std::string& kind, const http::Response& r) {
   if (!st.ok()) return Failed(path, std::string(st.message()));
   std::set<std::string> bad;
   for (const auto& p : problems) {
-    bad.insert(EntryName(p));
+    if (!p.element.empty()) bad.insert(p.element);
     Failed(p.origin, p.message);
   }
   // Entries that are fine again clear their error.

@@ -483,7 +483,7 @@ absl::StatusOr<std::vector<T>> DecodeEntries(const std::string& kind, const std:
     if (decode(r, e, &value) && r.status.ok()) {
       out.push_back(std::move(value));
     } else {
-      problems->push_back({kind + "/" + name, std::string(r.status.message()).substr(r.where.size() + 2)});
+      problems->push_back({kind + "/" + name, std::string(r.status.message()).substr(r.where.size() + 2), name});
     }
   }
   return out;

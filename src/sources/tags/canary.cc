@@ -9,14 +9,14 @@ bool Tagged(const model::Endpoint& ep, const std::string& tag) {
   return std::find(ep.tags.begin(), ep.tags.end(), tag) != ep.tags.end();
 }
 
-std::optional<uint32_t> ParsePercent(const std::string& text) {
+}  // namespace
+
+std::optional<uint32_t> ParseCanaryPercent(const std::string& text) {
   if (text.empty() || text.size() > 3 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   const unsigned long v = std::stoul(text);
   if (v > 100) return std::nullopt;
   return static_cast<uint32_t>(v);
 }
-
-}  // namespace
 
 std::optional<CanaryRouting> Canary(const model::Cluster& base, const CanaryOptions& options, const std::string& origin,
                                     std::vector<model::Problem>* problems) {
@@ -45,7 +45,7 @@ std::optional<CanaryRouting> Canary(const model::Cluster& base, const CanaryOpti
     }
     if (!with) continue;
     const std::string& text = with->metadata.at(kCanaryWeightMeta);
-    if (auto w = ParsePercent(text)) {
+    if (auto w = ParseCanaryPercent(text)) {
       out.weight = *w;
     } else {
       problems->push_back({origin + " instance " + with->id + " meta " + kCanaryWeightMeta,
@@ -54,6 +54,23 @@ std::optional<CanaryRouting> Canary(const model::Cluster& base, const CanaryOpti
     break;
   }
 
+  return SplitRouting(base, std::move(out.canary.endpoints), std::move(out.stable.endpoints), out.weight, origin,
+                      out.canary.origin, out.stable.origin);
+}
+
+CanaryRouting SplitRouting(const model::Cluster& base, std::vector<model::Endpoint> canary,
+                           std::vector<model::Endpoint> stable, uint32_t weight, const std::string& origin,
+                           const std::string& canary_origin, const std::string& stable_origin) {
+  CanaryRouting out;
+  out.canary = base;
+  out.stable = base;
+  out.canary.name = base.service + "-canary";
+  out.stable.name = base.service + "-stable";
+  out.canary.endpoints = std::move(canary);
+  out.stable.endpoints = std::move(stable);
+  out.canary.origin = canary_origin;
+  out.stable.origin = stable_origin;
+  out.weight = weight;
   model::Route header;
   header.name = base.service + "/canary-header";
   header.origin = origin;

@@ -26,6 +26,9 @@ constexpr KindName kKinds[] = {
     {EventKind::kAllocationCreated, "Allocation", "AllocationCreated"},
     {EventKind::kAllocationUpdated, "Allocation", "AllocationUpdated"},
     {EventKind::kAllocationUpdateDesiredStatus, "Allocation", "AllocationUpdateDesiredStatus"},
+    // The scheduler's plan being applied: new or changed allocations and deployments.
+    {EventKind::kPlanResult, "Allocation", "PlanResult"},
+    {EventKind::kPlanResult, "Deployment", "PlanResult"},
 };
 
 EventKind KindOf(const std::string& topic, const std::string& type) {

@@ -36,6 +36,7 @@ enum class EventKind {
   kAllocationCreated,  // Topic Allocation, Payload.Allocation
   kAllocationUpdated,
   kAllocationUpdateDesiredStatus,
+  kPlanResult,  // Topic Allocation (Payload.Allocation) or Deployment (Payload.Deployment)
   kUnknown,  // any other Type; Topic and Type are kept
 };
 std::string_view EventKindName(EventKind k);

@@ -411,5 +411,23 @@ TEST_F(NomadFakeApi, AStreamAskingForAnIndexOlderThanTheBufferStartsAtTheOldestF
   EXPECT_EQ(frames.front().index, static_cast<uint64_t>(nomad_->Stat("index") - 2));
 }
 
+TEST_F(NomadFakeApi, WithAclsOnTheNewEndpointsAndTheStreamWantTheTokenAndA500FaultReachesTheStream) {
+  Start({.token = "s3cr3t", .heartbeat_ms = 200});
+  for (const std::string& path : {JobPath("web", "", ""), JobDeploymentPath("web", "", ""),
+                                 AllocationChecksPath("a1", "", ""), EventStreamPath(0, "", "")}) {
+    auto none = NomadRequest("GET", nomad_->address() + path);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(none->status, 403) << path;
+    EXPECT_EQ(none->body, "Permission denied") << path;
+  }
+  auto stream = HttpStream::Open(nomad_->address() + EventStreamPath(0, "", ""), "s3cr3t");
+  ASSERT_TRUE(Eventually([&] { return Frames(*stream).size() >= 1; }));  // a heartbeat at least
+  EXPECT_EQ(stream->Status(), 200);
+  ASSERT_TRUE(nomad_->Fault("500").ok());
+  auto refused = HttpStream::Open(nomad_->address() + EventStreamPath(0, "", ""), "s3cr3t");
+  ASSERT_TRUE(Eventually([&] { return refused->Done(); }));
+  EXPECT_EQ(refused->Status(), 500);
+}
+
 }  // namespace
 }  // namespace tern::sources::nomad

@@ -537,10 +537,10 @@ class FakeNomad {
     }
   }
 
-  // Promotes `groups` (all when empty). Returns "" or why not.
-  std::string PromoteLocked(json& d, const std::vector<std::string>& groups, std::vector<json>* events) {
+  // Whether `groups` (all when empty) may be promoted: "" and the groups to promote, or why not.
+  // Changes nothing (a refused write must not move the index).
+  std::string CanPromote(const json& d, const std::vector<std::string>& groups, std::vector<std::string>* names) const {
     if (d["Status"] != "running") return "can't promote terminal deployment";
-    std::vector<std::string> names;
     for (const auto& [name, g] : d["TaskGroups"].items()) {
       if (g["DesiredCanaries"].get<uint32_t>() == 0) continue;
       if (!groups.empty() && std::find(groups.begin(), groups.end(), name) == groups.end()) continue;
@@ -548,15 +548,19 @@ class FakeNomad {
       if (g["PlacedCanaries"].is_array()) {
         for (const auto& c : g["PlacedCanaries"]) {
           auto a = allocs_.find(c.get<std::string>());
-          if (a != allocs_.end() && a->second["DeploymentStatus"]["Healthy"] == true) ++healthy;
+          if (a != allocs_.end() && a->second.at("DeploymentStatus").at("Healthy") == true) ++healthy;
         }
       }
       if (healthy < g["DesiredCanaries"].get<uint32_t>()) {
         return "Task group \"" + name + "\" has " + std::to_string(healthy) + "/" +
                std::to_string(g["DesiredCanaries"].get<uint32_t>()) + " healthy allocations";
       }
-      names.push_back(name);
+      names->push_back(name);
     }
+    return "";
+  }
+
+  void PromoteLocked(json& d, const std::vector<std::string>& names, std::vector<json>* events) {
     for (const auto& name : names) d["TaskGroups"][name]["Promoted"] = true;
     d["StatusDescription"] = "Deployment is running";
     d["ModifyIndex"] = index_;
@@ -570,7 +574,6 @@ class FakeNomad {
       }
     }
     RecountLocked(d, events);
-    return "";
   }
 
   void FailLocked(json& d, const std::string& why, std::vector<json>* events) {
@@ -627,12 +630,11 @@ class FakeNomad {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = deployments_.find(id);
     if (it == deployments_.end()) return Text(404, "deployment not found");
+    std::vector<std::string> names;
+    if (std::string err = CanPromote(it->second, groups, &names); !err.empty()) return Text(400, err);
     Bump();
     std::vector<json> events;
-    if (std::string err = PromoteLocked(it->second, groups, &events); !err.empty()) {
-      index_--;  // nothing changed
-      return Text(400, err);
-    }
+    PromoteLocked(it->second, names, &events);
     Publish(std::move(events));
     return WriteAnswer(it->second);
   }
@@ -694,7 +696,8 @@ class FakeNomad {
           auto_promote |= g["AutoPromote"] == true;
         }
       }
-      if (canaries && auto_promote) PromoteLocked(d, {}, &events);  // refused (kept running) until all are healthy
+      std::vector<std::string> names;
+      if (canaries && auto_promote && CanPromote(d, {}, &names).empty()) PromoteLocked(d, names, &events);
     }
     Publish(std::move(events));
     return WriteAnswer(deployments_[id]);

@@ -4,74 +4,17 @@
 #include <cctype>
 #include <set>
 
-#include <nlohmann/json.hpp>
+#include "sources/nomad/json_reader.h"
 
 namespace tern::sources::nomad {
 namespace {
 
-using json = nlohmann::json;
-
-absl::Status Bad(const std::string& endpoint, const std::string& path, const std::string& msg) {
-  return absl::InvalidArgumentError(endpoint + ": " + (path.empty() ? "" : path + ": ") + msg);
-}
-
-std::string Join(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
-std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
-
-// Absent or null keeps the default (Go encodes empty slices as null).
-const json* Field(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-// Type-checked getters; the first error wins and names where it was.
-struct Reader {
-  std::string endpoint;
-  absl::Status status = absl::OkStatus();
-
-  bool Fail(const std::string& path, const std::string& msg) {
-    if (status.ok()) status = Bad(endpoint, path, msg);
-    return false;
-  }
-  bool String(const json& obj, const char* key, const std::string& path, std::string* out) {
-    const json* v = Field(obj, key);
-    if (!v) return true;
-    if (!v->is_string()) return Fail(Join(path, key), "expected a string");
-    *out = v->get<std::string>();
-    return true;
-  }
-  bool RequiredString(const json& obj, const char* key, const std::string& path, std::string* out) {
-    if (!String(obj, key, path, out)) return false;
-    return !out->empty() || Fail(Join(path, key), "missing");
-  }
-  bool Uint64(const json& obj, const char* key, const std::string& path, uint64_t* out) {
-    const json* v = Field(obj, key);
-    if (!v) return true;
-    if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<int64_t>() >= 0))
-      return Fail(Join(path, key), "expected a non-negative integer");
-    *out = v->get<uint64_t>();
-    return true;
-  }
-  bool Port(const json& obj, const char* key, const std::string& path, uint32_t* out) {
-    const json* v = Field(obj, key);
-    if (!v) return true;
-    if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() > 65535)
-      return Fail(Join(path, key), "expected an integer in 0..65535");
-    *out = static_cast<uint32_t>(v->get<int64_t>());
-    return true;
-  }
-  bool Strings(const json& obj, const char* key, const std::string& path, std::vector<std::string>* out) {
-    const json* v = Field(obj, key);
-    if (!v) return true;
-    if (!v->is_array()) return Fail(Join(path, key), "expected a list of strings");
-    for (size_t i = 0; i < v->size(); ++i) {
-      if (!(*v)[i].is_string()) return Fail(Index(Join(path, key), i), "expected a string");
-      out->push_back((*v)[i].get<std::string>());
-    }
-    return true;
-  }
-};
+using internal::Bad;
+using internal::Field;
+using internal::Index;
+using internal::Join;
+using internal::json;
+using internal::Reader;
 
 absl::StatusOr<json> ParseList(const std::string& text, const std::string& endpoint) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -82,6 +25,22 @@ absl::StatusOr<json> ParseList(const std::string& text, const std::string& endpo
 }
 
 }  // namespace
+
+bool internal::ReadRegistration(Reader& r, const json& e, const std::string& path, Registration* out) {
+  if (!r.Object(e, path)) return false;
+  Registration g;
+  g.namespace_name = kDefaultNamespace;
+  bool ok = r.RequiredString(e, "ID", path, &g.id) && r.RequiredString(e, "ServiceName", path, &g.service) &&
+            r.String(e, "Namespace", path, &g.namespace_name) && r.String(e, "NodeID", path, &g.node_id) &&
+            r.String(e, "Datacenter", path, &g.datacenter) && r.String(e, "JobID", path, &g.job_id) &&
+            r.String(e, "AllocID", path, &g.alloc_id) && r.Strings(e, "Tags", path, &g.tags) &&
+            r.RequiredString(e, "Address", path, &g.address) && r.Port(e, "Port", path, &g.port) &&
+            r.Uint64(e, "CreateIndex", path, &g.create_index) && r.Uint64(e, "ModifyIndex", path, &g.modify_index);
+  if (!ok) return false;
+  if (g.namespace_name.empty()) g.namespace_name = kDefaultNamespace;
+  *out = std::move(g);
+  return true;
+}
 
 absl::StatusOr<ServiceList> DecodeServiceList(const std::string& text, const std::string& endpoint) {
   auto j = ParseList(text, endpoint);
@@ -121,15 +80,7 @@ absl::StatusOr<std::vector<Registration>> DecodeRegistrations(const std::string&
     const std::string path = Index("", i);
     if (!e.is_object()) return Bad(endpoint, path, "expected an object");
     Registration g;
-    g.namespace_name = kDefaultNamespace;
-    bool ok = r.RequiredString(e, "ID", path, &g.id) && r.RequiredString(e, "ServiceName", path, &g.service) &&
-              r.String(e, "Namespace", path, &g.namespace_name) && r.String(e, "NodeID", path, &g.node_id) &&
-              r.String(e, "Datacenter", path, &g.datacenter) && r.String(e, "JobID", path, &g.job_id) &&
-              r.String(e, "AllocID", path, &g.alloc_id) && r.Strings(e, "Tags", path, &g.tags) &&
-              r.RequiredString(e, "Address", path, &g.address) && r.Port(e, "Port", path, &g.port) &&
-              r.Uint64(e, "CreateIndex", path, &g.create_index) && r.Uint64(e, "ModifyIndex", path, &g.modify_index);
-    if (!ok) return r.status;
-    if (g.namespace_name.empty()) g.namespace_name = kDefaultNamespace;
+    if (!internal::ReadRegistration(r, e, path, &g)) return r.status;
     out.push_back(std::move(g));
   }
   return out;

@@ -42,4 +42,15 @@ struct CanaryRouting {
 std::optional<CanaryRouting> Canary(const model::Cluster& base, const CanaryOptions& options, const std::string& origin,
                                     std::vector<model::Problem>* problems);
 
+// "0".."100" → the percent; anything else (signs, spaces, fractions, above 100) → nullopt.
+std::optional<uint32_t> ParseCanaryPercent(const std::string& text);
+
+// The shape above for given endpoint sets and weight: `<svc>-canary` with `canary`, `<svc>-stable`
+// with `stable` (both with the base cluster's settings), the header route and the split. Also
+// used by the Nomad deployment-aware source (sources/nomad/deployment_traffic.h), so both ways of
+// making a canary give a translator the same clusters and routes.
+CanaryRouting SplitRouting(const model::Cluster& base, std::vector<model::Endpoint> canary,
+                           std::vector<model::Endpoint> stable, uint32_t weight, const std::string& origin,
+                           const std::string& canary_origin, const std::string& stable_origin);
+
 }  // namespace tern::sources::tags

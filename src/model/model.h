@@ -296,6 +296,10 @@ struct AccessLog {
   std::string text_format;
   std::vector<StatusRange> status_ranges;  // log only these responses (any range); empty = all
   double sample_percent = 100.0;           // of the requests that pass the status filter
+  // Also log connections a gateway listener closes before any filter chain takes them (no SNI
+  // match, a failed TLS handshake): Consul's "listener logs" (AccessLogs.DisableListenerLogs
+  // false). Status ranges do not apply there (there is no response).
+  bool listener = false;
   std::string origin;
   bool operator==(const AccessLog&) const = default;
 };

@@ -65,12 +65,13 @@ accesslog::ComparisonFilter Compare(accesslog::ComparisonFilter::Op op, uint32_t
   return c;
 }
 
-// Status ranges (any of them) and sampling, as one Envoy filter; false when nothing filters.
-bool BuildFilter(const model::AccessLog& log, size_t index, accesslog::AccessLogFilter* out) {
+// Status ranges (any of them; HTTP only) and sampling, as one Envoy filter; false when nothing
+// filters.
+bool BuildFilter(const model::AccessLog& log, size_t index, bool http, accesslog::AccessLogFilter* out) {
   std::vector<accesslog::AccessLogFilter> parts;
   const std::string key = "tern.access_log." + std::to_string(index);
   std::vector<accesslog::AccessLogFilter> ranges;
-  for (const auto& r : log.status_ranges) {
+  for (const auto& r : http ? log.status_ranges : std::vector<model::AccessLog::StatusRange>{}) {
     accesslog::AccessLogFilter range;
     auto* both = range.mutable_and_filter();
     *both->add_filters()->mutable_status_code_filter()->mutable_comparison() =
@@ -104,54 +105,64 @@ bool BuildFilter(const model::AccessLog& log, size_t index, accesslog::AccessLog
   return true;
 }
 
-void SetFormat(const model::AccessLog& log, envoy::config::core::v3::SubstitutionFormatString* out) {
+void SetFormat(const model::AccessLog& log, bool http, envoy::config::core::v3::SubstitutionFormatString* out) {
   if (!log.text_format.empty()) {
     out->mutable_text_format_source()->set_inline_string(log.text_format);
     return;
   }
   auto* fields = out->mutable_json_format()->mutable_fields();
   if (log.json_format.empty()) {
-    for (const auto& [name, op] : DefaultAccessLogFields()) (*fields)[name].set_string_value(op);
+    for (const auto& [name, op] : http ? DefaultAccessLogFields() : DefaultConnectionAccessLogFields()) {
+      (*fields)[name].set_string_value(op);
+    }
   } else {
     for (const auto& [name, op] : log.json_format) (*fields)[name].set_string_value(op);
   }
 }
 
-void ApplyAccessLog(const model::AccessLog& log, size_t index, HttpConnectionManager* hcm) {
-  auto* out = hcm->add_access_log();
-  if (!BuildFilter(log, index, out->mutable_filter())) out->clear_filter();
+// One access log of an HTTP connection manager (`http`) or of connections (a TCP proxy, a listener).
+void BuildAccessLog(const model::AccessLog& log, size_t index, bool http, accesslog::AccessLog* out) {
+  if (!BuildFilter(log, index, http, out->mutable_filter())) out->clear_filter();
   using Sink = model::AccessLog::Sink;
   switch (log.sink) {
     case Sink::kFile: {
       envoy::extensions::access_loggers::file::v3::FileAccessLog file;
       file.set_path(log.path);
-      SetFormat(log, file.mutable_log_format());
+      SetFormat(log, http, file.mutable_log_format());
       out->set_name("envoy.access_loggers.file");
       out->mutable_typed_config()->PackFrom(file);
       break;
     }
     case Sink::kStdout: {
       envoy::extensions::access_loggers::stream::v3::StdoutAccessLog stdout_log;
-      SetFormat(log, stdout_log.mutable_log_format());
+      SetFormat(log, http, stdout_log.mutable_log_format());
       out->set_name("envoy.access_loggers.stdout");
       out->mutable_typed_config()->PackFrom(stdout_log);
       break;
     }
     case Sink::kStderr: {
       envoy::extensions::access_loggers::stream::v3::StderrAccessLog stderr_log;
-      SetFormat(log, stderr_log.mutable_log_format());
+      SetFormat(log, http, stderr_log.mutable_log_format());
       out->set_name("envoy.access_loggers.stderr");
       out->mutable_typed_config()->PackFrom(stderr_log);
       break;
     }
     case Sink::kGrpc: {
-      envoy::extensions::access_loggers::grpc::v3::HttpGrpcAccessLogConfig grpc;
-      auto* common = grpc.mutable_common_config();
-      common->set_log_name(log.grpc_log_name);
-      common->mutable_grpc_service()->mutable_envoy_grpc()->set_cluster_name(log.grpc_cluster);
-      common->set_transport_api_version(envoy::config::core::v3::V3);
-      out->set_name("envoy.access_loggers.http_grpc");
-      out->mutable_typed_config()->PackFrom(grpc);
+      envoy::extensions::access_loggers::grpc::v3::CommonGrpcAccessLogConfig common;
+      common.set_log_name(log.grpc_log_name);
+      common.mutable_grpc_service()->mutable_envoy_grpc()->set_cluster_name(log.grpc_cluster);
+      common.set_transport_api_version(envoy::config::core::v3::V3);
+      if (http) {
+        envoy::extensions::access_loggers::grpc::v3::HttpGrpcAccessLogConfig grpc;
+        *grpc.mutable_common_config() = std::move(common);
+        out->set_name("envoy.access_loggers.http_grpc");
+        out->mutable_typed_config()->PackFrom(grpc);
+      } else {
+        envoy::extensions::access_loggers::grpc::v3::TcpGrpcAccessLogConfig grpc;
+        *grpc.mutable_common_config() = std::move(common);
+        out->set_name("envoy.access_loggers.tcp_grpc");
+        out->mutable_typed_config()->PackFrom(grpc);
+      }
       break;
     }
   }
@@ -181,6 +192,29 @@ LocalRateLimit MakeLimit(const std::string& stat_prefix, const model::RateLimit*
 
 }  // namespace
 
+const std::vector<std::pair<std::string, std::string>>& DefaultConnectionAccessLogFields() {
+  static const std::vector<std::pair<std::string, std::string>> kFields = {
+      {"start_time", "%START_TIME%"},
+      {"duration_ms", "%DURATION%"},
+      {"response_flags", "%RESPONSE_FLAGS%"},
+      {"upstream_host", "%UPSTREAM_HOST%"},
+      {"upstream_cluster", "%UPSTREAM_CLUSTER%"},
+      {"bytes_received", "%BYTES_RECEIVED%"},
+      {"bytes_sent", "%BYTES_SENT%"},
+      {"downstream_address", "%DOWNSTREAM_REMOTE_ADDRESS%"},
+      {"requested_server_name", "%REQUESTED_SERVER_NAME%"},
+  };
+  return kFields;
+}
+
+void AddConnectionAccessLogs(const std::vector<model::AccessLog>& logs, bool listener_only,
+                             google::protobuf::RepeatedPtrField<envoy::config::accesslog::v3::AccessLog>* out) {
+  for (size_t i = 0; i < logs.size(); ++i) {
+    if (listener_only && !logs[i].listener) continue;
+    BuildAccessLog(logs[i], i, /*http=*/false, out->Add());
+  }
+}
+
 const std::vector<std::pair<std::string, std::string>>& DefaultAccessLogFields() {
   static const std::vector<std::pair<std::string, std::string>> kFields = {
       {"start_time", "%START_TIME%"},
@@ -208,7 +242,9 @@ void ApplyHttpPolicy(const HttpPolicy& policy, HttpConnectionManager* hcm) {
   hcm->set_always_set_request_id_in_response(policy.request_id.always_in_response);
   if (policy.tracing) ApplyTracing(*policy.tracing, policy.gateway, hcm);
   if (policy.access_logs) {
-    for (size_t i = 0; i < policy.access_logs->size(); ++i) ApplyAccessLog((*policy.access_logs)[i], i, hcm);
+    for (size_t i = 0; i < policy.access_logs->size(); ++i) {
+      BuildAccessLog((*policy.access_logs)[i], i, /*http=*/true, hcm->add_access_log());
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "envoy/config/accesslog/v3/accesslog.pb.h"
 #include "envoy/config/route/v3/route_components.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "model/model.h"
@@ -31,6 +32,15 @@ void ApplyHttpPolicy(const HttpPolicy& policy, HttpConnectionManager* hcm);
 
 // The default JSON access-log fields (field → Envoy command operator), documented in config.md.
 const std::vector<std::pair<std::string, std::string>>& DefaultAccessLogFields();
+
+// The default JSON fields of a connection's access log (TCP listeners, listener logs): no HTTP fields.
+const std::vector<std::pair<std::string, std::string>>& DefaultConnectionAccessLogFields();
+
+// Access logs of connections: a TCP proxy's (every log), or a listener's own (`listener_only`:
+// the logs with `listener` set, for connections closed before a filter chain takes them). Status
+// ranges do not apply; sampling does; a grpc log uses the TCP access-log service config.
+void AddConnectionAccessLogs(const std::vector<model::AccessLog>& logs, bool listener_only,
+                             google::protobuf::RepeatedPtrField<envoy::config::accesslog::v3::AccessLog>* out);
 
 // True when the listener, one of its hosts or one of their routes has a rate limit.
 bool HasRateLimits(const model::Listener& listener);

@@ -54,12 +54,15 @@ std::unique_ptr<envoy::config::listener::v3::Listener> BuildGatewayListener(
     envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
     tcp.set_stat_prefix(listener.name);
     tcp.set_cluster(listener.tcp_cluster);
+    if (policy.access_logs) AddConnectionAccessLogs(*policy.access_logs, /*listener_only=*/false, tcp.mutable_access_log());
     filter.set_name(kTcpProxyFilterName);
     filter.mutable_typed_config()->PackFrom(tcp);
   } else {
     filter.set_name(kHcmFilterName);
     filter.mutable_typed_config()->PackFrom(MakeHcm(listener.name, listener.name, config_source, &listener, &policy, on_demand_hosts));
   }
+  // Listener logs: connections closed before a filter chain takes them.
+  if (policy.access_logs) AddConnectionAccessLogs(*policy.access_logs, /*listener_only=*/true, out->mutable_access_log());
   if (!listener.tls) {
     *out->add_filter_chains()->add_filters() = std::move(filter);
     return out;

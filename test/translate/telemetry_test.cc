@@ -12,6 +12,7 @@
 #include "envoy/extensions/access_loggers/grpc/v3/als.pb.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "translate/http_policy.h"
 #include "translate/pgv_validator.h"
@@ -237,6 +238,53 @@ TEST(TelemetryTest, AccessLogsGoToFileStdoutOrGrpcWithFormatAndFilters) {
   EXPECT_EQ(g.common_config().grpc_service().envoy_grpc().cluster_name(), "als");
   EXPECT_EQ(g.common_config().log_name(), "edge");
   EXPECT_THAT(t.gateways.at("a").clusters, Contains("als"));
+  ExpectAllValid(t);
+}
+
+TEST(TelemetryTest, TcpListenersLogConnectionsAndListenerLogsGoOnTheListener) {
+  model::World w = TwoGateways();
+  model::AccessLog conn;  // every listener's connections; a status filter cannot apply to TCP
+  conn.sink = model::AccessLog::Sink::kStdout;
+  conn.status_ranges = {{.min = 500, .max = 599}};
+  conn.sample_percent = 50;
+  conn.listener = true;
+  model::AccessLog grpc;
+  grpc.sink = model::AccessLog::Sink::kGrpc;
+  grpc.grpc_cluster = "als";
+  grpc.grpc_log_name = "edge";
+  w.gateways["a"].access_logs = std::vector<model::AccessLog>{conn, grpc};
+  const Translation t = Translate(w);
+
+  const auto* tcp = Find<Listener>(t.gateways.at("a").listeners, "a-db");
+  ASSERT_NE(tcp, nullptr);
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy proxy;
+  ASSERT_TRUE(tcp->filter_chains(0).filters(0).typed_config().UnpackTo(&proxy));
+  ASSERT_EQ(proxy.access_log_size(), 2);
+  envoy::extensions::access_loggers::stream::v3::StdoutAccessLog out;
+  ASSERT_TRUE(proxy.access_log(0).typed_config().UnpackTo(&out));
+  const auto& fields = out.log_format().json_format().fields();
+  EXPECT_EQ(fields.size(), DefaultConnectionAccessLogFields().size());
+  for (const char* key : {"start_time", "duration_ms", "upstream_host", "upstream_cluster", "bytes_received",
+                          "bytes_sent", "downstream_address", "requested_server_name"}) {
+    EXPECT_TRUE(fields.contains(key)) << key;
+  }
+  EXPECT_FALSE(fields.contains("method")) << "no HTTP fields on a TCP connection";
+  EXPECT_TRUE(proxy.access_log(0).filter().has_runtime_filter()) << "sampling only: " << proxy.access_log(0).DebugString();
+  EXPECT_EQ(proxy.access_log(1).name(), "envoy.access_loggers.tcp_grpc");
+  envoy::extensions::access_loggers::grpc::v3::TcpGrpcAccessLogConfig g;
+  ASSERT_TRUE(proxy.access_log(1).typed_config().UnpackTo(&g));
+  EXPECT_EQ(g.common_config().grpc_service().envoy_grpc().cluster_name(), "als");
+
+  // Listener logs: only the log that asks for them, on both listeners of the gateway.
+  for (const char* name : {"a-db", "a-http"}) {
+    const auto* l = Find<Listener>(t.gateways.at("a").listeners, name);
+    ASSERT_NE(l, nullptr);
+    ASSERT_EQ(l->access_log_size(), 1) << name;
+    EXPECT_EQ(l->access_log(0).name(), "envoy.access_loggers.stdout");
+  }
+  const auto* b = Find<Listener>(t.gateways.at("b").listeners, "b-http");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->access_log_size(), 0) << "gateway b has no access logs";
   ExpectAllValid(t);
 }
 

@@ -219,7 +219,7 @@ std::optional<std::vector<model::AccessLog>> DecodeAccessLogs(const json& a, std
     return false;
   };
   const bool enabled = boolean("Enabled");
-  boolean("DisableListenerLogs");  // tern's gateways log HTTP requests only; listener logs do not exist
+  const bool no_listener_logs = boolean("DisableListenerLogs");
   auto str = [&](const char* key) {
     auto it = a.find(key);
     if (it == a.end() || it->is_null()) return std::string();
@@ -274,6 +274,7 @@ std::optional<std::vector<model::AccessLog>> DecodeAccessLogs(const json& a, std
     }
   }
   log.text_format = text_format;
+  log.listener = !no_listener_logs;  // Consul logs listener-level connections unless told not to
   return std::vector<model::AccessLog>{log};
 }
 

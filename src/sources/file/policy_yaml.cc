@@ -161,6 +161,7 @@ std::optional<std::vector<model::AccessLog>> ReadAccessLogs(YamlContext& ctx, co
       }
     }
     if (auto p = Percent(m, "sample_percent")) log.sample_percent = *p;
+    if (auto b = m.Bool("listener")) log.listener = *b;
     m.Finish();
     out.push_back(std::move(log));
   }

@@ -749,8 +749,7 @@ bool DecodePassiveHealthCheck(Reader& r, const json& obj, const std::string& pat
   if (!r.Object(*v, p)) return false;
   PassiveHealthCheck c;
   for (auto [key, d] : {std::pair{"Interval", &c.interval}, std::pair{"BaseEjectionTime", &c.base_ejection_time}}) {
-    if (!r.Duration(*v, key, p, d)) return false;
-    if (*d && d->value().count() < 0) return r.Fail(Join(p, key), "expected a duration of 0 or more");
+    if (!r.Duration(*v, key, p, d)) return false;  // refuses negative durations
     if (*d && d->value().count() == 0) d->reset();
   }
   struct Count {

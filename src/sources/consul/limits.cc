@@ -1,5 +1,6 @@
 #include "sources/consul/limits.h"
 
+#include <optional>
 #include <set>
 
 namespace tern::sources::consul {
@@ -13,6 +14,25 @@ model::OutlierDetection ToOutlierDetection(const PassiveHealthCheck& c) {
   if (c.max_ejection_percent) o.max_ejection_percent = *c.max_ejection_percent;
   if (c.base_ejection_time) o.base_ejection_time = *c.base_ejection_time;
   return o;
+}
+
+// UpstreamConfig as Consul resolves it for one upstream: the override named like it merged into
+// Defaults block by block (its Limits, PassiveHealthCheck and ConnectTimeoutMs each replace
+// Defaults' whole when set).
+UpstreamSettings UpstreamConfigFor(const ServiceDefaults& own, const std::string& service) {
+  UpstreamSettings out = own.upstream_defaults;
+  auto o = own.upstream_overrides.find(service);
+  if (o == own.upstream_overrides.end()) return out;
+  const UpstreamSettings& over = o->second;
+  if (over.max_connections || over.max_pending_requests || over.max_concurrent_requests) {
+    out.max_connections = over.max_connections;
+    out.max_pending_requests = over.max_pending_requests;
+    out.max_concurrent_requests = over.max_concurrent_requests;
+  }
+  if (over.passive_health_check) out.passive_health_check = over.passive_health_check;
+  if (over.connect_timeout) out.connect_timeout = over.connect_timeout;
+  if (!over.empty()) out.origin = over.origin;
+  return out;
 }
 
 bool SameSettings(model::UpstreamPolicy a, model::UpstreamPolicy b) {
@@ -76,12 +96,10 @@ void ApplyIngressLimits(const std::vector<IngressGateway>& ingress, const std::m
           if (s.name == "*") wildcard = &s;
         }
         if (!exposed) exposed = wildcard;
-        const UpstreamSettings* override_settings = nullptr;
-        if (own) {
-          if (auto o = own->upstream_overrides.find(service); o != own->upstream_overrides.end()) override_settings = &o->second;
-        }
-        model::UpstreamPolicy policy = MergeUpstreamSettings({exposed ? &exposed->limits : nullptr, &entry.defaults,
-                                                              override_settings, own ? &own->upstream_defaults : nullptr});
+        std::optional<UpstreamSettings> upstream_config;
+        if (own) upstream_config = UpstreamConfigFor(*own, service);
+        model::UpstreamPolicy policy = MergeUpstreamSettings(
+            {exposed ? &exposed->limits : nullptr, &entry.defaults, upstream_config ? &*upstream_config : nullptr});
         if (policy.empty()) continue;
         for (const auto& c : clusters) {
           auto [it, added] = out.emplace(c, policy);

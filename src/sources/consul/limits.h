@@ -6,11 +6,12 @@
 // For each exposed service, the most specific layer that sets a field wins:
 //   1. the listener's service entry (Listeners[].Services[]: MaxConnections, ..., PassiveHealthCheck)
 //   2. the ingress-gateway entry's Defaults
-//   3. the gateway's own service-defaults UpstreamConfig.Overrides entry named like the service
-//   4. that service-defaults' UpstreamConfig.Defaults
-//   5. the cluster's own settings (tern's files), then Envoy's defaults.
-// Limits go field by field; a PassiveHealthCheck is taken whole from the first layer that has one
-// (its unset fields are Envoy's defaults); ConnectTimeoutMs comes from layers 3 and 4 only.
+//   3. the gateway's own service-defaults UpstreamConfig, as Consul resolves it for the service:
+//      its Overrides entry named like the service merged into its Defaults block by block (the
+//      override's Limits, PassiveHealthCheck, ConnectTimeoutMs each replace the Defaults' whole)
+//   4. the cluster's own settings (tern's files), then Envoy's defaults.
+// Across layers 1-3 limits go field by field; a PassiveHealthCheck is taken whole from the first
+// layer that has one (its unset fields are Envoy's defaults); ConnectTimeoutMs comes from layer 3.
 // A service's own service-defaults UpstreamConfig describes it as a caller: it never applies to
 // traffic sent to it.
 #include <map>

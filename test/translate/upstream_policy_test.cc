@@ -169,7 +169,9 @@ Cluster ServedCluster(const cache::SnapshotPtr& s, const std::string& name) {
   Cluster c;
   auto r = s->Find(ResourceType::kCluster, name);
   EXPECT_TRUE(r) << name;
-  if (r) EXPECT_TRUE(c.ParseFromString(r->body));
+  if (r) {
+    EXPECT_TRUE(c.ParseFromString(r->body));
+  }
   return c;
 }
 

@@ -49,6 +49,7 @@ struct OutlierDetection {
   std::chrono::milliseconds interval{10000};
   std::chrono::milliseconds base_ejection_time{30000};
   uint32_t max_ejection_percent = 10;
+  std::optional<uint32_t> enforcing_consecutive_5xx;  // percent; unset = Envoy's default (100)
   bool operator==(const OutlierDetection&) const = default;
 };
 
@@ -320,6 +321,23 @@ struct GatewayDefaults {
 // Envoys that ask for its host. kAuto: on demand for a route table of more than
 // kVhdsAutoThreshold virtual hosts, inline otherwise.
 enum class VhdsMode { kAuto, kInline, kOnDemand };
+
+// What one gateway applies to its own traffic to an upstream cluster (Consul: the ingress-gateway
+// entry's Defaults and per-service limits, the gateway's service-defaults UpstreamConfig). The
+// gateway then receives its own variant of that cluster (same name, this content); every other
+// gateway and proxyless client keeps the cluster as it is. Each circuit-breaker field that is set
+// replaces the cluster's; an outlier detection replaces the cluster's whole; so does a connect
+// timeout.
+struct UpstreamPolicy {
+  CircuitBreakers circuit_breakers;
+  std::optional<OutlierDetection> outlier_detection;
+  std::optional<std::chrono::milliseconds> connect_timeout;
+  std::string origin;
+  bool empty() const {
+    return circuit_breakers == CircuitBreakers{} && !outlier_detection && !connect_timeout;
+  }
+  bool operator==(const UpstreamPolicy&) const = default;
+};
 inline constexpr size_t kVhdsAutoThreshold = 200;
 
 struct Gateway {
@@ -330,6 +348,8 @@ struct Gateway {
   std::optional<Tracing> tracing;
   std::optional<std::vector<AccessLog>> access_logs;
   std::optional<RequestId> request_id;
+  // By cluster name: this gateway's own limits on its traffic to that cluster (UpstreamPolicy).
+  std::map<std::string, UpstreamPolicy> upstreams;
   std::string origin;
   bool operator==(const Gateway&) const = default;
 };

@@ -105,7 +105,12 @@ std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> SnapshotBuilder::
   for (const auto& c : g.clusters) {
     auto ci = clusters.find(c);
     if (ci == clusters.end()) continue;
-    add(ResourceType::kCluster, "", c, ci->second.cluster, wildcard);
+    // The gateway's own variant of the cluster, when it has one (interned under its scope).
+    if (auto v = g.cluster_variants.find(c); v != g.cluster_variants.end()) {
+      add(ResourceType::kCluster, node_cluster, c, v->second, wildcard);
+    } else {
+      add(ResourceType::kCluster, "", c, ci->second.cluster, wildcard);
+    }
     add(ResourceType::kEndpoint, "", c, ci->second.endpoints, true);
   }
   // Only the secrets this gateway uses (the mesh lists none): a proxy never receives another
@@ -206,6 +211,12 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world, 
         for (ResourceType type : {ResourceType::kListener, ResourceType::kRoute}) {
           for (const auto& [name, r] : prev->second->Get(type).resources) Forget(type, gname, name, true);
         }
+        // Its cluster variants: forgotten when gone (an unchanged one keeps its resource).
+        for (const auto& [name, r] : prev->second->Get(ResourceType::kCluster).resources) {
+          if (it == translator_.gateways().end() || !it->second.cluster_variants.contains(std::string(name))) {
+            Forget(ResourceType::kCluster, gname, std::string(name), true);
+          }
+        }
         // Virtual hosts (VHDS) are forgotten only when gone: the translator reuses the message
         // of every unchanged host, so that one changed host of thousands is the only one
         // serialized, checked and hashed, and the rest keep their resources.
@@ -237,11 +248,17 @@ std::optional<BuiltSnapshots> SnapshotBuilder::Build(const model::World& world, 
       if (prev == gateways_.end()) continue;
       std::array<cache::TypeUpdate, kNumResourceTypes> u;
       std::vector<cache::Reference> refs;
+      auto gi = translator_.gateways().find(gname);
       for (const auto& c : t.clusters) {
         if (!prev->second->Find(ResourceType::kCluster, c)) continue;  // named but not used (missing before)
         auto ci = translator_.clusters().find(c);
         if (ci == translator_.clusters().end()) continue;  // removal reshapes: its readers were rebuilt
-        if (auto r = Intern(ResourceType::kCluster, "", c, ci->second.cluster, true, problems)) u[Idx(ResourceType::kCluster)].set.push_back(r);
+        // A gateway's own variant changes only with the cluster's settings, which re-translate
+        // the gateway: here only its endpoints changed.
+        const bool varied = gi != translator_.gateways().end() && gi->second.cluster_variants.contains(c);
+        if (!varied) {
+          if (auto r = Intern(ResourceType::kCluster, "", c, ci->second.cluster, true, problems)) u[Idx(ResourceType::kCluster)].set.push_back(r);
+        }
         if (auto r = Intern(ResourceType::kEndpoint, "", c, ci->second.endpoints, true, problems)) u[Idx(ResourceType::kEndpoint)].set.push_back(r);
         refs.push_back({ResourceType::kCluster, c, ResourceType::kEndpoint, c});
       }

@@ -36,9 +36,22 @@ void SetOutlierDetection(const model::OutlierDetection& od, cluster::Cluster* ou
   SetDuration(od.interval, o->mutable_interval());
   SetDuration(od.base_ejection_time, o->mutable_base_ejection_time());
   o->mutable_max_ejection_percent()->set_value(od.max_ejection_percent);
+  if (od.enforcing_consecutive_5xx) o->mutable_enforcing_consecutive_5xx()->set_value(*od.enforcing_consecutive_5xx);
 }
 
 }  // namespace
+
+model::Cluster WithUpstreamPolicy(const model::Cluster& c, const model::UpstreamPolicy& p) {
+  model::Cluster out = c;
+  const model::CircuitBreakers& cb = p.circuit_breakers;
+  if (cb.max_connections) out.circuit_breakers.max_connections = cb.max_connections;
+  if (cb.max_pending_requests) out.circuit_breakers.max_pending_requests = cb.max_pending_requests;
+  if (cb.max_requests) out.circuit_breakers.max_requests = cb.max_requests;
+  if (cb.max_retries) out.circuit_breakers.max_retries = cb.max_retries;
+  if (p.outlier_detection) out.outlier_detection = p.outlier_detection;
+  if (p.connect_timeout) out.connect_timeout = *p.connect_timeout;
+  return out;
+}
 
 std::unique_ptr<cluster::Cluster> BuildCluster(const model::Cluster& c, const std::string& config_source) {
   auto out = std::make_unique<cluster::Cluster>();

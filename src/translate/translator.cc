@@ -253,7 +253,51 @@ Translation Translate(const model::World& world, const Options& options) {
   return IncrementalTranslator(options).Translate(world);
 }
 
+void IncrementalTranslator::ForgetVariants(const std::string& gateway) {
+  auto it = variants_.find(gateway);
+  if (it == variants_.end()) return;
+  for (const auto& [cluster, _] : it->second) {
+    auto r = variant_readers_.find(cluster);
+    if (r == variant_readers_.end()) continue;
+    r->second.erase(gateway);
+    if (r->second.empty()) variant_readers_.erase(r);
+  }
+  variants_.erase(it);
+}
+
+size_t IncrementalTranslator::TranslateVariants(const model::World& world, const std::string& name,
+                                                const model::Gateway& gw, GatewayResources* out) {
+  std::map<std::string, VariantEntry> previous;
+  if (auto it = variants_.find(name); it != variants_.end()) previous = it->second;  // shares the messages
+  ForgetVariants(name);
+  std::map<std::string, VariantEntry> next;
+  size_t built = 0;
+  for (const auto& [cluster, policy] : gw.upstreams) {
+    if (policy.empty()) continue;
+    // Only clusters the gateway uses (out->clusters is sorted): a policy for another is inert.
+    if (!std::binary_search(out->clusters.begin(), out->clusters.end(), cluster)) continue;
+    auto c = world.clusters.find(cluster);
+    if (c == world.clusters.end()) continue;
+    model::Cluster named = Settings(c->second);
+    named.name = cluster;
+    VariantEntry e{WithUpstreamPolicy(named, policy), nullptr};
+    if (auto was = previous.find(cluster); was != previous.end() && was->second.settings == e.settings) {
+      e.message = was->second.message;
+    } else {
+      e.message = BuildCluster(e.settings, options_.ads_config_source);
+      ++built;
+    }
+    out->cluster_variants[cluster] = e.message;
+    variant_readers_[cluster].insert(name);
+    next.emplace(cluster, std::move(e));
+  }
+  if (!next.empty()) variants_[name] = std::move(next);
+  return built;
+}
+
 void IncrementalTranslator::Reset() {
+  variants_.clear();
+  variant_readers_.clear();
   clusters_.clear();
   secrets_.clear();
   gateways_.clear();
@@ -284,6 +328,7 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
   // only when its settings changed. A cluster appearing, disappearing or changing its TLS secrets
   // reaches the gateways and services that name it.
   std::set<std::string> reshaped;
+  std::set<std::string> resettled;  // clusters whose settings (not only endpoints) changed
   for (const auto& name : cluster_names) {
     auto it = world.clusters.find(name);
     auto prev = clusters_.find(name);
@@ -308,6 +353,7 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
     } else {
       if (!SameShape(prev->second.settings.tls, settings.tls)) reshaped.insert(name);
       if (!(prev->second.settings == settings)) {
+        resettled.insert(name);
         prev->second.cluster = BuildCluster(named, options_.ads_config_source);
         prev->second.settings = std::move(settings);
         out.messages++;
@@ -335,6 +381,12 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
     if (changes.defaults) {
       for (const auto& [n, _] : world.gateways) gateway_names.insert(n);
     }
+    // A gateway's variant of a cluster reads the cluster's settings (not its endpoints).
+    for (const auto& c : resettled) {
+      if (auto r = variant_readers_.find(c); r != variant_readers_.end()) {
+        gateway_names.insert(r->second.begin(), r->second.end());
+      }
+    }
     if (!reshaped.empty()) {
       if (index.DefaultsRead(reshaped)) {
         for (const auto& [n, _] : world.gateways) gateway_names.insert(n);  // the defaults' collectors
@@ -351,6 +403,7 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
     auto it = world.gateways.find(name);
     if (it == world.gateways.end()) {
       hosts_.erase(name);
+      ForgetVariants(name);
       if (gateways_.erase(name)) out.gateways.insert(name);
       continue;
     }
@@ -359,6 +412,7 @@ TranslationChanges IncrementalTranslator::Update(const model::World& world, cons
     HostCache hosts;
     size_t built = 0;
     gateways_[name] = TranslateGateway(world, it->second, Effective(world, it->second), options_, &previous, &hosts, &built);
+    built += TranslateVariants(world, name, it->second, &gateways_[name]);
     if (hosts.empty()) {
       hosts_.erase(name);
     } else {

@@ -61,6 +61,10 @@ struct GatewayResources {
   // the upstream TLS secrets of its clusters. Secrets go only to the gateways that use them.
   std::vector<std::string> secrets;
   std::vector<Dependency> dependencies;
+  // This gateway's own variants of clusters it uses (model::Gateway::upstreams): a CDS resource
+  // with the shared cluster's name, served to this gateway in place of the shared one. Endpoints
+  // stay shared. Proxyless clients (the mesh) never have any.
+  std::map<std::string, MessagePtr> cluster_variants;
 };
 
 // Everything translated from one world. Clusters and endpoints are translated once and shared
@@ -98,7 +102,8 @@ struct TranslationChanges {
 // The translation kept up to date from change sets. Each resource is translated from exactly the
 // model elements it reads: endpoints ← the cluster's instances; cluster ← the cluster's settings;
 // a gateway's listeners and routes ← the gateway, the world's defaults and the existence and TLS
-// secret names of the clusters it names; a proxyless service's listener and route ← its routes
+// secret names of the clusters it names; a gateway's cluster variants ← the gateway's upstream
+// policies and the settings (not the endpoints) of the clusters they vary; a proxyless service's listener and route ← its routes
 // and the existence of the clusters they name; secret ← the secret. A step re-translates what the
 // change set names plus what reads it (model::DependencyIndex) and nothing else; unchanged
 // resources keep the very same message objects, so later stages skip them by pointer. The state
@@ -136,6 +141,19 @@ class IncrementalTranslator {
   std::map<std::string, MessagePtr> secrets_;
   std::map<std::string, GatewayResources> gateways_;
   std::map<std::string, GatewayResources> services_;
+
+  // A gateway's variant of a cluster and the settings it was built from (reused when equal).
+  struct VariantEntry {
+    model::Cluster settings;
+    MessagePtr message;
+  };
+  // Builds gateway `name`'s cluster variants into `out`, reusing unchanged ones; returns how
+  // many messages it built.
+  size_t TranslateVariants(const model::World& world, const std::string& name, const model::Gateway& gw,
+                           GatewayResources* out);
+  void ForgetVariants(const std::string& gateway);
+  std::map<std::string, std::map<std::string, VariantEntry>> variants_;  // by gateway, then cluster
+  std::map<std::string, std::set<std::string>> variant_readers_;        // cluster → gateways varying it
 
  public:
   // An on-demand virtual host and what its message was built from: the host (its origins do not

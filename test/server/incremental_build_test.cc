@@ -136,7 +136,7 @@ std::string Edit(WorldEditor& ed, model::World& w, int max_services) {
     std::advance(it, ed.Pick(static_cast<int>(w.clusters.size())));
     return &it->second;
   };
-  switch (ed.Pick(12)) {
+  switch (ed.Pick(13)) {
     case 0:
     case 1:
     case 2: {  // an instance flips health (the common case)
@@ -223,11 +223,37 @@ std::string Edit(WorldEditor& ed, model::World& w, int max_services) {
       w.gateways.erase(n);
       return "remove gateway " + n;
     }
+    case 11: {  // a gateway's own limits on its traffic to one upstream (per-gateway cluster variant)
+      if (w.gateways.empty()) return "nothing";
+      auto it = w.gateways.begin();
+      std::advance(it, ed.Pick(static_cast<int>(w.gateways.size())));
+      std::string cluster;
+      const auto& hosts = it->second.listeners[0].virtual_hosts;
+      if (!hosts.empty() && ed.Pick(4)) {
+        cluster = hosts[ed.Pick(static_cast<int>(hosts.size()))].routes[0].action.clusters[0].cluster;
+      } else if (model::Cluster* c = random_cluster()) {
+        cluster = c->name;  // maybe one it does not use: inert
+      } else {
+        return "nothing";
+      }
+      if (it->second.upstreams.contains(cluster) && ed.Pick(3) == 0) {
+        it->second.upstreams.erase(cluster);
+        return "drop " + it->first + "'s limits on " + cluster;
+      }
+      model::UpstreamPolicy p;
+      p.origin = "test limits";
+      p.circuit_breakers.max_connections = 10 + static_cast<uint32_t>(ed.Pick(3));
+      if (ed.Pick(2)) p.outlier_detection = model::OutlierDetection{.consecutive_5xx = 1 + static_cast<uint32_t>(ed.Pick(3))};
+      if (ed.Pick(2)) p.connect_timeout = std::chrono::milliseconds(500 * (1 + ed.Pick(3)));
+      it->second.upstreams[cluster] = p;
+      return "limits of " + it->first + " on " + cluster;
+    }
     default: {  // a cluster's settings change
       model::Cluster* c = random_cluster();
       if (!c) return "nothing";
       c->connect_timeout = std::chrono::milliseconds(1000 + 250 * ed.Pick(8));
       c->lb_policy = ed.Pick(2) ? model::LbPolicy::kRoundRobin : model::LbPolicy::kLeastRequest;
+      if (ed.Pick(2)) c->circuit_breakers.max_requests = 100 + static_cast<uint32_t>(ed.Pick(3));
       return "settings of " + c->name;
     }
   }

@@ -160,6 +160,10 @@ void FaultProxy::Serve(int fd) {
     };
     Upstream answer;
     if (!fault_now()) answer = Fetch(upstream_ + target, &stop_);
+    if (auto fault = fault_now(); fault && fault->hold.count() > 0 && target.find("index=") != std::string::npos) {
+      const auto until = std::chrono::steady_clock::now() + fault->hold;
+      while (!stop_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     if (auto fault = fault_now()) {
       answer.status = fault->status;
       answer.body = fault->body;

@@ -5,6 +5,7 @@
 // connection (blocking queries hold their connection), stopped by its destructor. Counts the
 // requests per path.
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,9 @@ class FaultProxy {
     long status = 200;
     std::string body;        // sent as is (may be malformed or truncated JSON)
     bool moving_index = true;  // a new X-Consul-Index on every answer (the watch delivers it)
+    // A blocking query (one with "index=") is answered only after this long, as Consul holds it
+    // while nothing changes: a fixed answer with a fixed index then costs no request storm.
+    std::chrono::milliseconds hold{0};
   };
 
   explicit FaultProxy(std::string upstream);  // "http://127.0.0.1:8500"

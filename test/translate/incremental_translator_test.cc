@@ -50,6 +50,8 @@ void ExpectSameAsFresh(const Translation& inc, const model::World& world) {
       EXPECT_EQ(Bytes(ig.virtual_hosts[i].message), Bytes(g.virtual_hosts[i].message));
     }
     EXPECT_EQ(ig.clusters, g.clusters);
+    ASSERT_EQ(ig.cluster_variants.size(), g.cluster_variants.size()) << gname;
+    for (const auto& [c, m] : g.cluster_variants) EXPECT_EQ(Bytes(ig.cluster_variants.at(c)), Bytes(m)) << gname << " " << c;
   }
   ASSERT_EQ(inc.mesh.listeners.size(), fresh.mesh.listeners.size());
   for (size_t i = 0; i < fresh.mesh.routes.size(); ++i) {

@@ -897,6 +897,102 @@ bool DecodeVhdsMeta(Reader& r, const json& e, model::VhdsMode* out) {
   return true;
 }
 
+// PassiveHealthCheck {Interval, MaxFailures, EnforcingConsecutive5xx, MaxEjectionPercent,
+// BaseEjectionTime} inside `obj` at `path`. Go encodes an unset Interval, MaxFailures or
+// BaseEjectionTime as 0 (or leaves it out): those are unset here, and Envoy's defaults apply.
+bool DecodePassiveHealthCheck(Reader& r, const json& obj, const std::string& path,
+                              std::optional<PassiveHealthCheck>* out) {
+  const json* v = Field(obj, "PassiveHealthCheck");
+  if (!v) return true;
+  const std::string p = Join(path, "PassiveHealthCheck");
+  if (!r.Object(*v, p)) return false;
+  PassiveHealthCheck c;
+  for (auto [key, d] : {std::pair{"Interval", &c.interval}, std::pair{"BaseEjectionTime", &c.base_ejection_time}}) {
+    if (!r.Duration(*v, key, p, d)) return false;  // refuses negative durations
+    if (*d && d->value().count() == 0) d->reset();
+  }
+  struct Count {
+    const char* key;
+    std::optional<uint32_t>* out;
+    bool percent;
+  };
+  for (const Count& n : {Count{"MaxFailures", &c.max_failures, false},
+                         Count{"EnforcingConsecutive5xx", &c.enforcing_consecutive_5xx, true},
+                         Count{"MaxEjectionPercent", &c.max_ejection_percent, true}}) {
+    if (!Field(*v, n.key)) continue;
+    uint32_t x = 0;
+    if (!r.Uint(*v, n.key, p, &x)) return false;
+    if (n.percent && x > 100) return r.Fail(Join(p, n.key), "expected a percentage from 0 to 100");
+    *n.out = x;
+  }
+  if (c.max_failures == 0u) c.max_failures.reset();
+  *out = c;
+  return true;
+}
+
+// MaxConnections, MaxPendingRequests, MaxConcurrentRequests inside `obj` at `path`.
+// `zero_is_unset`: the ingress-gateway fields are plain integers in Consul, where 0 means "not
+// set" (Envoy's default); UpstreamConfig Limits are pointers, where 0 is a limit of 0.
+bool DecodeLimits(Reader& r, const json& obj, const std::string& path, bool zero_is_unset, UpstreamSettings* out) {
+  for (auto [key, o] : {std::pair{"MaxConnections", &out->max_connections},
+                        std::pair{"MaxPendingRequests", &out->max_pending_requests},
+                        std::pair{"MaxConcurrentRequests", &out->max_concurrent_requests}}) {
+    if (!Field(obj, key)) continue;
+    uint32_t x = 0;
+    if (!r.Uint(obj, key, path, &x)) return false;
+    if (x == 0 && zero_is_unset) continue;
+    *o = x;
+  }
+  return true;
+}
+
+// One UpstreamConfig element (Defaults, or one of Overrides) at `path`.
+bool DecodeUpstreamConfig(Reader& r, const json& obj, const std::string& path, UpstreamSettings* out) {
+  if (!r.Object(obj, path)) return false;
+  out->origin = r.where + " " + path;
+  if (const json* limits = Field(obj, "Limits")) {
+    const std::string lp = Join(path, "Limits");
+    if (!r.Object(*limits, lp) || !DecodeLimits(r, *limits, lp, /*zero_is_unset=*/false, out)) return false;
+  }
+  if (!DecodePassiveHealthCheck(r, obj, path, &out->passive_health_check)) return false;
+  uint32_t ms = 0;
+  if (!r.Uint(obj, "ConnectTimeoutMs", path, &ms)) return false;
+  if (ms > 0) out->connect_timeout = std::chrono::milliseconds(ms);
+  return true;
+}
+
+bool DecodeUpstreamConfigs(Reader& r, const json& e, ServiceDefaults* out) {
+  const json* uc = Field(e, "UpstreamConfig");
+  if (!uc) return true;
+  if (!r.Object(*uc, "UpstreamConfig")) return false;
+  if (const json* d = Field(*uc, "Defaults")) {
+    if (!DecodeUpstreamConfig(r, *d, "UpstreamConfig.Defaults", &out->upstream_defaults)) return false;
+  }
+  const json* os = Field(*uc, "Overrides");
+  if (!os) return true;
+  if (!r.Array(*os, "UpstreamConfig.Overrides")) return false;
+  for (size_t i = 0; i < os->size(); ++i) {
+    const std::string op = Index("UpstreamConfig.Overrides", i);
+    const json& o = (*os)[i];
+    UpstreamSettings settings;
+    std::string name, peer, ns, partition;
+    if (!r.Object(o, op) || !r.String(o, "Name", op, &name) || !r.String(o, "Peer", op, &peer) ||
+        !r.String(o, "Namespace", op, &ns) || !r.String(o, "Partition", op, &partition))
+      return false;
+    if (name.empty()) return r.Fail(Join(op, "Name"), "is required");
+    if (!peer.empty())
+      return r.Fail(Join(op, "Peer"), "'" + peer + "': upstreams of a cluster peer are not supported by tern");
+    if (!ns.empty() && ns != "default")
+      return r.Fail(Join(op, "Namespace"), "'" + ns + "': tern reads the default namespace only");
+    if (!partition.empty() && partition != "default")
+      return r.Fail(Join(op, "Partition"), "'" + partition + "': tern reads the default partition only");
+    if (!DecodeUpstreamConfig(r, o, op, &settings)) return false;
+    if (!out->upstream_overrides.emplace(name, std::move(settings)).second)
+      return r.Fail(Join(op, "Name"), "'" + name + "' is overridden twice");
+  }
+  return true;
+}
+
 absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& text, const std::string& endpoint,
                                                                   std::vector<model::Problem>* problems) {
   return DecodeEntries<IngressGateway>(
@@ -912,6 +1008,12 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
         if (!DecodeVhdsMeta(r, e, &out->vhds)) return false;
         if (const json* tls = Field(e, "TLS")) {
           if (!r.Object(*tls, "TLS") || !r.Bool(*tls, "Enabled", "TLS", &out->tls_enabled)) return false;
+        }
+        if (const json* d = Field(e, "Defaults")) {
+          out->defaults.origin = r.where + " Defaults";
+          if (!r.Object(*d, "Defaults") || !DecodeLimits(r, *d, "Defaults", /*zero_is_unset=*/true, &out->defaults) ||
+              !DecodePassiveHealthCheck(r, *d, "Defaults", &out->defaults.passive_health_check))
+            return false;
         }
         const json* ls = Field(e, "Listeners");
         if (!ls) return true;
@@ -936,8 +1038,11 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
               if (!r.Object((*ss)[s], svp) || !r.String((*ss)[s], "Name", svp, &svc.name) ||
                   !r.Strings((*ss)[s], "Hosts", svp, &svc.hosts) ||
                   !r.Headers((*ss)[s], "RequestHeaders", svp, &svc.request_headers) ||
-                  !r.Headers((*ss)[s], "ResponseHeaders", svp, &svc.response_headers))
+                  !r.Headers((*ss)[s], "ResponseHeaders", svp, &svc.response_headers) ||
+                  !DecodeLimits(r, (*ss)[s], svp, /*zero_is_unset=*/true, &svc.limits) ||
+                  !DecodePassiveHealthCheck(r, (*ss)[s], svp, &svc.limits.passive_health_check))
                 return false;
+              svc.limits.origin = r.where + " " + svp;
               if (svc.name.empty()) return r.Fail(Join(svp, "Name"), "is required");
               std::string svc_ns, svc_partition;
               if (!r.String((*ss)[s], "Namespace", svp, &svc_ns) || !r.String((*ss)[s], "Partition", svp, &svc_partition))
@@ -967,7 +1072,7 @@ absl::StatusOr<std::vector<ServiceDefaults>> DecodeServiceDefaults(const std::st
       "service-defaults", text, endpoint, problems, [](Reader& r, const json& e, ServiceDefaults* out) {
         if (!r.Object(e, "") || !r.String(e, "Name", "", &out->name) || !r.String(e, "Protocol", "", &out->protocol))
           return false;
-        return true;
+        return DecodeUpstreamConfigs(r, e, out);
       });
 }
 

@@ -121,6 +121,32 @@ struct DiscoveryChain {
 // target and failover targets are in Targets.
 absl::StatusOr<DiscoveryChain> DecodeDiscoveryChain(const std::string& json, const std::string& endpoint);
 
+// Consul's limits on a proxy's traffic to one upstream (docs/consul.md "Circuit breakers and
+// passive health checks"): the ingress-gateway entry's Defaults and per-service fields, and the
+// Limits / PassiveHealthCheck / ConnectTimeoutMs of a service-defaults UpstreamConfig. Unset
+// fields are absent here; which zero values count as unset is the decoder's business.
+struct PassiveHealthCheck {
+  std::optional<std::chrono::milliseconds> interval;        // Interval (Go duration)
+  std::optional<uint32_t> max_failures;                     // MaxFailures
+  std::optional<uint32_t> enforcing_consecutive_5xx;        // EnforcingConsecutive5xx (percent)
+  std::optional<uint32_t> max_ejection_percent;             // MaxEjectionPercent
+  std::optional<std::chrono::milliseconds> base_ejection_time;  // BaseEjectionTime (Go duration)
+  bool operator==(const PassiveHealthCheck&) const = default;
+};
+struct UpstreamSettings {
+  std::optional<uint32_t> max_connections;          // MaxConnections
+  std::optional<uint32_t> max_pending_requests;     // MaxPendingRequests
+  std::optional<uint32_t> max_concurrent_requests;  // MaxConcurrentRequests
+  std::optional<PassiveHealthCheck> passive_health_check;
+  std::optional<std::chrono::milliseconds> connect_timeout;  // UpstreamConfig ConnectTimeoutMs only
+  std::string origin;  // "ingress-gateway/edge Defaults", "service-defaults/edge UpstreamConfig.Overrides[0]"
+  bool empty() const {
+    return !max_connections && !max_pending_requests && !max_concurrent_requests && !passive_health_check &&
+           !connect_timeout;
+  }
+  bool operator==(const UpstreamSettings&) const = default;
+};
+
 // /v1/config/:kind lists. Each decoder returns the entries that decoded; an entry that did not
 // adds a Problem whose origin is "<kind>/<name>" (so it affects only its own service) and is left
 // out. A document that is not a list at all is an error.
@@ -129,6 +155,7 @@ struct IngressService {
   std::vector<std::string> hosts;
   model::HeaderRules request_headers;   // Consul 1.9+
   model::HeaderRules response_headers;
+  UpstreamSettings limits;  // Consul 1.11+: MaxConnections, ..., PassiveHealthCheck of the service
   bool operator==(const IngressService&) const = default;
 };
 struct IngressListener {
@@ -154,6 +181,7 @@ struct IngressGateway {
   // Meta "tern.vhds" = auto | inline | on_demand (docs/consul.md).
   model::VhdsMode vhds = model::VhdsMode::kAuto;
   bool tls_enabled = false;  // TLS.Enabled: every listener terminates TLS with the Connect CA's leaf
+  UpstreamSettings defaults;  // Consul 1.11+: Defaults (every exposed service)
   bool operator==(const IngressGateway&) const = default;
 };
 absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::string& json,
@@ -163,6 +191,10 @@ absl::StatusOr<std::vector<IngressGateway>> DecodeIngressGateways(const std::str
 struct ServiceDefaults {
   std::string name;
   std::string protocol;  // "" = Consul's default (tcp)
+  // UpstreamConfig (Consul 1.10+): this service as a caller, for its traffic to its upstreams.
+  // tern reads it only for ingress gateways (the entry named like the gateway).
+  UpstreamSettings upstream_defaults;                         // UpstreamConfig.Defaults
+  std::map<std::string, UpstreamSettings> upstream_overrides;  // UpstreamConfig.Overrides, by Name
   bool operator==(const ServiceDefaults&) const = default;
 };
 absl::StatusOr<std::vector<ServiceDefaults>> DecodeServiceDefaults(const std::string& json,

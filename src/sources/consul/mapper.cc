@@ -3,6 +3,8 @@
 #include <cmath>
 #include <set>
 
+#include "sources/consul/limits.h"
+
 namespace tern::sources::consul {
 namespace {
 
@@ -383,6 +385,7 @@ model::World BuildWorld(const ConsulView& view, std::vector<model::Problem>* pro
     }
     world.gateways[g.name] = std::move(g);
   }
+  ApplyIngressLimits(view.ingress, view.defaults, &world, problems);  // limits.h
   for (auto& g : fabio.gateways) {
     if (world.gateways.count(g.name)) {
       problems->push_back({g.origin, "an ingress-gateway entry has the same name; the Fabio routes are not added to it"});

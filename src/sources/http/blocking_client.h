@@ -43,6 +43,10 @@ struct ClientOptions {
   std::string token;                              // sent as `token_header`; never logged
   std::string token_header = "X-Consul-Token";
   std::string index_header = "X-Consul-Index";
+  // A 2xx answer carrying this header with the value "false" was served by a server that knows of
+  // no cluster leader (a stale read): it is used, counted and logged (once per watch until the
+  // leader is known again). "" = not looked at.
+  std::string known_leader_header = "X-Consul-KnownLeader";
   std::string datacenter;   // dc= on every request that does not carry its own
   std::string consistency;  // "" / "default", "stale" or "consistent"
   // TLS to the server (https:// addresses).
@@ -54,6 +58,10 @@ struct ClientOptions {
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds connect_timeout{2000};
+  // Once the headers of an answer are in, its body must keep coming: no byte for this long aborts
+  // the request as a failure (a server or proxy that stalls after the headers would otherwise
+  // hold a blocking watch for the whole wait + margin, ~69 s). A body that trickles is not cut.
+  std::chrono::milliseconds body_idle_timeout{5000};
   // A server that answers without an index cannot block: such watches poll at this period.
   std::chrono::milliseconds poll_without_index{1000};
   // On-demand watches (Watch(..., on_demand=true)) read at most this many paths at once.
@@ -65,6 +73,7 @@ struct Response {
   long status = 0;          // HTTP status, 0 when no answer
   std::string body;
   uint64_t index = 0;       // from index_header (after the reset rules), 0 if absent
+  bool known_leader = true; // false when known_leader_header said "false" (the answer may be stale)
   std::string error;        // when !ok: what went wrong (never contains the token)
 };
 
@@ -126,6 +135,8 @@ class BlockingClient {
   Response Get(const std::string& path) const;
 
   uint64_t total_requests() const { return total_requests_.load(); }
+  // 2xx answers that said the server knows of no leader (see known_leader_header).
+  uint64_t leaderless_answers() const { return leaderless_answers_.load(); }
   uint64_t requests(WatchId id) const;  // 0 for an unknown (or removed) watch
   size_t watch_count() const;
   const ClientOptions& options() const { return options_; }
@@ -146,6 +157,7 @@ class BlockingClient {
   const ClientOptions options_;
   void* multi_ = nullptr;  // CURLM*
   mutable std::atomic<uint64_t> total_requests_{0};
+  std::atomic<uint64_t> leaderless_answers_{0};
 
   mutable absl::Mutex mu_;
   std::map<WatchId, std::shared_ptr<WatchState>> watches_ ABSL_GUARDED_BY(mu_);

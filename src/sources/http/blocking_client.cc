@@ -537,7 +537,7 @@ void BlockingClient::Run() {
     }
     // An answer whose headers came but whose body stopped: a failure now, not after the whole
     // wait. (Checked at least once a second: the poll below never sleeps longer.)
-    {
+    if (options_.body_idle_timeout.count() > 0) {
       const auto now = Clock::now();
       absl::MutexLock lock(&mu_);
       for (auto& [easy, w] : in_flight_) {

@@ -17,7 +17,11 @@
 // failure (connection refused, timeout, non-2xx) the callback hears about it and the next request
 // waits a jittered exponential backoff (backoff_min doubling up to backoff_max, reset by a
 // success), so a down server is never polled in a busy loop. Requests are counted per watch and in
-// total so that this can be checked from outside.
+// total so that this can be checked from outside. An answer whose body stops coming after its
+// headers (body_idle_timeout) is a failure too. A 2xx answer flagged as served without a known
+// leader (X-Consul-KnownLeader: false) is delivered as usual, counted and logged once per watch.
+// Error texts name the request without index and wait, so a steady failure reads the same on
+// every retry. (Each of these is exercised against a real Consul: consul_faults_test.)
 //
 // Watches can be added and removed from any thread, including from inside a callback. Callbacks
 // run on the client's thread, one at a time; after every batch of callbacks the batch hook runs
@@ -61,6 +65,8 @@ struct ClientOptions {
   // Once the headers of an answer are in, its body must keep coming: no byte for this long aborts
   // the request as a failure (a server or proxy that stalls after the headers would otherwise
   // hold a blocking watch for the whole wait + margin, ~69 s). A body that trickles is not cut.
+  // 0 = off (a streaming endpoint with sparse frames, e.g. an event stream, needs that or a
+  // value above its heartbeat period).
   std::chrono::milliseconds body_idle_timeout{5000};
   // A server that answers without an index cannot block: such watches poll at this period.
   std::chrono::milliseconds poll_without_index{1000};

@@ -143,7 +143,9 @@ TEST(ClockJumpTest, TheWallClockJumpingDaysForwardAndBackKeepsServingWithoutBusy
     // faked (earlier) time has already expired in the kernel's eyes and returns at once — gRPC's
     // callback-CQ "nexting_thread" then spins (strace: futex(..FUTEX_CLOCK_REALTIME, <past>) =
     // ETIMEDOUT in a loop). A real step moves both clocks together. docs/reliability.md.
-    if (offset[0] != '-') EXPECT_LT(after.cpu, 0.6) << "tern's CPU seconds in 3 s after the jump";
+    if (offset[0] != '-') {
+      EXPECT_LT(after.cpu, 0.6) << "tern's CPU seconds in 3 s after the jump";
+    }
   }
   // The jumps did reach tern: its log lines are stamped with the faked dates.
   const std::string log = (*tern)->process().Log();

@@ -21,11 +21,14 @@ struct Upstream {
   long status = 0;
   std::string body;
   std::string index;
+  std::string index_key;  // the index header's name, lower case, with its colon
 };
 
 // `stop` aborts the transfer (a blocking query may wait upstream for a minute).
-Upstream Fetch(const std::string& url, const std::atomic<bool>* stop) {
+Upstream Fetch(const std::string& url, const std::string& index_header, const std::atomic<bool>* stop) {
   Upstream out;
+  out.index_key = index_header + ":";
+  for (auto& c : out.index_key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   CURL* easy = curl_easy_init();
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, +[](void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -42,7 +45,7 @@ Upstream Fetch(const std::string& url, const std::atomic<bool>* stop) {
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &out);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
     std::string line(d, s * n);
-    const std::string key = "x-consul-index:";
+    const std::string key = static_cast<Upstream*>(u)->index_key;
     std::string lower = line;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower.rfind(key, 0) == 0) {
@@ -84,7 +87,8 @@ bool SendAll(int fd, const std::string& data) {
 }
 }  // namespace
 
-FaultProxy::FaultProxy(std::string upstream) : upstream_(std::move(upstream)) {
+FaultProxy::FaultProxy(std::string upstream, std::string index_header)
+    : upstream_(std::move(upstream)), index_header_(std::move(index_header)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -200,7 +204,7 @@ void FaultProxy::Serve(int fd) {
     if (!before || before->forward) {
       std::string upstream_target = target;
       if (before && before->index_offset > 0) upstream_target = ShiftIndex(target, before->index_offset);
-      answer = Fetch(upstream_ + upstream_target, &stop_);
+      answer = Fetch(upstream_ + upstream_target, index_header_, &stop_);
       if (!answer.index.empty()) {
         std::lock_guard<std::mutex> l(mu_);
         upstream_index_[path] = std::strtoull(answer.index.c_str(), nullptr, 10);
@@ -223,7 +227,7 @@ void FaultProxy::Serve(int fd) {
     }
     std::string head_out = "HTTP/1.1 " + std::to_string(answer.status) + (answer.status == 200 ? " OK" : " Error") +
                            "\r\nContent-Type: application/json\r\n" + extra_headers;
-    if (!answer.index.empty()) head_out += "X-Consul-Index: " + answer.index + "\r\n";
+    if (!answer.index.empty()) head_out += index_header_ + ": " + answer.index + "\r\n";
     head_out += "Content-Length: " + std::to_string(answer.body.size()) + "\r\n\r\n";
     if (fault && fault->stall_after_headers) {
       // Headers, then nothing until the client gives up (or the proxy stops).

@@ -35,7 +35,8 @@ class FaultProxy {
     int trickle_gap_ms = 0;             // ... this far apart
   };
 
-  explicit FaultProxy(std::string upstream);  // "http://127.0.0.1:8500"
+  // "http://127.0.0.1:8500"; `index_header` is the upstream's change index (Nomad: X-Nomad-Index).
+  explicit FaultProxy(std::string upstream, std::string index_header = "X-Consul-Index");
   ~FaultProxy();
   FaultProxy(const FaultProxy&) = delete;
   FaultProxy& operator=(const FaultProxy&) = delete;
@@ -58,6 +59,7 @@ class FaultProxy {
   int listen_fd_ = -1;
   int port_ = 0;
   std::string upstream_;
+  std::string index_header_;
   std::atomic<bool> stop_{false};
   std::thread acceptor_;
   mutable std::mutex mu_;

@@ -10,9 +10,11 @@
 // at their idle rate, and tern's CPU stays at its idle level.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -162,6 +164,83 @@ TEST(ClockJumpTest, TheWallClockJumpingDaysForwardAndBackKeepsServingWithoutBusy
   RecordProperty("leaf_refetches", static_cast<int>(refetches));
   EXPECT_LE(refetches, 2u) << "Connect leaf refetches over the whole run";
   EXPECT_TRUE((*tern)->process().Running());
+}
+
+// Bytes `pid` has read (rchar of /proc/PID/io).
+long BytesRead(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  long value = -1;
+  while (in >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return -1;
+}
+
+// The file source after the wall clock is stepped back a day: services.yaml was written before
+// the step, so its mtime is a day "in the future". It used to count as just written (the racy
+// window: a file modified less than 2 s ago is re-read on every poll), and was re-read every
+// 200 ms until the clock caught up. Here libfaketime leaves stat() alone (NO_FAKE_STAT=1): the
+// mtime is the kernel's, as after a real step.
+TEST(ClockJumpTest, FilesWrittenBeforeTheWallClockSteppedBackAreNotReReadOnEveryPoll) {
+  if (access(kLibFaketime, R_OK) != 0) GTEST_SKIP() << kLibFaketime << " missing: apt-get install faketime";
+  testing::TempDir dir;
+  auto services = [&](int web_endpoints) {
+    std::string y = "services:\n";
+    for (int i = 0; i < 600; ++i) {
+      y += "  - name: " + (i == 0 ? std::string("web") : "svc-" + std::to_string(i)) + "\n    endpoints:\n";
+      const int n = i == 0 ? web_endpoints : 8;
+      for (int p = 0; p < n; ++p) y += "      - { address: 10.0." + std::to_string(i % 250) + ".1, port: " + std::to_string(8000 + p) + " }\n";
+    }
+    const std::string tmp = dir.File("services.yaml.tmp");
+    std::ofstream(tmp) << y;
+    ASSERT_EQ(std::rename(tmp.c_str(), dir.File("services.yaml").c_str()), 0);
+  };
+  services(1);
+  const std::string rc = dir.File("faketime.rc");
+  std::ofstream(rc) << "+0\n";
+  auto tern = testing::TernServer::Start({.dir = dir.path(),
+                                          .files = {"services.yaml"},
+                                          .env = {{"LD_PRELOAD", kLibFaketime},
+                                                  {"FAKETIME_TIMESTAMP_FILE", rc},
+                                                  // Re-read once a second, not on every call: the
+                                                  // bytes tern reads are measured below.
+                                                  {"FAKETIME_CACHE_DURATION", "1"},
+                                                  {"FAKETIME_DONT_FAKE_MONOTONIC", "1"},
+                                                  {"NO_FAKE_STAT", "1"}}});
+  ASSERT_TRUE(tern.ok()) << tern.status();
+  const pid_t pid = (*tern)->process().pid();
+  RawXdsClient eds((*tern)->xds_address(), kAds);
+  ASSERT_TRUE(eds.Send(RawXdsClient::Request(kEndpoint, {"web"})));
+  auto first = eds.Next(seconds(10));
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(Endpoints(*first), 1);
+  ASSERT_TRUE(eds.Send(RawXdsClient::Request(kEndpoint, {"web"}, first->version_info(), first->nonce())));
+  struct stat sb;
+  ASSERT_EQ(::stat(dir.File("services.yaml").c_str(), &sb), 0);
+  const long file_bytes = static_cast<long>(sb.st_size);
+  ASSERT_GT(file_bytes, 200000);
+  std::this_thread::sleep_for(milliseconds(2500));  // out of the racy window
+
+  auto read_during = [&](std::chrono::milliseconds window) {
+    const long r0 = BytesRead(pid);
+    std::this_thread::sleep_for(window);
+    return BytesRead(pid) - r0;
+  };
+  const long idle = read_during(seconds(2));
+  std::ofstream(rc, std::ios::trunc) << "-1d\n";
+  std::this_thread::sleep_for(milliseconds(1500));  // FAKETIME_CACHE_DURATION
+  const long stepped_back = read_during(seconds(2));
+  RecordProperty("bytes_read_2s_idle", static_cast<int>(idle));
+  RecordProperty("bytes_read_2s_after_step_back", static_cast<int>(stepped_back));
+  // Ten polls in 2 s: re-reading would be ~10 × the file.
+  EXPECT_LT(stepped_back, file_bytes) << "services.yaml (" << file_bytes << " bytes) is re-read after the step (idle: "
+                                      << idle << " bytes in 2 s)";
+  // A write after the step is still seen (its mtime is now, not the old one).
+  services(2);
+  auto pushed = eds.Next(seconds(5));
+  ASSERT_TRUE(pushed.has_value()) << "a file written after the step was not read\n" << (*tern)->process().LogTail();
+  EXPECT_EQ(Endpoints(*pushed), 2);
 }
 
 }  // namespace

@@ -160,6 +160,24 @@ def main():
         rows.append((sc, "load generator CPU, s", fmt(get(t, "loadgen", "cpu_s"), digits=2),
                      fmt(get(b, "loadgen", "cpu_s"), digits=2), "", "", ""))
 
+    t = load(os.path.join(a.out, "restart-storm", "tern.json"))
+    if t and t.get("restart"):
+        r = t["restart"]
+        n = t["streams"]
+        sc = (f"restart storm: tern killed and restarted with {n:,} SotW streams "
+              f"({t.get('clusters_per_stream', 0):,} clusters each) reconnecting at once")
+        first = get(t, "initial_sync", "seconds")
+        again = r.get("kill_to_all_synced_s") if r.get("all_synced") else "incomplete"
+        rows.append((sc, "time to sync all streams: initial / after the restart (from the kill), s",
+                     f"{fmt(first, digits=2)} / {fmt(again, digits=2)}", "", ratio(again, first), "", ""))
+        rows.append((sc, "restarted tern ready (from the kill) / all streams in sync (from ready), s",
+                     f"{fmt(r.get('kill_to_ready_s'), digits=2)} / {fmt(r.get('ready_to_all_synced_s'), digits=2)}",
+                     "", "", "", ""))
+        old, new = r.get("old_server_peak_rss_kib"), r.get("new_server_peak_rss_kib")
+        rows.append((sc, "tern peak RSS (VmHWM): first start + initial sync / restart + storm, MB",
+                     f"{fmt(old / 1024 if old else None)} / {fmt(new / 1024 if new else None)}", "",
+                     ratio(new, old), "", ""))
+
     micro = load(os.path.join(a.out, "micro.json"))
     mrows = []
     if micro:

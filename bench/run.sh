@@ -25,9 +25,15 @@ ONLY="${BENCH_ONLY:-}"                    # e.g. "flip-consul-sotw sync": run on
 
 want() { [[ -z "$ONLY" || " $ONLY " == *" $1 "* ]]; }
 
-for bin in tern tern-loadgen tern-bare-xds tern-worldgen tern-micro-bench tern-vhds-bench; do
-  [[ -x "$BUILD/$bin" ]] || { echo "bench: $BUILD/$bin is missing (make build)" >&2; exit 1; }
-done
+needs() {
+  local bin
+  for bin in "$@"; do
+    [[ -x "$BUILD/$bin" ]] || { echo "bench: $BUILD/$bin is missing (make build)" >&2; exit 1; }
+  done
+}
+needs tern tern-loadgen tern-worldgen
+# The restart storm alone needs no baseline server and no microbenchmarks.
+[[ "$ONLY" == "restart-storm" ]] || needs tern-bare-xds tern-micro-bench tern-vhds-bench
 
 PIDS=()
 cleanup() {
@@ -66,6 +72,7 @@ log: { level: ${BENCH_TERN_LOG:-warn} }
 YAML
   "$BUILD/tern" serve --config "$dir/tern.yaml" > "$dir/tern.log" 2>&1 &
   TERN_PID=$!
+  TERN_ADMIN="$admin"
   PIDS+=("$TERN_PID")
   for _ in $(seq 1 600); do
     if curl -sf "http://127.0.0.1:$admin/readyz" > /dev/null 2>&1; then return 0; fi
@@ -247,6 +254,54 @@ PY
   stop_pid "$CONSUL_PID"
 }
 
+# restart_storm NAME STREAMS CLUSTERS: STREAMS SotW proxies (10 gateways, CLUSTERS clusters each) in
+# sync with tern (file source); then tern is killed (SIGKILL) and started again on the same ports
+# and files, and every proxy reconnects at once (tern-loadgen --restart-cmd: fresh streams, no
+# versions held, gRPC reconnect backoff 500 ms..5 s). Reports the time until all are in sync again
+# and the new tern's peak RSS, next to the first tern's initial sync and peak RSS.
+restart_storm() {
+  local name="$1" streams="$2" clusters="$3"
+  local dir="$OUT/$name"
+  mkdir -p "$dir"
+  echo "== $name: $streams SotW streams x $clusters clusters; tern killed and restarted, all reconnecting at once"
+  "$BUILD/tern-worldgen" --out "$dir" --services 1000 --instances 10 --gateways 10 \
+    --exposed "$clusters" --stride 0 --flips 0 > /dev/null
+  start_tern "$dir"
+  sleep 4
+  # Run by the load generator once its streams are in sync: kill tern, start it again on the same
+  # tern.yaml (same ports), wait for /readyz, print the new PID (stopped by PID below).
+  cat > "$dir/restart.sh" <<SH
+#!/usr/bin/env bash
+kill -KILL $TERN_PID
+sleep 0.05
+for attempt in 1 2 3 4 5; do
+  "$BUILD/tern" serve --config "$dir/tern.yaml" >> "$dir/tern-restarted.log" 2>&1 &
+  pid=\$!
+  echo \$pid > "$dir/restarted.pid"
+  for _ in \$(seq 1 600); do
+    if curl -sf "http://127.0.0.1:$TERN_ADMIN/readyz" > /dev/null 2>&1; then echo \$pid; exit 0; fi
+    [[ "\$(awk '{print \$3}' /proc/\$pid/stat 2>/dev/null)" =~ ^[RSD]\$ ]] || break  # exited (or a zombie)
+    sleep 0.02
+  done
+  sleep 0.2   # the port was not free yet: try again
+done
+exit 1
+SH
+  set +e
+  "$BUILD/tern-loadgen" --target "127.0.0.1:$TERN_PORT" --streams "$streams" --gateways 10 --idle-ms "$IDLE_MS" \
+    --server-pid "$TERN_PID" --changes 0 --sync-timeout-s 300 --restart-cmd "bash $dir/restart.sh" \
+    --json "$dir/tern.json" > /dev/null 2> "$dir/loadgen-tern.log"
+  set -e
+  stop_pid "$TERN_PID"   # reaps the killed one
+  if [[ -f "$dir/restarted.pid" ]]; then
+    local pid
+    pid="$(cat "$dir/restarted.pid")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" =~ ^[RSD]$ ]] || break; sleep 0.1; done
+  fi
+  tail -2 "$dir/loadgen-tern.log"
+}
+
 START=$(date +%s)
 # 1. One instance health flip, N SotW streams subscribed to that cluster (and memory per idle stream).
 want flip-sotw && scenario flip-sotw 1000 10 10 100 "$STREAMS" "$CHANGES"
@@ -266,6 +321,8 @@ if want vhds; then
 fi
 # 3. Initial sync, N streams x C clusters each.
 want sync && scenario sync 1000 10 10 "$SYNC_CLUSTERS" "$SYNC_STREAMS" 0
+# 3b. Restart storm: 5,000 SotW proxies reconnecting at once to a restarted tern.
+want restart-storm && restart_storm restart-storm "${BENCH_RESTART_STREAMS:-5000}" "${BENCH_RESTART_CLUSTERS:-100}"
 # 4. Microbenchmarks (translate, build, rebuild after one change, YAML decode).
 if [[ "$SKIP_MICRO" != 1 ]] && want micro; then
   echo "== micro"

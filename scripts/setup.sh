@@ -14,6 +14,7 @@ DEB_PACKAGES=(
   chromium    # the status page browser test
   prometheus  # promtool and the server, for the metrics and alerting-rule tests
   clang-14 libclang-rt-14-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
+  faketime    # libfaketime: the clock-jump test (test/integration/clock_jump_test.cc)
 )
 
 missing=()

@@ -8,10 +8,19 @@
 //                [--inject-http HOST:PORT/PATH --inject-files A,B,...]
 //                                               (HTTP PUT of A, B, ... to PATH: a Consul write)
 //                [--record FILE] [--json FILE] [--quiet-ms M] [--idle-ms M]
+//                [--restart-cmd CMD]   (after the sync and the changes: the restart storm, below)
 //
 // Each stream is one proxy: node.id "loadgen-<i>", node.cluster GatewayName(i % G). It opens
 // wildcard CDS and LDS, then subscribes EDS to every cluster it was given and RDS to every
 // route configuration its listeners' HttpConnectionManagers name, and ACKs every response.
+//
+// --restart-cmd CMD: once every stream is in sync (and after the changes, if any), runs CMD with
+// /bin/sh, which is to kill the server and start it again on the same address, and print the new
+// server's PID as its last line once it is ready. Every stream whose call ends from then on is
+// re-opened (as a proxy does, waiting for the channel to be ready: gRPC's reconnect backoff, here
+// 500 ms to 5 s) as a fresh stream that holds no version (the worst case: everything is sent again), and
+// the report gets "restart": time from the kill to the new server's readiness and to every stream
+// in sync again, and the peak RSS (VmHWM) of the new server next to the old one's.
 //
 // Threads: one gRPC completion queue drained by one thread owns every stream's state (under
 // `mu`, which the main thread takes only to read results); the main thread drives the phases.
@@ -85,6 +94,7 @@ struct Options {
   int idle_ms = 1000;
   int sync_timeout_s = 120;
   int change_timeout_s = 20;
+  std::string restart_cmd;
 };
 
 // Per-type protocol state of one stream.
@@ -106,7 +116,8 @@ enum Op : uintptr_t { kStart = 0, kRead = 1, kWrite = 2, kFinish = 3 };
 struct Stream {
   int index = 0;
   std::string node_id, node_cluster;
-  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientContext> ctx = std::make_unique<grpc::ClientContext>();
+  bool reopened = false;  // opened again after the server's restart
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
   grpc::ByteBuffer read_buf;
   grpc::ByteBuffer write_buf;
@@ -147,6 +158,7 @@ class LoadGen {
   void CheckSynced(Stream* s, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::set<std::string> RouteNames(const std::vector<std::string_view>& listeners);
   bool Inject(int k, int64_t* t0);
+  void Reopen(Stream* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Options o_;
   grpc::CompletionQueue cq_;
@@ -162,11 +174,15 @@ class LoadGen {
   uint64_t total_responses_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t phase_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Recorded> records_ ABSL_GUARDED_BY(mu_);
+  bool reopen_ ABSL_GUARDED_BY(mu_) = false;   // streams that end are opened again (restart storm)
+  std::vector<std::unique_ptr<Stream>> retired_ ABSL_GUARDED_BY(mu_);  // ended; late tags may still name them
+  int nch_ = 1;
 };
 
 struct ProcStat {
   double cpu_s = -1;
   long rss_kib = -1;
+  long hwm_kib = -1;  // peak RSS
 };
 
 ProcStat ReadProc(int pid) {
@@ -188,6 +204,7 @@ ProcStat ReadProc(int pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0) out.rss_kib = std::atol(line.c_str() + 6);
+    if (line.rfind("VmHWM:", 0) == 0) out.hwm_kib = std::atol(line.c_str() + 6);
   }
   return out;
 }
@@ -444,6 +461,10 @@ void LoadGen::HandleEvent(Stream* s, Op op, bool ok) {
       }
       return;
     case kFinish:
+      if (reopen_) {
+        Reopen(s);
+        return;
+      }
       s->done = true;
       ++finished_;
       if (s->status.error_code() == grpc::StatusCode::UNIMPLEMENTED) ++unimplemented_;
@@ -452,6 +473,21 @@ void LoadGen::HandleEvent(Stream* s, Op op, bool ok) {
       }
       return;
   }
+}
+
+void LoadGen::Reopen(Stream* old) {
+  auto s = std::make_unique<Stream>();
+  s->index = old->index;
+  s->node_id = old->node_id;
+  s->node_cluster = old->node_cluster;
+  s->reopened = true;
+  s->ctx->set_wait_for_ready(true);
+  if (old->synced) --synced_;
+  Stream* raw = s.get();
+  retired_.push_back(std::move(streams_[old->index]));
+  streams_[old->index] = std::move(s);
+  raw->call = stubs_[raw->index % nch_]->PrepareCall(raw->ctx.get(), o_.delta ? kDeltaMethod : kSotwMethod, &cq_);
+  raw->call->StartCall(Tag(raw, kStart));
 }
 
 void LoadGen::Loop() {
@@ -567,8 +603,15 @@ int LoadGen::Run() {
   std::thread loop([this] { Loop(); });
 
   int nch = std::max(1, std::min(o_.channels, o_.streams));
+  nch_ = nch;
   for (int c = 0; c < nch; ++c) {
     grpc::ChannelArguments args;
+    if (!o_.restart_cmd.empty()) {
+      // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: it is also the connect timeout (20 s by default);
+      // at 500 ms most of 32 channels connecting at once under load failed their first attempt.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+    }
     args.SetInt("tern.loadgen.channel", c);  // distinct args: one TCP connection per channel
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(-1);
@@ -589,7 +632,7 @@ int LoadGen::Run() {
     }
     absl::MutexLock lock(&mu_);
     for (auto& s : streams_) {
-      s->call = stubs_[s->index % nch]->PrepareCall(&s->ctx, o_.delta ? kDeltaMethod : kSotwMethod, &cq_);
+      s->call = stubs_[s->index % nch]->PrepareCall(s->ctx.get(), o_.delta ? kDeltaMethod : kSotwMethod, &cq_);
       s->call->StartCall(Tag(s.get(), kStart));
     }
   }
@@ -711,6 +754,66 @@ int LoadGen::Run() {
     ++done_changes;
   }
   ProcStat after_changes = ReadProc(o_.server_pid);
+
+  // Phase 3: the restart storm.
+  if (all_synced && !o_.restart_cmd.empty()) {
+    const ProcStat old_server = ReadProc(o_.server_pid);
+    {
+      absl::MutexLock lock(&mu_);
+      reopen_ = true;
+    }
+    const int64_t t_kill = NowNs();
+    std::string out;
+    if (FILE* p = popen(o_.restart_cmd.c_str(), "r")) {
+      char buf[256];
+      while (fgets(buf, sizeof buf, p)) out = buf;  // the last line
+      pclose(p);
+    }
+    const int64_t t_ready = NowNs();
+    const int new_pid = std::atoi(out.c_str());
+    bool back = false;
+    int64_t t_back = 0;
+    std::vector<double> per_stream;
+    auto rdl = Clock::now() + std::chrono::seconds(o_.sync_timeout_s);
+    while (new_pid > 0 && Clock::now() < rdl) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      absl::MutexLock lock(&mu_);
+      int n = 0;
+      for (auto& s : streams_) n += s->reopened && s->synced ? 1 : 0;
+      if (n == o_.streams) {
+        back = true;
+        for (auto& s : streams_) {
+          t_back = std::max(t_back, s->sync_ns);
+          per_stream.push_back((s->sync_ns - t_ready) / 1e6);
+        }
+        break;
+      }
+    }
+    const ProcStat new_server = ReadProc(new_pid);
+    int reopened = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      reopen_ = false;
+      for (auto& s : streams_) reopened += s->reopened ? 1 : 0;
+    }
+    report["restart"] = {{"all_synced", back},
+                         {"streams_reopened", reopened},
+                         {"new_server_pid", new_pid},
+                         {"kill_to_ready_s", (t_ready - t_kill) / 1e9},
+                         {"ready_to_all_synced_s", back ? (t_back - t_ready) / 1e9 : -1.0},
+                         {"kill_to_all_synced_s", back ? (t_back - t_kill) / 1e9 : -1.0},
+                         {"per_stream_after_ready", ToJson(Summarize(per_stream))},
+                         {"old_server_peak_rss_kib", old_server.hwm_kib},
+                         {"new_server_peak_rss_kib", new_server.hwm_kib},
+                         {"new_server_rss_kib", new_server.rss_kib},
+                         {"new_server_cpu_s", new_server.cpu_s}};
+    std::fprintf(stderr,
+                 "restart: %d streams back in sync %s: %.3f s after the kill (new server ready after %.3f s); "
+                 "peak RSS %ld KiB (before the restart: %ld KiB)\n",
+                 o_.streams, back ? "" : "INCOMPLETE", back ? (t_back - t_kill) / 1e9 : -1.0, (t_ready - t_kill) / 1e9,
+                 new_server.hwm_kib, old_server.hwm_kib);
+    if (!back) all_synced = false;
+  }
   report["changes"] = changes;
   report["convergence"] = ToJson(Summarize(all_conv));
   report["fanout"] = ToJson(Summarize(all_fan));
@@ -733,6 +836,7 @@ int LoadGen::Run() {
       server["cpu_ms_per_change_net_of_idle"] = std::max(0.0, total_ms - idle_ms) / done_changes;
     }
   }
+  server["peak_rss_kib_after_sync"] = after_sync.hwm_kib;
   report["server"] = server;
   ProcStat self = ReadProc(getpid());
   report["loadgen"] = {{"cpu_s", self.cpu_s}, {"rss_kib", self.rss_kib}};
@@ -742,7 +846,7 @@ int LoadGen::Run() {
     if (!WriteRecording(o_.record, records_)) std::fprintf(stderr, "tern-loadgen: cannot write %s\n", o_.record.c_str());
   }
 
-  for (auto& s : streams_) s->ctx.TryCancel();
+  for (auto& s : streams_) s->ctx->TryCancel();
   // Wait for every stream to finish, then drain the queue.
   for (int i = 0; i < 500; ++i) {
     {
@@ -808,6 +912,7 @@ int main(int argc, char** argv) {
     else if (k == "--idle-ms") o.idle_ms = std::stoi(val());
     else if (k == "--sync-timeout-s") o.sync_timeout_s = std::stoi(val());
     else if (k == "--change-timeout-s") o.change_timeout_s = std::stoi(val());
+    else if (k == "--restart-cmd") o.restart_cmd = val();
     else {
       std::fprintf(stderr, "tern-loadgen: unknown flag %s\n", k.c_str());
       return 2;

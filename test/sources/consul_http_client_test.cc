@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/consul_agent.h"
+#include "support/fault_proxy.h"
 #include "support/process.h"
 
 namespace tern::sources::http {
@@ -188,6 +189,48 @@ TEST(BlockingClient, UrlCarriesIndexWaitDatacenterAndConsistencyButNoToken) {
   EXPECT_EQ(url, "http://consul:8500/v1/health/service/web?filter=x&index=42&wait=30000ms&dc=dc2&stale");
   EXPECT_EQ(url.find("s3cret"), std::string::npos);
   EXPECT_EQ(client.Url("/v1/catalog/services", 0, true), "http://consul:8500/v1/catalog/services?dc=dc2&stale");
+}
+
+// Headers, then nothing (a proxy in front of Consul that stalls): the body deadline ends the
+// request as a failure, named without index/wait; 0 turns the deadline off.
+TEST(BlockingClient, AnAnswerThatStallsAfterItsHeadersFailsAtTheBodyDeadlineUnlessItIsOff) {
+  testing::TempDir dir;
+  auto consul = testing::ConsulAgent::Start(dir.path());
+  ASSERT_TRUE(consul.ok()) << consul.status();
+  testing::FaultProxy proxy((*consul)->address());
+  proxy.SetFault("/v1/catalog/services", {.forward = true, .stall_after_headers = true});
+
+  std::mutex mu;
+  std::vector<Response> with_deadline, without;
+  BlockingClient a({.address = proxy.address(), .backoff_min = 50ms, .backoff_max = 400ms, .body_idle_timeout = 300ms});
+  BlockingClient b({.address = proxy.address(), .body_idle_timeout = 0ms});
+  a.Watch("/v1/catalog/services", [&](const Response& r) {
+    std::lock_guard l(mu);
+    with_deadline.push_back(r);
+  });
+  b.Watch("/v1/catalog/services", [&](const Response& r) {
+    std::lock_guard l(mu);
+    without.push_back(r);
+  });
+  a.Start();
+  b.Start();
+  std::this_thread::sleep_for(2500ms);
+  a.Stop();
+  {
+    std::lock_guard l(mu);
+    // Each request stalls 300 ms (checked about once a second), then backs off: a few, not a storm.
+    ASSERT_GE(with_deadline.size(), 1u);
+    EXPECT_LE(with_deadline.size(), 5u);
+    for (const auto& r : with_deadline) {
+      EXPECT_FALSE(r.ok);
+      EXPECT_NE(r.error.find("/v1/catalog/services: the answer stalled after its headers (no byte for 300 ms)"),
+                std::string::npos)
+          << r.error;
+      EXPECT_EQ(r.error.find("index="), std::string::npos) << r.error;
+    }
+    EXPECT_TRUE(without.empty()) << "no deadline: still waiting for the body (curl's own 10 s timeout)";
+  }
+  b.Stop();
 }
 
 }  // namespace

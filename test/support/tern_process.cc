@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<TernServer>> TernServer::Start(const TernServerOp
   SubprocessOptions sp;
   sp.argv = {TernBinaryPath(), "serve", "--config", t->config_path_};
   sp.log_path = options.dir + "/tern.log";
+  sp.env = options.env;
   absl::StatusOr<std::unique_ptr<Subprocess>> proc = Subprocess::Start(sp);
   if (!proc.ok()) return proc.status();
   t->process_ = std::move(*proc);

@@ -2,6 +2,7 @@
 // The real binaries an end-to-end test starts: build/tern-test-backend and `build/tern serve`,
 // each on free loopback ports, each stopped by PID when the object goes away.
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct TernServerOptions {
   std::string xds_extra;            // more YAML lines under `xds:` (indented two spaces), e.g. tls
   std::string admin_extra;          // more YAML lines under `admin:` (indented two spaces)
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(30);
+  std::map<std::string, std::string> env;  // added to tern's environment (e.g. LD_PRELOAD)
 };
 
 // `tern serve --config DIR/tern.yaml` with xds and admin on free loopback ports, started and

@@ -21,7 +21,9 @@ namespace {
 
 // File timestamps come from a coarse kernel clock, so a write landing in the same tick as the
 // previous one keeps both mtime and (often) size. A file modified this recently is re-hashed
-// on every poll until its timestamp is old enough to be trusted.
+// on every poll until its timestamp is old enough to be trusted. A timestamp further than that
+// in the future (the wall clock was stepped back after the write) is not racy: any new write
+// gets a timestamp of now, which differs from it.
 constexpr int64_t kRacyWindowNs = 2'000'000'000;
 
 // How long new content must stay the same before it is decoded (see Poll).
@@ -236,7 +238,9 @@ bool FileSource::MaybeChanged() {
     if (!exists) continue;
     const int64_t mtime = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1'000'000'000 + sb.st_mtim.tv_nsec;
     if (mtime != k.mtime_ns || static_cast<int64_t>(sb.st_size) != k.size) return true;
-    if (now - mtime < kRacyWindowNs) return true;
+    // Without the lower bound, a wall clock stepped back (by a day, say) made every file written
+    // before the step look "just written" until the clock caught up: re-read on every poll.
+    if (const int64_t age = now - mtime; age > -kRacyWindowNs && age < kRacyWindowNs) return true;
   }
   return false;
 }

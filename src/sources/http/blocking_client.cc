@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "common/utf8.h"
 
 namespace tern::sources::http {
@@ -70,19 +72,33 @@ std::string Trim(std::string s) {
 struct Transfer {
   std::string body;
   std::string index_header;  // lower-cased name to look for
+  std::string known_leader_header;
   bool have_index = false;
   uint64_t index = 0;
+  bool known_leader = true;
+  bool headers_done = false;  // the blank line after the headers arrived
+  bool stalled = false;       // aborted: the body stopped coming (body_idle_timeout)
+  Clock::time_point last_byte = Clock::now();
   curl_slist* headers = nullptr;
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<Transfer*>(user)->body.append(data, size * n);
+  auto* t = static_cast<Transfer*>(user);
+  t->body.append(data, size * n);
+  t->last_byte = Clock::now();
   return size * n;
 }
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string line(data, size * n);
+  t->last_byte = Clock::now();
+  if (line == "\r\n" || line == "\n") t->headers_done = true;
+  if (!t->known_leader_header.empty() && HeaderIs(line, t->known_leader_header)) {
+    std::string v = Trim(line.substr(t->known_leader_header.size() + 1));
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    t->known_leader = v != "false";
+  }
   if (HeaderIs(line, t->index_header)) {
     std::string v = Trim(line.substr(t->index_header.size() + 1));
     char* end = nullptr;
@@ -95,12 +111,18 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-Response Complete(CURL* easy, CURLcode code, Transfer& t, const std::string& url) {
+// `url` names the request in error texts: without index and wait, so that the same failure of a
+// watch reads the same whether it hit a blocking or a plain request (and is reported once).
+Response Complete(CURL* easy, CURLcode code, Transfer& t, const std::string& url, int64_t stall_ms = 0) {
   Response r;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
   r.body = std::move(t.body);
   r.index = t.have_index ? t.index : 0;
-  if (code != CURLE_OK) {
+  r.known_leader = t.known_leader;
+  if (t.stalled) {
+    r.error = SanitizeUtf8("GET " + url + ": the answer stalled after its headers (no byte for " +
+                           std::to_string(stall_ms) + " ms)");
+  } else if (code != CURLE_OK) {
     r.error = SanitizeUtf8(std::string("GET ") + url + ": " + curl_easy_strerror(code));
   } else if (r.status < 200 || r.status >= 300) {
     // The body of an error answer is whatever the server (or a proxy in front of it) sent: it is
@@ -138,6 +160,7 @@ struct BlockingClient::WatchState {
   bool triggered = false;   // on demand: a read is wanted
   bool urgent = false;      // ... before the non-urgent ones
   bool every_index = false;  // deliver index moves even with the same bytes
+  bool leaderless = false;   // the last answer said the server knows of no leader (logged once)
 };
 
 BlockingClient::BlockingClient(ClientOptions options) : options_(std::move(options)) {
@@ -371,6 +394,7 @@ void BlockingClient::StartRequest(WatchState& w) {
   }
   w.transfer = Transfer{};
   w.transfer.index_header = options_.index_header;
+  w.transfer.known_leader_header = options_.known_leader_header;
   // Consul adds up to wait/16 of jitter to the wait; allow for it and for the network.
   auto timeout = w.index > 0 && !w.on_demand ? options_.wait + options_.wait / 16 + std::chrono::milliseconds(5000)
                                              : std::chrono::milliseconds(10000);
@@ -401,7 +425,20 @@ void BlockingClient::Finish(void* handle, int code) {
     in_flight_.erase(it);
     if (w->on_demand) on_demand_in_flight_--;
   }
-  Response r = Complete(easy, static_cast<CURLcode>(code), w->transfer, w->url);
+  Response r = Complete(easy, static_cast<CURLcode>(code), w->transfer, Url(w->path, 0, /*blocking=*/false),
+                        options_.body_idle_timeout.count());
+  if (r.ok && !r.known_leader) {
+    leaderless_answers_++;
+    if (!w->leaderless) {
+      spdlog::warn("{}{}: answered by a server that knows of no cluster leader ({}: false); using the answer, "
+                   "which may be stale",
+                   options_.address, w->path, options_.known_leader_header);
+    }
+    w->leaderless = true;
+  } else if (r.ok && w->leaderless) {
+    spdlog::info("{}{}: the server knows its cluster leader again", options_.address, w->path);
+    w->leaderless = false;
+  }
   curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
   curl_easy_cleanup(easy);
   curl_slist_free_all(w->transfer.headers);
@@ -498,6 +535,19 @@ void BlockingClient::Run() {
     while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
       if (msg->msg == CURLMSG_DONE) done.emplace_back(msg->easy_handle, msg->data.result);
     }
+    // An answer whose headers came but whose body stopped: a failure now, not after the whole
+    // wait. (Checked at least once a second: the poll below never sleeps longer.)
+    if (options_.body_idle_timeout.count() > 0) {
+      const auto now = Clock::now();
+      absl::MutexLock lock(&mu_);
+      for (auto& [easy, w] : in_flight_) {
+        Transfer& t = w->transfer;
+        if (!t.headers_done || t.stalled || now - t.last_byte < options_.body_idle_timeout) continue;
+        if (std::any_of(done.begin(), done.end(), [&](const auto& d) { return d.first == easy; })) continue;
+        t.stalled = true;
+        done.emplace_back(static_cast<CURL*>(easy), CURLE_OPERATION_TIMEDOUT);
+      }
+    }
     for (auto& [easy, code] : done) Finish(easy, code);
     if (!done.empty()) {
       std::function<void()> hook;
@@ -518,6 +568,7 @@ Response BlockingClient::Get(const std::string& path) const {
   std::string url = Url(path, 0, /*blocking=*/false);
   Transfer t;
   t.index_header = options_.index_header;
+  t.known_leader_header = options_.known_leader_header;
   Configure(easy, url, std::chrono::milliseconds(10000));
   if (!options_.token.empty()) {
     t.headers = curl_slist_append(nullptr, (options_.token_header + ": " + options_.token).c_str());

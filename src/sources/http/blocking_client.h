@@ -17,7 +17,11 @@
 // failure (connection refused, timeout, non-2xx) the callback hears about it and the next request
 // waits a jittered exponential backoff (backoff_min doubling up to backoff_max, reset by a
 // success), so a down server is never polled in a busy loop. Requests are counted per watch and in
-// total so that this can be checked from outside.
+// total so that this can be checked from outside. An answer whose body stops coming after its
+// headers (body_idle_timeout) is a failure too. A 2xx answer flagged as served without a known
+// leader (X-Consul-KnownLeader: false) is delivered as usual, counted and logged once per watch.
+// Error texts name the request without index and wait, so a steady failure reads the same on
+// every retry. (Each of these is exercised against a real Consul: consul_faults_test.)
 //
 // Watches can be added and removed from any thread, including from inside a callback. Callbacks
 // run on the client's thread, one at a time; after every batch of callbacks the batch hook runs
@@ -43,6 +47,10 @@ struct ClientOptions {
   std::string token;                              // sent as `token_header`; never logged
   std::string token_header = "X-Consul-Token";
   std::string index_header = "X-Consul-Index";
+  // A 2xx answer carrying this header with the value "false" was served by a server that knows of
+  // no cluster leader (a stale read): it is used, counted and logged (once per watch until the
+  // leader is known again). "" = not looked at.
+  std::string known_leader_header = "X-Consul-KnownLeader";
   std::string datacenter;   // dc= on every request that does not carry its own
   std::string consistency;  // "" / "default", "stale" or "consistent"
   // TLS to the server (https:// addresses).
@@ -54,6 +62,12 @@ struct ClientOptions {
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds connect_timeout{2000};
+  // Once the headers of an answer are in, its body must keep coming: no byte for this long aborts
+  // the request as a failure (a server or proxy that stalls after the headers would otherwise
+  // hold a blocking watch for the whole wait + margin, ~69 s). A body that trickles is not cut.
+  // 0 = off (a streaming endpoint with sparse frames, e.g. an event stream, needs that or a
+  // value above its heartbeat period).
+  std::chrono::milliseconds body_idle_timeout{5000};
   // A server that answers without an index cannot block: such watches poll at this period.
   std::chrono::milliseconds poll_without_index{1000};
   // On-demand watches (Watch(..., on_demand=true)) read at most this many paths at once.
@@ -65,6 +79,7 @@ struct Response {
   long status = 0;          // HTTP status, 0 when no answer
   std::string body;
   uint64_t index = 0;       // from index_header (after the reset rules), 0 if absent
+  bool known_leader = true; // false when known_leader_header said "false" (the answer may be stale)
   std::string error;        // when !ok: what went wrong (never contains the token)
 };
 
@@ -126,6 +141,8 @@ class BlockingClient {
   Response Get(const std::string& path) const;
 
   uint64_t total_requests() const { return total_requests_.load(); }
+  // 2xx answers that said the server knows of no leader (see known_leader_header).
+  uint64_t leaderless_answers() const { return leaderless_answers_.load(); }
   uint64_t requests(WatchId id) const;  // 0 for an unknown (or removed) watch
   size_t watch_count() const;
   const ClientOptions& options() const { return options_; }
@@ -146,6 +163,7 @@ class BlockingClient {
   const ClientOptions options_;
   void* multi_ = nullptr;  // CURLM*
   mutable std::atomic<uint64_t> total_requests_{0};
+  std::atomic<uint64_t> leaderless_answers_{0};
 
   mutable absl::Mutex mu_;
   std::map<WatchId, std::shared_ptr<WatchState>> watches_ ABSL_GUARDED_BY(mu_);

@@ -97,6 +97,7 @@ TEST(RenderProductionTest, TheEdgeGatewayShowsEveryFeature) {
            "envoy.tracers.opentelemetry", "otel-collector",                       // default tracing
            "envoy.access_loggers.file", "envoy.access_loggers.stderr",            // access logs
            "envoy.access_loggers.http_grpc", "access-log-service", "runtimeFilter", "statusCodeFilter",
+           "requested_server_name",  // the listener log (connection fields) of the file access log
            "envoy.filters.http.local_ratelimit", "typedPerFilterConfig", "DRAFT_VERSION_03",  // rate limits
            "alwaysSetRequestIdInResponse", "generateRequestId",                    // request ids
            "circuitBreakers", "outlierDetection",                                  // upstream protection
@@ -113,7 +114,8 @@ TEST(RenderProductionTest, ThePartnerGatewayTracesToZipkin) {
   const std::string all = RenderRoundTrip("partner");
   for (const char* feature : {"envoy.tracers.zipkin", "/api/v2/spans", "preserveExternalRequestId",
                               "envoy.access_loggers.stdout", "requireClientCertificate",
-                              "envoy.filters.http.local_ratelimit"}) {
+                              "envoy.filters.http.local_ratelimit",
+                              "envoy.filters.network.tcp_proxy", "partner-sftp", "requested_server_name"}) {
     EXPECT_NE(all.find(feature), std::string::npos) << feature;
   }
   EXPECT_EQ(all.find("envoy.tracers.opentelemetry"), std::string::npos) << "its own tracer replaces the default";

@@ -228,6 +228,8 @@ TEST_F(ConsulFaultsTest, AnAnswerWithoutAKnownLeaderIsUsedAndLoggedOnce) {
   const std::string warning = health_ + ": answered by a server that knows of no cluster leader";
   EXPECT_EQ(Count(tern_->process().Log(), warning), 1u) << tern_->process().LogTail();
   EXPECT_EQ(DebugSources().find("cluster leader"), std::string::npos) << "not a failure";
+  EXPECT_GE(testing::ScrapeMetrics(tern_->admin_port())["tern_consul_leaderless_answers_total{source=\"consul\"}"], 2)
+      << "counted: one answer to the failed check, one to the passed one";
   proxy_->ClearFaults();
   ASSERT_TRUE(consul_->FailCheck("stale-1").ok());
   EXPECT_EQ(NextEndpoints(seconds(5)), 0);

@@ -63,6 +63,7 @@ WatchingSource::Settings SettingsOf(const ConsulSource::Options& o) {
   s.client.backoff_max = o.backoff_max;
   s.index_metric = "catalog_index";
   s.index_help = "X-Consul-Index of the last catalog answer.";
+  s.reports_leader = true;
   s.registry = o.registry;
   return s;
 }

@@ -70,6 +70,10 @@ WatchingSource::WatchingSource(std::string name, Settings settings)
   requests_ = counter("requests_total", "HTTP requests made to " + r + " (blocking queries and reads).");
   errors_ = counter("errors_total", "Failed or undecodable " + r + " answers.");
   updates_ = counter("updates_total", "Fragments handed to the core.");
+  if (settings_.reports_leader) {
+    leaderless_ = counter("leaderless_answers_total",
+                          "Answers used although the server knew of no cluster leader (X-Consul-KnownLeader: false).");
+  }
   watches_ = gauge("watches", "Blocking queries currently watched.");
   failing_ = gauge("failing_endpoints", r + " endpoints whose last answer failed.");
   index_ = gauge(settings_.index_metric, settings_.index_help);
@@ -164,6 +168,7 @@ std::string WatchingSource::MetricsText() const {
     CatchUp(requests_, client_->total_requests());
     CatchUp(errors_, gate_.errors_total);
     CatchUp(updates_, gate_.updates_total);
+    if (leaderless_) CatchUp(leaderless_, client_->leaderless_answers());
     watches_->Set(static_cast<double>(client_->watch_count()));
     failing_->Set(static_cast<double>(gate_.failing.size()));
     index_->Set(static_cast<double>(ReportedIndex()));

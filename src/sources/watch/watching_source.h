@@ -60,6 +60,9 @@ class WatchingSource : public Source, public StatusReporter, public MetricsRepor
     // Where the tern_<kind>_* series live: serve passes its registry (one exposition for all of
     // tern); none = a registry of the source's own (render, validate, tests).
     std::shared_ptr<prometheus::Registry> registry;
+    // The remote says when it answers without a cluster leader (Consul's X-Consul-KnownLeader):
+    // such answers are counted in tern_<kind>_leaderless_answers_total.
+    bool reports_leader = false;
   };
 
   WatchingSource(std::string name, Settings settings);
@@ -130,6 +133,7 @@ class WatchingSource : public Source, public StatusReporter, public MetricsRepor
   prometheus::Counter* requests_ = nullptr;
   prometheus::Counter* errors_ = nullptr;
   prometheus::Counter* updates_ = nullptr;
+  prometheus::Counter* leaderless_ = nullptr;
   prometheus::Gauge* watches_ = nullptr;
   prometheus::Gauge* failing_ = nullptr;
   prometheus::Gauge* index_ = nullptr;

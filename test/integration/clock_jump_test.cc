@@ -37,18 +37,12 @@ using std::chrono::seconds;
 using testing::ConsulAgent;
 using testing::RawXdsClient;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-constexpr char kEndpoint[] = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+constexpr const char* kAds = testing::kAdsMethod;
+constexpr const char* kEndpoint = testing::kEndpointTypeUrl;
 constexpr char kLibFaketime[] = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 constexpr char kLeafPath[] = "/v1/agent/connect/ca/leaf/edge";
 
-int Endpoints(const testing::DiscoveryResponse& r) {
-  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
-  if (r.resources_size() != 1 || !r.resources(0).UnpackTo(&cla)) return -1;
-  int n = 0;
-  for (const auto& l : cla.endpoints()) n += l.lb_endpoints_size();
-  return n;
-}
+int Endpoints(const testing::DiscoveryResponse& r) { return testing::EndpointCount(r); }
 
 // utime + stime of `pid`, in seconds.
 double CpuSeconds(pid_t pid) {

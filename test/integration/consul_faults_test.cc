@@ -29,17 +29,11 @@ using testing::ConsulAgent;
 using testing::FaultProxy;
 using testing::RawXdsClient;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-constexpr char kEndpoint[] = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+constexpr const char* kAds = testing::kAdsMethod;
+constexpr const char* kEndpoint = testing::kEndpointTypeUrl;
 constexpr char kErrors[] = "tern_consul_errors_total{source=\"consul\"}";
 
-int Endpoints(const testing::DiscoveryResponse& r) {
-  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
-  if (r.resources_size() != 1 || !r.resources(0).UnpackTo(&cla)) return -1;
-  int n = 0;
-  for (const auto& l : cla.endpoints()) n += l.lb_endpoints_size();
-  return n;
-}
+int Endpoints(const testing::DiscoveryResponse& r) { return testing::EndpointCount(r); }
 
 size_t Count(const std::string& text, const std::string& needle) {
   size_t n = 0;

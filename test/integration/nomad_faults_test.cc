@@ -25,17 +25,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::RawXdsClient;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-constexpr char kEndpoint[] = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+constexpr const char* kAds = testing::kAdsMethod;
+constexpr const char* kEndpoint = testing::kEndpointTypeUrl;
 constexpr char kPath[] = "/v1/service/greeter";
 
-int Endpoints(const testing::DiscoveryResponse& r) {
-  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
-  if (r.resources_size() != 1 || !r.resources(0).UnpackTo(&cla)) return -1;
-  int n = 0;
-  for (const auto& l : cla.endpoints()) n += l.lb_endpoints_size();
-  return n;
-}
+int Endpoints(const testing::DiscoveryResponse& r) { return testing::EndpointCount(r); }
 
 TEST(NomadFaultsTest, AnAnswerThatStallsAfterItsHeadersIsAFailureAfterFiveSecondsAndTheChangeFollowsLater) {
   testing::TempDir dir;

@@ -2,6 +2,8 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+
 namespace tern::testing {
 
 namespace {
@@ -173,6 +175,14 @@ DiscoveryRequest RawXdsClient::Request(const std::string& type_url, std::vector<
   r.mutable_node()->set_id(node_id);
   r.mutable_node()->set_cluster(node_cluster);
   return r;
+}
+
+int EndpointCount(const DiscoveryResponse& r) {
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+  if (r.resources_size() != 1 || !r.resources(0).UnpackTo(&cla)) return -1;
+  int n = 0;
+  for (const auto& l : cla.endpoints()) n += l.lb_endpoints_size();
+  return n;
 }
 
 }  // namespace tern::testing

@@ -65,4 +65,12 @@ class RawXdsClient {
   std::thread reader_;
 };
 
+// The ADS method and the endpoint type URL, as most protocol tests use them.
+inline constexpr char kAdsMethod[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+inline constexpr char kEndpointTypeUrl[] = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+// The number of endpoints (all localities) of a response carrying exactly one
+// ClusterLoadAssignment; -1 for any other response.
+int EndpointCount(const DiscoveryResponse& r);
+
 }  // namespace tern::testing

@@ -171,6 +171,10 @@ TEST_F(NomadDeploymentTest, CanaryGetsNothingUntilHealthyThenItsShareAndPromotio
   ASSERT_TRUE(nomad_->SetAllocHealth(d2, {"c1"}).ok());
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("1 canary at 10%, 2 stable"); }, seconds(5))) << Admin("/debug/sources");
   ASSERT_TRUE(WaitFor([&] { return Resources("cluster").find("greeter-canary") != std::string::npos; }, seconds(5)));
+  // The transition is the update's reason (what the audit log records), naming job, deployment
+  // and status.
+  EXPECT_TRUE(SourcesSay("\"last_update_reason\": \"job web (default) deployment " + d2 + " running, phase canary: 1 canary at 10%"))
+      << Admin("/debug/sources");
   auto share = Run(1000);
   SCOPED_TRACE(ToString(share));
   EXPECT_EQ(share.ok, 1000);

@@ -93,8 +93,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
       if (!r.job_id.empty()) jobs[{r.namespace_name, r.job_id}];
     }
   }
-  auto read = [&](const std::string& path, auto decode, auto& slot) {
-    http::Response r = client().Get(path);
+  auto take = [&](const std::string& path, const http::Response& r, auto decode, auto& slot) {
     if (!r.ok) return mapping.push_back({Origin(path), r.error});
     auto v = decode(r.body, path);
     if (!v.ok()) return mapping.push_back({Origin(path), std::string(v.status().message())});
@@ -102,8 +101,16 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
     slot.answered = true;
     reads.emplace_back(path, http::BlockingClient::SeedOf(r));
   };
+  auto read = [&](const std::string& path, auto decode, auto& slot) { take(path, client().Get(path), decode, slot); };
   for (auto& [key, st] : jobs) {
-    read(nomad::JobPath(key.id, key.namespace_name, options_.region), nomad::DecodeJob, st.job);
+    const std::string job_path = nomad::JobPath(key.id, key.namespace_name, options_.region);
+    http::Response job = client().Get(job_path);
+    if (job.status == 404) {
+      st.missing = true;  // no job: nothing to plan (see JobState::missing)
+      st.job.answered = st.deployment.answered = st.allocations.answered = true;
+      continue;
+    }
+    take(job_path, job, nomad::DecodeJob, st.job);
     read(nomad::JobDeploymentPath(key.id, key.namespace_name, options_.region), nomad::DecodeJobDeployment,
          st.deployment);
     read(nomad::JobAllocationsPath(key.id, key.namespace_name, options_.region), nomad::DecodeAllocations,
@@ -191,6 +198,11 @@ void NomadSource::OnService(const nomad::ServiceKey& key, const http::Response& 
     return Failed(path, std::string(regs.status().message()));
   }
   it->second.registrations = *regs;
+  // A job Nomad did not know is asked about again when a registration naming it changes.
+  for (const auto& reg : *regs) {
+    auto job = jobs_.find({reg.namespace_name, reg.job_id});
+    if (job != jobs_.end() && job->second.missing) job->second = JobState{};
+  }
   Succeeded(path, "nomad service " + nomad::ClusterName(key) + " index " + std::to_string(r.index));
 }
 
@@ -236,6 +248,7 @@ void NomadSource::SyncJobWatches() {
   }
   for (const JobKey& key : wanted) {
     JobState& st = jobs_[key];
+    if (st.missing) continue;
     const std::string& ns = key.namespace_name;
     if (!st.job.watch) {
       st.job.watch = client().Watch(nomad::JobPath(key.id, ns, options_.region),
@@ -294,6 +307,18 @@ void NomadSource::DropJob(const JobKey& key, JobState& st) {
   st.checks.clear();
 }
 
+void NomadSource::JobMissing(const JobKey& key, JobState& st) {
+  DropJob(key, st);
+  st.job = {};
+  st.deployment = {};
+  st.allocations = {};
+  st.job.answered = st.deployment.answered = st.allocations.answered = true;
+  st.missing = true;
+  traffic_.erase(key);
+  spdlog::info("source {}: Nomad does not know {} (HTTP 404); its allocations are all stable", name(),
+               JobName(key.namespace_name, key.id));
+}
+
 namespace {
 
 // Applies one answer of a job watch to `slot`: decoded → kept; failed or undecodable → reported,
@@ -323,6 +348,11 @@ void NomadSource::OnJob(const JobKey& key, const http::Response& r) {
   auto it = jobs_.find(key);
   if (it == jobs_.end()) return;
   const std::string path = nomad::JobPath(key.id, key.namespace_name, options_.region);
+  if (r.status == 404) {
+    JobMissing(key, it->second);
+    gate_.dirty = true;
+    return;
+  }
   if (Take(r, path, nomad::DecodeJob, it->second.job, client(), [&](const std::string& e) { Failed(path, e); })) {
     Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " index " + std::to_string(r.index));
   }
@@ -435,7 +465,9 @@ void NomadSource::AddStatus(SourceStatus& status) const {
   }
   for (const auto& [key, st] : jobs_) {
     const std::string job = JobName(key.namespace_name, key.id);
-    if (!status.details.contains(job)) status.details[job] = job + ": deployment data not read; all allocations stable";
+    if (status.details.contains(job)) continue;
+    status.details[job] = job + (st.missing ? ": not known to Nomad (HTTP 404); all allocations stable"
+                                            : ": deployment data not read; all allocations stable");
   }
 }
 

@@ -91,6 +91,10 @@ class NomadSource : public WatchingSource {
     Watched<std::optional<nomad::Deployment>> deployment;
     Watched<std::vector<nomad::Allocation>> allocations;
     std::map<std::string, Watched<std::vector<nomad::CheckResult>>> checks;  // by running allocation
+    // Nomad answered 404 for the job (registrations that outlive their job, or services
+    // registered by something else than a job): not watched, all its allocations stable, asked
+    // again when a registration naming it changes.
+    bool missing = false;
   };
 
   void StartWatches() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -113,6 +117,8 @@ class NomadSource : public WatchingSource {
   void SyncJobWatches() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SyncCheckWatches(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropJob(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job endpoint answered 404: unwatch the job, mark it missing (see JobState::missing).
+  void JobMissing(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnJob(const JobKey& key, const http::Response& r);
   void OnDeployment(const JobKey& key, const http::Response& r);
   void OnAllocations(const JobKey& key, const http::Response& r);

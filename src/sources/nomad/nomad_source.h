@@ -52,6 +52,13 @@ class NomadSource : public WatchingSource {
     std::string token_env;       // ... or this environment variable; never logged
     std::string namespace_name;  // "" = Nomad's default namespace; "*" = every namespace
     std::string region;          // "" = the agent's own
+    // TLS to Nomad (https:// addresses): CA, client certificate and key, name to verify.
+    struct Tls {
+      std::string ca_file;
+      std::string cert_file;
+      std::string key_file;
+      std::string server_name;
+    } tls;
     tags::CanaryOptions canary;  // no tag = canaries off
     std::chrono::milliseconds wait{std::chrono::seconds(60)};
     std::chrono::milliseconds backoff_min{50};

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <functional>
 #include <utility>
 
 namespace tern::sources {
@@ -321,24 +320,22 @@ void NomadSource::JobMissing(const JobKey& key, JobState& st) {
 
 namespace {
 
-// Applies one answer of a job watch to `slot`: decoded → kept; failed or undecodable → reported,
-// the last good value kept. Returns whether a new value was kept.
+// Applies one answer of a job watch to `slot`: decoded → kept, "" returned; failed or
+// undecodable → the error returned, the last good value kept (and an undecodable answer rejected
+// back to the client, so that it is retried with backoff).
 template <typename T, typename Decode>
-bool Take(const http::Response& r, const std::string& path, Decode decode, T& slot, http::BlockingClient& client,
-          const std::function<void(const std::string&)>& failed) {
+std::string Take(const http::Response& r, const std::string& path, Decode decode, T& slot,
+                 http::BlockingClient& client) {
   slot.answered = true;
-  if (!r.ok) {
-    failed(r.error);
-    return false;
-  }
+  if (!r.ok) return r.error.empty() ? "failed" : r.error;
   auto v = decode(r.body, path);
   if (!v.ok()) {
     client.RejectAnswer(slot.watch);
-    failed(std::string(v.status().message()));
-    return false;
+    std::string e(v.status().message());
+    return e.empty() ? "undecodable answer" : e;
   }
   slot.value = std::move(*v);
-  return true;
+  return "";
 }
 
 }  // namespace
@@ -353,7 +350,9 @@ void NomadSource::OnJob(const JobKey& key, const http::Response& r) {
     gate_.dirty = true;
     return;
   }
-  if (Take(r, path, nomad::DecodeJob, it->second.job, client(), [&](const std::string& e) { Failed(path, e); })) {
+  if (std::string e = Take(r, path, nomad::DecodeJob, it->second.job, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
     Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " index " + std::to_string(r.index));
   }
   gate_.dirty = true;  // the first answer, good or bad, may complete the fragment
@@ -364,8 +363,9 @@ void NomadSource::OnDeployment(const JobKey& key, const http::Response& r) {
   auto it = jobs_.find(key);
   if (it == jobs_.end()) return;
   const std::string path = nomad::JobDeploymentPath(key.id, key.namespace_name, options_.region);
-  if (Take(r, path, nomad::DecodeJobDeployment, it->second.deployment, client(),
-           [&](const std::string& e) { Failed(path, e); })) {
+  if (std::string e = Take(r, path, nomad::DecodeJobDeployment, it->second.deployment, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
     Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " deployment index " + std::to_string(r.index));
   }
   gate_.dirty = true;
@@ -376,8 +376,9 @@ void NomadSource::OnAllocations(const JobKey& key, const http::Response& r) {
   auto it = jobs_.find(key);
   if (it == jobs_.end()) return;
   const std::string path = nomad::JobAllocationsPath(key.id, key.namespace_name, options_.region);
-  if (Take(r, path, nomad::DecodeAllocations, it->second.allocations, client(),
-           [&](const std::string& e) { Failed(path, e); })) {
+  if (std::string e = Take(r, path, nomad::DecodeAllocations, it->second.allocations, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
     Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " allocations index " + std::to_string(r.index));
     SyncCheckWatches(key, it->second);  // a new running allocation's checks are read at once
   }
@@ -392,8 +393,9 @@ void NomadSource::OnChecks(const JobKey& key, const std::string& alloc_id, const
   if (it == job->second.checks.end()) return;
   const std::string path = nomad::AllocationChecksPath(alloc_id, key.namespace_name, options_.region);
   // A failed read keeps the last known results (reported once per distinct error).
-  if (Take(r, path, nomad::DecodeAllocationChecks, it->second, client(),
-           [&](const std::string& e) { Failed(path, e); })) {
+  if (std::string e = Take(r, path, nomad::DecodeAllocationChecks, it->second, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
     Succeeded(path, "nomad allocation " + alloc_id + " checks");
   }
   gate_.dirty = true;

@@ -7,7 +7,8 @@
 // The stories: a canary gets no traffic until Nomad says it is healthy, then its share (10% by
 // default, `meta { tern.canary_weight }` otherwise) over 1,000 calls; promotion moves a connected
 // client to the new version within 2 s; a failed deployment drains the canary within 2 s; a
-// failing Nomad check takes an allocation out; blue/green (canary = count) switches on promotion.
+// failing Nomad check takes an allocation out; while Nomad fails, the last known plan is kept;
+// blue/green (canary = count) switches on promotion.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -250,6 +251,52 @@ TEST_F(NomadDeploymentTest, FailedDeploymentDrainsTheCanaryWithin2sAndAFailingCh
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("2 stable, 1 excluded"); }, seconds(6))) << Admin("/debug/sources");
   auto back = Run(200);
   EXPECT_GT(back.count("s1"), 0) << ToString(back);
+}
+
+TEST_F(NomadDeploymentTest, WhileNomadFailsTheLastKnownPlanIsKeptReportedAndNotPolledHard) {
+  Submit(2, 1);
+  ASSERT_FALSE(Place("s1"));
+  ASSERT_FALSE(Place("s2"));
+  const std::string d2 = Submit(2, 1, {{"tern.canary_weight", "50"}});
+  ASSERT_TRUE(Place("c1"));
+  ASSERT_TRUE(nomad_->SetAllocHealth(d2, {"c1"}).ok());
+  StartTern();
+  ASSERT_TRUE(WaitFor([&] { return SourcesSay("1 canary at 50%, 2 stable"); }, seconds(10))) << Admin("/debug/sources");
+  const std::string clusters = Resources("cluster");
+  const std::string endpoints = Resources("endpoint");
+
+  for (const std::string mode : {"500", "garbage"}) {
+    SCOPED_TRACE(mode);
+    // Every read fails (deployment, allocations and checks included): reported by endpoint, the
+    // canary keeps its share (its last known health and checks), nothing changes.
+    ASSERT_TRUE(nomad_->Fault(mode).ok());
+    // A 500 answers the held blocking queries at once; garbage is the answer to the next change
+    // (the fake's index is global: any write wakes every watch).
+    if (mode == "garbage") {
+      ASSERT_TRUE(nomad_->Register("other-1", "other", 1).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] {
+      return SourcesSay("\"serving_last_good\": true") && SourcesSay("nomad /v1/job/web/deployment") &&
+             SourcesSay("/checks");
+    }, seconds(6))) << Admin("/debug/sources");
+    auto during = Run(400);
+    SCOPED_TRACE(ToString(during));
+    EXPECT_EQ(during.ok, 400);
+    EXPECT_GE(during.count("c1"), 160);
+    EXPECT_LE(during.count("c1"), 240);
+    EXPECT_EQ(Resources("cluster"), clusters);
+    EXPECT_EQ(Resources("endpoint"), endpoints);
+    EXPECT_TRUE(SourcesSay("1 canary at 50%, 2 stable")) << Admin("/debug/sources");
+    // Bounded: 8 watches (services, greeter, the job's three, three allocations' checks), each
+    // retried at most about once a second while failing.
+    const long before = nomad_->Requests();
+    std::this_thread::sleep_for(seconds(3));
+    const long requests = nomad_->Requests() - before;
+    std::cerr << "Nomad answering " << mode << ": " << requests << " requests in 3 s for 8 watches\n";
+    EXPECT_LE(requests, 8 * 8);
+    ASSERT_TRUE(nomad_->Fault("none").ok());
+    ASSERT_TRUE(WaitFor([&] { return SourcesSay("\"serving_last_good\": false"); }, seconds(5))) << Admin("/debug/sources");
+  }
 }
 
 TEST_F(NomadDeploymentTest, BlueGreenGetsTheShareUntilPromotionThenEverything) {

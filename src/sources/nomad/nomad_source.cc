@@ -403,13 +403,13 @@ void NomadSource::OnChecks(const JobKey& key, const std::string& alloc_id, const
 
 bool NomadSource::Complete() const {
   if (!list_) return false;
-  // Every watched job has answered once (well or not) on every path, so that a canary is never
-  // published as stable only because its deployment was not read yet.
+  // Every watched job has answered once (well or not) on its three server paths, so that a
+  // canary is never published as stable only because its deployment was not read yet. Check
+  // reads are not waited for: they go through the allocation's client node, which may be slow
+  // or gone (up to the 10 s request timeout), and must not hold every other service's change;
+  // until its first read an allocation's checks exclude nothing.
   for (const auto& [key, st] : jobs_) {
     if (!st.job.answered || !st.deployment.answered || !st.allocations.answered) return false;
-    for (const auto& [id, c] : st.checks) {
-      if (!c.answered) return false;
-    }
   }
   return true;
 }

@@ -25,8 +25,8 @@
 // job its Nomad check results, /v1/client/allocation/<id>/checks (no blocking query there: read
 // when the allocation appears, then every Options::checks_period). Each job's traffic plan
 // (deployment_traffic.h) drops excluded allocations' registrations and splits canaries from the
-// rest. The fragment waits until every watched job's three watches (and every check read) have
-// answered once, well or not: a job whose data cannot be read is reported and its allocations are
+// rest. The fragment waits until every watched job's three watches have answered once, well or
+// not (check reads are not waited for: they go through client nodes): a job whose data cannot be read is reported and its allocations are
 // all stable (as without deployment awareness), never withheld.
 #include <chrono>
 #include <cstdint>

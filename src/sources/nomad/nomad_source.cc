@@ -133,11 +133,13 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
     // ... and so that they start blocking where this read stopped instead of reading it all again.
     for (const auto& [path, seed] : reads) client().Seed(path, seed);
   }
-  std::map<JobKey, nomad::JobTraffic> plans = PlanTraffic(&mapping);
+  // Planned from what this read found (also when the source is already watching: its watches'
+  // state is left alone then).
+  std::map<JobKey, nomad::JobTraffic> plans = PlanTraffic(Watching() ? jobs : jobs_, &mapping);
   auto fragment = std::make_shared<const model::World>(BuildTrafficWorld(view, plans, &mapping));
   for (const auto& p : mapping) spdlog::warn("source {}: {}", name(), p.ToString());
   for (const auto& [key, plan] : plans) spdlog::info("source {}: {}", name(), nomad::DescribeJobTraffic(plan));
-  traffic_ = std::move(plans);
+  if (!Watching()) traffic_ = std::move(plans);
   SyncDone(fragment, mapping);
   return FragmentPtr(fragment);
 }
@@ -147,6 +149,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
 void NomadSource::StartWatches() {
   list_watch_ = client().Watch(list_path_, [this](const http::Response& r) { OnList(r); });
   if (list_) SetServices(*list_);  // services seeded by SyncOnce get their watches now
+  SyncJobWatches();                // ... and the jobs they name
 }
 
 void NomadSource::OnList(const http::Response& r) {
@@ -414,9 +417,10 @@ bool NomadSource::Complete() const {
   return true;
 }
 
-std::map<NomadSource::JobKey, nomad::JobTraffic> NomadSource::PlanTraffic(std::vector<model::Problem>* problems) const {
+std::map<NomadSource::JobKey, nomad::JobTraffic> NomadSource::PlanTraffic(const std::map<JobKey, JobState>& jobs,
+                                                                          std::vector<model::Problem>* problems) const {
   std::map<JobKey, nomad::JobTraffic> out;
-  for (const auto& [key, st] : jobs_) {
+  for (const auto& [key, st] : jobs) {
     // Without the job, its deployment and its allocations nothing can be planned: every
     // allocation of the job is stable (its read failures are reported as such).
     if (!st.job.value || !st.deployment.value || !st.allocations.value) continue;
@@ -475,7 +479,7 @@ void NomadSource::AddStatus(SourceStatus& status) const {
 
 WatchingSource::Assembly NomadSource::Assemble() {
   Assembly a;
-  std::map<JobKey, nomad::JobTraffic> plans = PlanTraffic(&a.mapping);
+  std::map<JobKey, nomad::JobTraffic> plans = PlanTraffic(jobs_, &a.mapping);
   // Transitions lead the update reason (the audit record's reasons) and are logged.
   std::vector<std::string> transitions;
   for (const auto& [key, plan] : plans) {

@@ -130,9 +130,9 @@ class NomadSource : public WatchingSource {
   void OnDeployment(const JobKey& key, const http::Response& r);
   void OnAllocations(const JobKey& key, const http::Response& r);
   void OnChecks(const JobKey& key, const std::string& alloc_id, const http::Response& r);
-  // Plans every job whose job, deployment and allocations are known.
-  std::map<JobKey, nomad::JobTraffic> PlanTraffic(std::vector<model::Problem>* problems) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Plans every job of `jobs` whose job, deployment and allocations are known.
+  std::map<JobKey, nomad::JobTraffic> PlanTraffic(const std::map<JobKey, JobState>& jobs,
+                                                  std::vector<model::Problem>* problems) const;
   // BuildWorld of `view` with the plans applied: excluded allocations' registrations left out,
   // canaries split from the rest.
   static model::World BuildTrafficWorld(nomad::NomadView view, const std::map<JobKey, nomad::JobTraffic>& plans,

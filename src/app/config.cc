@@ -162,20 +162,7 @@ class ConfigParser {
     const std::vector<std::string> watch_modes = {"auto", "per-service", "aggregate"};
     if (auto mode = m.Enum("watch", watch_modes)) c.watch = watch_modes[*mode];
     if (auto sweep = m.Uint("sweep_seconds", 1, 86400)) c.sweep_seconds = *sweep;
-    if (m.Has("tls")) {
-      MapReader t(ctx_, m.Get("tls"), "consul.tls");
-      ConsulTls tls;
-      tls.ca_file = OptionalPath(t, "ca_file");
-      tls.cert_file = OptionalPath(t, "cert_file");
-      tls.key_file = OptionalPath(t, "key_file");
-      tls.server_name = t.String("server_name").value_or("");
-      if (tls.cert_file.empty() != tls.key_file.empty() && t.valid()) {
-        t.Error(tls.cert_file.empty() ? "cert_file" : "key_file",
-                "a client certificate needs both cert_file and key_file");
-      }
-      t.Finish();
-      c.tls = tls;
-    }
+    if (m.Has("tls")) c.tls = RemoteTls(m, "consul.tls");
     if (m.Has("fabio_gateway")) {
       // One name or a list of names.
       const YAML::Node n = m.Get("fabio_gateway");
@@ -202,6 +189,21 @@ class ConfigParser {
     return c;
   }
 
+  // consul.tls, nomad.tls: TLS to the remote's HTTP API.
+  ConsulTls RemoteTls(MapReader& m, const std::string& where) {
+    MapReader t(ctx_, m.Get("tls"), where);
+    ConsulTls tls;
+    tls.ca_file = OptionalPath(t, "ca_file");
+    tls.cert_file = OptionalPath(t, "cert_file");
+    tls.key_file = OptionalPath(t, "key_file");
+    tls.server_name = t.String("server_name").value_or("");
+    if (tls.cert_file.empty() != tls.key_file.empty() && t.valid()) {
+      t.Error(tls.cert_file.empty() ? "cert_file" : "key_file", "a client certificate needs both cert_file and key_file");
+    }
+    t.Finish();
+    return tls;
+  }
+
   NomadConfig Nomad(const YAML::Node& node) {
     MapReader m(ctx_, node, "nomad");
     NomadConfig n;
@@ -210,10 +212,9 @@ class ConfigParser {
     n.namespace_name = m.String("namespace").value_or("");
     n.region = m.String("region").value_or("");
     n.canary_tag = m.String("canary_tag").value_or("");
-    if (auto w = m.Uint("canary_weight", 0, 100)) {
-      n.canary_weight = *w;
-      if (n.canary_tag.empty()) m.Error("canary_weight", "needs canary_tag");
-    }
+    // Also the deployment canaries' default share: meaningful without canary_tag.
+    if (auto w = m.Uint("canary_weight", 0, 100)) n.canary_weight = *w;
+    if (m.Has("tls")) n.tls = RemoteTls(m, "nomad.tls");
     m.Finish();
     return n;
   }

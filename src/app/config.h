@@ -60,8 +60,11 @@ struct NomadConfig {
   std::string token_env;
   std::string namespace_name;  // "" = Nomad's default namespace
   std::string region;
-  std::string canary_tag;       // Nomad canary_tags value; "" = canaries off (docs/nomad.md)
-  uint32_t canary_weight = 10;  // percent of a service's traffic to its canaries
+  std::string canary_tag;       // Nomad canary_tags value; "" = tag canaries off (docs/nomad.md)
+  // Percent of a service's traffic to its canaries: tag canaries, and a deployment's canaries
+  // unless the job's meta tern.canary_weight says otherwise.
+  uint32_t canary_weight = 10;
+  std::optional<ConsulTls> tls;  // nomad.tls: the same fields as consul.tls
 };
 
 struct AuditConfig {

@@ -20,6 +20,9 @@ struct SourceStatus {
   // every endpoint whose last answer failed, with its error (its last good data is what is used).
   size_t watches = 0;
   std::map<std::string, std::string> failing;
+  // What else the source says about its state, by subject (the Nomad source: each job's traffic
+  // plan, "job web (default)" → "job web (default) deployment 70638f62 running, phase canary: ...").
+  std::map<std::string, std::string> details;
 };
 
 class StatusReporter {

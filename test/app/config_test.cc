@@ -93,6 +93,30 @@ TEST(ConfigTest, AnEmptySectionEnablesASourceWithDefaults) {
   EXPECT_EQ(c->nomad->address, "http://127.0.0.1:4646");
 }
 
+TEST(ConfigTest, NomadTlsIsReadLikeConsulTlsAndItsMistakesNamed) {
+  auto c = ParseConfig(R"(
+nomad:
+  address: https://nomad.service:4646
+  canary_weight: 25
+  tls: { ca_file: nomad/ca.pem, cert_file: nomad/cert.pem, key_file: /secrets/key.pem, server_name: server.global.nomad }
+)",
+                       "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->nomad->tls.has_value());
+  EXPECT_EQ(c->nomad->address, "https://nomad.service:4646");
+  EXPECT_EQ(c->nomad->canary_weight, 25u) << "the deployment canaries' default: no canary_tag needed";
+  EXPECT_EQ(c->nomad->tls->ca_file, "/etc/tern/nomad/ca.pem");
+  EXPECT_EQ(c->nomad->tls->cert_file, "/etc/tern/nomad/cert.pem");
+  EXPECT_EQ(c->nomad->tls->key_file, "/secrets/key.pem");
+  EXPECT_EQ(c->nomad->tls->server_name, "server.global.nomad");
+
+  auto bad = ParseConfig("nomad:\n  tls:\n    cert_file: c.pem\n    sever_name: x\n", "tern.yaml", "/etc/tern");
+  ASSERT_FALSE(bad.ok());
+  const std::string m(bad.status().message());
+  EXPECT_THAT(m, HasSubstr("tern.yaml:4:5 nomad.tls.sever_name: unknown key"));
+  EXPECT_THAT(m, HasSubstr("nomad.tls.key_file: a client certificate needs both cert_file and key_file"));
+}
+
 TEST(ConfigTest, AnUnknownKeyIsAnErrorWithItsPathAndLine) {
   auto c = ParseConfig("admin: { address: 127.0.0.1:19000 }\nxds:\n  adress: 127.0.0.1:18000\n",
                        "tern.yaml", "/etc/tern");

@@ -25,6 +25,14 @@ WatchingSource::Settings SettingsOf(const NomadSource::Options& o) {
   return s;
 }
 
+bool Running(const nomad::Allocation& a) {
+  return a.client_status == "running" && (a.desired_status.empty() || a.desired_status == "run");
+}
+
+std::string JobName(const std::string& namespace_name, const std::string& id) {
+  return "job " + id + " (" + namespace_name + ")";
+}
+
 }  // namespace
 
 NomadSource::NomadSource(std::string name, Options options)
@@ -75,8 +83,45 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
   }
   if (problems->size() > before) return absl::UnavailableError("Nomad could not be read");
   std::vector<model::Problem> mapping;
-  auto fragment = std::make_shared<const model::World>(nomad::BuildWorld(view, &mapping));
-  for (const auto& p : mapping) spdlog::warn("source {}: {}", name(), p.ToString());
+
+  // The jobs the registrations name: their deployment data. A read that fails is reported (not
+  // fatal: the job's allocations are then all stable) and read again by its watch.
+  std::map<JobKey, JobState> jobs;
+  for (const auto& [key, regs] : view.registrations) {
+    for (const auto& r : regs) {
+      if (!r.job_id.empty()) jobs[{r.namespace_name, r.job_id}];
+    }
+  }
+  auto take = [&](const std::string& path, const http::Response& r, auto decode, auto& slot) {
+    if (!r.ok) return mapping.push_back({Origin(path), r.error});
+    auto v = decode(r.body, path);
+    if (!v.ok()) return mapping.push_back({Origin(path), std::string(v.status().message())});
+    slot.value = std::move(*v);
+    slot.answered = true;
+    reads.emplace_back(path, http::BlockingClient::SeedOf(r));
+  };
+  auto read = [&](const std::string& path, auto decode, auto& slot) { take(path, client().Get(path), decode, slot); };
+  for (auto& [key, st] : jobs) {
+    const std::string job_path = nomad::JobPath(key.id, key.namespace_name, options_.region);
+    http::Response job = client().Get(job_path);
+    if (job.status == 404) {
+      st.missing = true;  // no job: nothing to plan (see JobState::missing)
+      st.job.answered = st.deployment.answered = st.allocations.answered = true;
+      continue;
+    }
+    take(job_path, job, nomad::DecodeJob, st.job);
+    read(nomad::JobDeploymentPath(key.id, key.namespace_name, options_.region), nomad::DecodeJobDeployment,
+         st.deployment);
+    read(nomad::JobAllocationsPath(key.id, key.namespace_name, options_.region), nomad::DecodeAllocations,
+         st.allocations);
+    if (!st.allocations.value) continue;
+    for (const auto& a : *st.allocations.value) {
+      if (Running(a)) {
+        read(nomad::AllocationChecksPath(a.id, key.namespace_name, options_.region), nomad::DecodeAllocationChecks,
+             st.checks[a.id]);
+      }
+    }
+  }
 
   absl::MutexLock lock(&mu_);
   if (!Watching()) {
@@ -84,9 +129,17 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
     list_ = view.services;
     list_index_ = list_read_index;  // tern_nomad_services_index from the first read on
     for (auto& [key, regs] : view.registrations) services_[key].registrations = regs;
+    jobs_ = std::move(jobs);
     // ... and so that they start blocking where this read stopped instead of reading it all again.
     for (const auto& [path, seed] : reads) client().Seed(path, seed);
   }
+  // Planned from what this read found (also when the source is already watching: its watches'
+  // state is left alone then).
+  std::map<JobKey, nomad::JobTraffic> plans = PlanTraffic(Watching() ? jobs : jobs_, &mapping);
+  auto fragment = std::make_shared<const model::World>(BuildTrafficWorld(view, plans, &mapping));
+  for (const auto& p : mapping) spdlog::warn("source {}: {}", name(), p.ToString());
+  for (const auto& [key, plan] : plans) spdlog::info("source {}: {}", name(), nomad::DescribeJobTraffic(plan));
+  if (!Watching()) traffic_ = std::move(plans);
   SyncDone(fragment, mapping);
   return FragmentPtr(fragment);
 }
@@ -96,6 +149,7 @@ absl::StatusOr<FragmentPtr> NomadSource::SyncOnce(std::vector<model::Problem>* p
 void NomadSource::StartWatches() {
   list_watch_ = client().Watch(list_path_, [this](const http::Response& r) { OnList(r); });
   if (list_) SetServices(*list_);  // services seeded by SyncOnce get their watches now
+  SyncJobWatches();                // ... and the jobs they name
 }
 
 void NomadSource::OnList(const http::Response& r) {
@@ -146,6 +200,11 @@ void NomadSource::OnService(const nomad::ServiceKey& key, const http::Response& 
     return Failed(path, std::string(regs.status().message()));
   }
   it->second.registrations = *regs;
+  // A job Nomad did not know is asked about again when a registration naming it changes.
+  for (const auto& reg : *regs) {
+    auto job = jobs_.find({reg.namespace_name, reg.job_id});
+    if (job != jobs_.end() && job->second.missing) job->second = JobState{};
+  }
   Succeeded(path, "nomad service " + nomad::ClusterName(key) + " index " + std::to_string(r.index));
 }
 
@@ -159,9 +218,279 @@ nomad::NomadView NomadSource::View() const {
   return v;
 }
 
+// --- deployment-aware traffic -----------------------------------------------------------------
+
+std::set<NomadSource::JobKey> NomadSource::JobsOfRegistrations() const {
+  std::set<JobKey> out;
+  for (const auto& [key, st] : services_) {
+    if (!st.registrations || !list_ || !list_->contains(key)) continue;
+    for (const auto& r : *st.registrations) {
+      if (!r.job_id.empty()) out.insert({r.namespace_name, r.job_id});
+    }
+  }
+  return out;
+}
+
+void NomadSource::BeforeBatch() {
+  if (Watching()) SyncJobWatches();
+}
+
+void NomadSource::SyncJobWatches() {
+  const std::set<JobKey> wanted = JobsOfRegistrations();
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    DropJob(it->first, it->second);
+    spdlog::info("source {}: {} has no registrations any more; not watched", name(),
+                 JobName(it->first.namespace_name, it->first.id));
+    traffic_.erase(it->first);
+    it = jobs_.erase(it);
+  }
+  for (const JobKey& key : wanted) {
+    JobState& st = jobs_[key];
+    if (st.missing) continue;
+    const std::string& ns = key.namespace_name;
+    if (!st.job.watch) {
+      st.job.watch = client().Watch(nomad::JobPath(key.id, ns, options_.region),
+                                    [this, key](const http::Response& r) { OnJob(key, r); });
+    }
+    if (!st.deployment.watch) {
+      st.deployment.watch = client().Watch(nomad::JobDeploymentPath(key.id, ns, options_.region),
+                                           [this, key](const http::Response& r) { OnDeployment(key, r); });
+    }
+    if (!st.allocations.watch) {
+      st.allocations.watch = client().Watch(nomad::JobAllocationsPath(key.id, ns, options_.region),
+                                            [this, key](const http::Response& r) { OnAllocations(key, r); });
+    }
+    SyncCheckWatches(key, st);
+  }
+}
+
+void NomadSource::SyncCheckWatches(const JobKey& key, JobState& st) {
+  std::set<std::string> running;
+  if (st.allocations.value) {
+    for (const auto& a : *st.allocations.value) {
+      if (Running(a)) running.insert(a.id);
+    }
+  }
+  for (auto it = st.checks.begin(); it != st.checks.end();) {
+    if (running.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.watch) client().Unwatch(it->second.watch);
+    gate_.failing.erase(nomad::AllocationChecksPath(it->first, key.namespace_name, options_.region));
+    it = st.checks.erase(it);
+  }
+  for (const std::string& id : running) {
+    auto& c = st.checks[id];
+    if (c.watch) continue;
+    // No blocking query: the client polls it every checks_period (an answer without an index),
+    // and delivers only an answer whose bytes changed.
+    c.watch = client().Watch(nomad::AllocationChecksPath(id, key.namespace_name, options_.region),
+                             [this, key, id](const http::Response& r) { OnChecks(key, id, r); });
+  }
+}
+
+void NomadSource::DropJob(const JobKey& key, JobState& st) {
+  const std::string& ns = key.namespace_name;
+  for (http::WatchId w : {st.job.watch, st.deployment.watch, st.allocations.watch}) {
+    if (w) client().Unwatch(w);
+  }
+  gate_.failing.erase(nomad::JobPath(key.id, ns, options_.region));
+  gate_.failing.erase(nomad::JobDeploymentPath(key.id, ns, options_.region));
+  gate_.failing.erase(nomad::JobAllocationsPath(key.id, ns, options_.region));
+  for (auto& [id, c] : st.checks) {
+    if (c.watch) client().Unwatch(c.watch);
+    gate_.failing.erase(nomad::AllocationChecksPath(id, ns, options_.region));
+  }
+  st.checks.clear();
+}
+
+void NomadSource::JobMissing(const JobKey& key, JobState& st) {
+  DropJob(key, st);
+  st.job = {};
+  st.deployment = {};
+  st.allocations = {};
+  st.job.answered = st.deployment.answered = st.allocations.answered = true;
+  st.missing = true;
+  traffic_.erase(key);
+  spdlog::info("source {}: Nomad does not know {} (HTTP 404); its allocations are all stable", name(),
+               JobName(key.namespace_name, key.id));
+}
+
+namespace {
+
+// Applies one answer of a job watch to `slot`: decoded → kept, "" returned; failed or
+// undecodable → the error returned, the last good value kept (and an undecodable answer rejected
+// back to the client, so that it is retried with backoff).
+template <typename T, typename Decode>
+std::string Take(const http::Response& r, const std::string& path, Decode decode, T& slot,
+                 http::BlockingClient& client) {
+  slot.answered = true;
+  if (!r.ok) return r.error.empty() ? "failed" : r.error;
+  auto v = decode(r.body, path);
+  if (!v.ok()) {
+    client.RejectAnswer(slot.watch);
+    std::string e(v.status().message());
+    return e.empty() ? "undecodable answer" : e;
+  }
+  slot.value = std::move(*v);
+  return "";
+}
+
+}  // namespace
+
+void NomadSource::OnJob(const JobKey& key, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return;
+  const std::string path = nomad::JobPath(key.id, key.namespace_name, options_.region);
+  if (r.status == 404) {
+    JobMissing(key, it->second);
+    gate_.dirty = true;
+    return;
+  }
+  if (std::string e = Take(r, path, nomad::DecodeJob, it->second.job, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
+    Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " index " + std::to_string(r.index));
+  }
+  gate_.dirty = true;  // the first answer, good or bad, may complete the fragment
+}
+
+void NomadSource::OnDeployment(const JobKey& key, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return;
+  const std::string path = nomad::JobDeploymentPath(key.id, key.namespace_name, options_.region);
+  if (std::string e = Take(r, path, nomad::DecodeJobDeployment, it->second.deployment, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
+    Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " deployment index " + std::to_string(r.index));
+  }
+  gate_.dirty = true;
+}
+
+void NomadSource::OnAllocations(const JobKey& key, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return;
+  const std::string path = nomad::JobAllocationsPath(key.id, key.namespace_name, options_.region);
+  if (std::string e = Take(r, path, nomad::DecodeAllocations, it->second.allocations, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
+    Succeeded(path, "nomad " + JobName(key.namespace_name, key.id) + " allocations index " + std::to_string(r.index));
+    SyncCheckWatches(key, it->second);  // a new running allocation's checks are read at once
+  }
+  gate_.dirty = true;
+}
+
+void NomadSource::OnChecks(const JobKey& key, const std::string& alloc_id, const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  auto job = jobs_.find(key);
+  if (job == jobs_.end()) return;
+  auto it = job->second.checks.find(alloc_id);
+  if (it == job->second.checks.end()) return;
+  const std::string path = nomad::AllocationChecksPath(alloc_id, key.namespace_name, options_.region);
+  // A failed read keeps the last known results (reported once per distinct error).
+  if (std::string e = Take(r, path, nomad::DecodeAllocationChecks, it->second, client()); !e.empty()) {
+    Failed(path, e);
+  } else {
+    Succeeded(path, "nomad allocation " + alloc_id + " checks");
+  }
+  gate_.dirty = true;
+}
+
+bool NomadSource::Complete() const {
+  if (!list_) return false;
+  // Every watched job has answered once (well or not) on its three server paths, so that a
+  // canary is never published as stable only because its deployment was not read yet. Check
+  // reads are not waited for: they go through the allocation's client node, which may be slow
+  // or gone (up to the 10 s request timeout), and must not hold every other service's change;
+  // until its first read an allocation's checks exclude nothing.
+  for (const auto& [key, st] : jobs_) {
+    if (!st.job.answered || !st.deployment.answered || !st.allocations.answered) return false;
+  }
+  return true;
+}
+
+std::map<NomadSource::JobKey, nomad::JobTraffic> NomadSource::PlanTraffic(const std::map<JobKey, JobState>& jobs,
+                                                                          std::vector<model::Problem>* problems) const {
+  std::map<JobKey, nomad::JobTraffic> out;
+  for (const auto& [key, st] : jobs) {
+    // Without the job, its deployment and its allocations nothing can be planned: every
+    // allocation of the job is stable (its read failures are reported as such).
+    if (!st.job.value || !st.deployment.value || !st.allocations.value) continue;
+    nomad::JobDeploymentView v;
+    v.job = *st.job.value;
+    if (v.job.id.empty()) v.job.id = key.id;
+    if (v.job.namespace_name.empty()) v.job.namespace_name = key.namespace_name;
+    v.deployment = *st.deployment.value;
+    v.allocations = *st.allocations.value;
+    for (const auto& [id, c] : st.checks) {
+      if (c.value) v.checks[id] = *c.value;
+    }
+    out[key] = nomad::PlanJobTraffic(v, Traffic(), problems);
+  }
+  return out;
+}
+
+model::World NomadSource::BuildTrafficWorld(nomad::NomadView view, const std::map<JobKey, nomad::JobTraffic>& plans,
+                                            std::vector<model::Problem>* problems) {
+  std::vector<nomad::JobTraffic> all;
+  for (const auto& [key, plan] : plans) all.push_back(plan);
+  const std::map<std::string, nomad::AllocTraffic> by_alloc = nomad::AllocTrafficIndex(all);
+  auto excluded = [&](const nomad::Registration& r) {
+    auto it = by_alloc.find(r.alloc_id);
+    return it != by_alloc.end() && it->second.role == nomad::TrafficRole::kExcluded;
+  };
+  // Excluded allocations leave first, so that canary tags (if configured) see only the rest.
+  for (auto& [key, regs] : view.registrations) std::erase_if(regs, excluded);
+  model::World w = nomad::BuildWorld(view, problems);
+  for (const auto& [key, regs] : view.registrations) {
+    auto base = w.clusters.find(nomad::ClusterName(key));
+    if (base == w.clusters.end()) continue;
+    const std::string origin = "nomad service " + base->first;
+    nomad::ServiceTraffic t = nomad::ApplyTraffic(base->second, by_alloc, origin);
+    if (!t.split) continue;
+    // The deployment's canaries: the same clusters and routes as a tag canary (which they replace).
+    const std::string service = base->first;
+    w.clusters[t.split->canary.name] = std::move(t.split->canary);
+    w.clusters[t.split->stable.name] = std::move(t.split->stable);
+    w.service_routes[service] = {.service = service, .routes = std::move(t.split->routes), .origin = origin};
+  }
+  return w;
+}
+
+void NomadSource::AddStatus(SourceStatus& status) const {
+  for (const auto& [key, plan] : traffic_) {
+    status.details[JobName(key.namespace_name, key.id)] = nomad::DescribeJobTraffic(plan);
+  }
+  for (const auto& [key, st] : jobs_) {
+    const std::string job = JobName(key.namespace_name, key.id);
+    if (status.details.contains(job)) continue;
+    status.details[job] = job + (st.missing ? ": not known to Nomad (HTTP 404); all allocations stable"
+                                            : ": deployment data not read; all allocations stable");
+  }
+}
+
 WatchingSource::Assembly NomadSource::Assemble() {
   Assembly a;
-  a.world = std::make_shared<const model::World>(nomad::BuildWorld(View(), &a.mapping));
+  std::map<JobKey, nomad::JobTraffic> plans = PlanTraffic(jobs_, &a.mapping);
+  // Transitions lead the update reason (the audit record's reasons) and are logged.
+  std::vector<std::string> transitions;
+  for (const auto& [key, plan] : plans) {
+    auto old = traffic_.find(key);
+    if (old != traffic_.end() && old->second == plan) continue;
+    transitions.push_back(nomad::DescribeJobTraffic(plan));
+    spdlog::info("source {}: {}", name(), transitions.back());
+  }
+  gate_.reasons.insert(gate_.reasons.begin(), transitions.begin(), transitions.end());
+  a.world = std::make_shared<const model::World>(BuildTrafficWorld(View(), plans, &a.mapping));
+  traffic_ = std::move(plans);
   return a;
 }
 

@@ -17,15 +17,29 @@
 // list that no longer names a service removes it. Nothing is published before the list has been
 // read once; a service joins the fragment once its registrations have been read. After each batch
 // of answers the fragment is rebuilt and handed on if it changed.
+//
+// Deployment-aware traffic (docs/nomad.md, "Deployments, checks and the event stream"): for every
+// job some registration names (JobID, Namespace), three more blocking watches
+//   /v1/job/<id>, /v1/job/<id>/deployment, /v1/job/<id>/allocations
+// start and stop with the jobs seen in registrations, and for each running allocation of such a
+// job its Nomad check results, /v1/client/allocation/<id>/checks (no blocking query there: read
+// when the allocation appears, then every Options::checks_period). Each job's traffic plan
+// (deployment_traffic.h) drops excluded allocations' registrations and splits canaries from the
+// rest. The fragment waits until every watched job's three watches have answered once, well or
+// not (check reads are not waited for: they go through client nodes): a job whose data cannot be read is reported and its allocations are
+// all stable (as without deployment awareness), never withheld.
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "sources/nomad/decoders.h"
+#include "sources/nomad/deployment_traffic.h"
+#include "sources/nomad/deployments.h"
 #include "sources/watch/watching_source.h"
 
 namespace tern::sources {
@@ -38,10 +52,20 @@ class NomadSource : public WatchingSource {
     std::string token_env;       // ... or this environment variable; never logged
     std::string namespace_name;  // "" = Nomad's default namespace; "*" = every namespace
     std::string region;          // "" = the agent's own
+    // TLS to Nomad (https:// addresses): CA, client certificate and key, name to verify.
+    struct Tls {
+      std::string ca_file;
+      std::string cert_file;
+      std::string key_file;
+      std::string server_name;
+    } tls;
     tags::CanaryOptions canary;  // no tag = canaries off
     std::chrono::milliseconds wait{std::chrono::seconds(60)};
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{1000};  // back within a second of Nomad
+    // How often each running allocation's Nomad check results are read (they have no blocking
+    // query); also the poll period of any answer that comes without X-Nomad-Index.
+    std::chrono::milliseconds checks_period{std::chrono::seconds(2)};
     std::shared_ptr<prometheus::Registry> registry;  // tern_nomad_* series (none: a registry of its own)
   };
 
@@ -56,8 +80,34 @@ class NomadSource : public WatchingSource {
     std::optional<std::vector<nomad::Registration>> registrations;  // last good answer
   };
 
+  // A job some registration names.
+  struct JobKey {
+    std::string namespace_name;
+    std::string id;
+    auto operator<=>(const JobKey&) const = default;
+  };
+  // One watched path's last good answer and whether it has answered at all (well or not).
+  template <typename T>
+  struct Watched {
+    http::WatchId watch = 0;
+    std::optional<T> value;
+    bool answered = false;
+  };
+  struct JobState {
+    Watched<nomad::Job> job;
+    Watched<std::optional<nomad::Deployment>> deployment;
+    Watched<std::vector<nomad::Allocation>> allocations;
+    std::map<std::string, Watched<std::vector<nomad::CheckResult>>> checks;  // by running allocation
+    // Nomad answered 404 for the job (registrations that outlive their job, or services
+    // registered by something else than a job): not watched, all its allocations stable, asked
+    // again when a registration naming it changes.
+    bool missing = false;
+  };
+
   void StartWatches() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Complete() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return list_.has_value(); }
+  void BeforeBatch() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Complete() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddStatus(SourceStatus& status) const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Assembly Assemble() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t ReportedIndex() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return list_index_; }
 
@@ -67,6 +117,28 @@ class NomadSource : public WatchingSource {
   void SetServices(const nomad::ServiceList& services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   nomad::NomadView View() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Jobs named by the registrations read so far.
+  std::set<JobKey> JobsOfRegistrations() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts and stops job watches to follow JobsOfRegistrations, and check reads to follow each
+  // job's running allocations.
+  void SyncJobWatches() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SyncCheckWatches(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropJob(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job endpoint answered 404: unwatch the job, mark it missing (see JobState::missing).
+  void JobMissing(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnJob(const JobKey& key, const http::Response& r);
+  void OnDeployment(const JobKey& key, const http::Response& r);
+  void OnAllocations(const JobKey& key, const http::Response& r);
+  void OnChecks(const JobKey& key, const std::string& alloc_id, const http::Response& r);
+  // Plans every job of `jobs` whose job, deployment and allocations are known.
+  std::map<JobKey, nomad::JobTraffic> PlanTraffic(const std::map<JobKey, JobState>& jobs,
+                                                  std::vector<model::Problem>* problems) const;
+  // BuildWorld of `view` with the plans applied: excluded allocations' registrations left out,
+  // canaries split from the rest.
+  static model::World BuildTrafficWorld(nomad::NomadView view, const std::map<JobKey, nomad::JobTraffic>& plans,
+                                        std::vector<model::Problem>* problems);
+  nomad::TrafficOptions Traffic() const { return {.default_canary_weight = options_.canary.weight}; }
+
   const Options options_;
   const std::string list_path_;
 
@@ -74,6 +146,9 @@ class NomadSource : public WatchingSource {
   std::optional<nomad::ServiceList> list_ ABSL_GUARDED_BY(mu_);
   uint64_t list_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<nomad::ServiceKey, ServiceState> services_ ABSL_GUARDED_BY(mu_);
+  std::map<JobKey, JobState> jobs_ ABSL_GUARDED_BY(mu_);
+  // The plans last assembled: a plan that differs is a transition (update reason, log, status).
+  std::map<JobKey, nomad::JobTraffic> traffic_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tern::sources

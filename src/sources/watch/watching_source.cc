@@ -159,6 +159,7 @@ SourceStatus WatchingSource::status() const {
   if (uint64_t index = ReportedIndex()) s.index = index;
   s.watches = client_->watch_count();
   for (const auto& [endpoint, error] : gate_.failing) s.failing[Origin(endpoint)] = error;
+  AddStatus(s);
   return s;
 }
 

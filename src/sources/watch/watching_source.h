@@ -98,6 +98,8 @@ class WatchingSource : public Source, public StatusReporter, public MetricsRepor
   virtual bool Complete() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
   // Under mu_: the world as of now.
   virtual Assembly Assemble() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // Under mu_: adds what the concrete source has to say to its status (SourceStatus::details).
+  virtual void AddStatus(SourceStatus& /*status*/) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {}
   // The index shown as the source's (status and the index gauge): 0 = none yet.
   virtual uint64_t ReportedIndex() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
 

@@ -13,6 +13,8 @@
 
 #include "common/type_urls.h"
 #include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "absl/strings/str_cat.h"
 #include "support/http_get.h"
@@ -56,6 +58,21 @@ gateways:
                 retries: {num_retries: 2, retry_on: [5xx, reset]}
                 request_headers: {add: {x-hop: edge}, remove: [x-debug]}
                 response_headers: {remove: [server]}
+  - name: db
+    protocol: tcp
+    endpoints: [{address: 127.0.0.1, port: 15432}]
+  - name: logs
+    protocol: grpc
+    endpoints: [{address: 127.0.0.1, port: 19001}]
+  - name: data
+    access_logs:
+      - {type: stdout, listener: true, sample_percent: 50}
+      - {type: grpc, service: logs, log_name: data}
+    listeners:
+      - name: data-db
+        port: 15433
+        protocol: tcp
+        service: db
 )";
 
 class E2EPolicyTest : public ::testing::Test {
@@ -117,6 +134,34 @@ TEST_F(E2EPolicyTest, TheGatewayReceivesRetriesTimeoutsAndHeaderRewrites) {
   EXPECT_EQ(route.request_headers_to_add(0).append_action(), HeaderValueOption::APPEND_IF_EXISTS_OR_ADD);
   EXPECT_THAT(route.request_headers_to_remove(), ElementsAre("x-debug"));
   EXPECT_THAT(route.response_headers_to_remove(), ElementsAre("server"));
+}
+
+// A gateway's TCP listener logs each connection (the TCP proxy's access logs, connection fields,
+// the TCP gRPC access-log service) and, asked to, the listener's own connections: what a new
+// Envoy of that gateway receives over LDS.
+TEST_F(E2EPolicyTest, ATcpListenerLogsItsConnectionsAndTheListenerItsOwn) {
+  RawXdsClient client(tern_->xds_address(), kAds);
+  ASSERT_TRUE(client.Send(RawXdsClient::Request(std::string(kListenerType), {}, "", "", "data", "envoy-1")));
+  auto r = client.Next(seconds(10));
+  ASSERT_TRUE(r.has_value());
+  std::optional<envoy::config::listener::v3::Listener> listener;
+  for (const auto& any : r->resources()) {
+    envoy::config::listener::v3::Listener l;
+    if (any.UnpackTo(&l) && l.name() == "data-db") listener = l;
+  }
+  ASSERT_TRUE(listener.has_value());
+  EXPECT_TRUE(translate::ValidateResource(*listener).empty());
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  ASSERT_TRUE(listener->filter_chains(0).filters(0).typed_config().UnpackTo(&tcp));
+  ASSERT_EQ(tcp.access_log_size(), 2);
+  envoy::extensions::access_loggers::stream::v3::StdoutAccessLog out;
+  ASSERT_TRUE(tcp.access_log(0).typed_config().UnpackTo(&out));
+  EXPECT_TRUE(out.log_format().json_format().fields().contains("bytes_sent"));
+  EXPECT_FALSE(out.log_format().json_format().fields().contains("method"));
+  EXPECT_EQ(tcp.access_log(0).filter().runtime_filter().percent_sampled().numerator(), 5000u) << "50% in 1/10000";
+  EXPECT_EQ(tcp.access_log(1).name(), "envoy.access_loggers.tcp_grpc");
+  ASSERT_EQ(listener->access_log_size(), 1) << "only the stdout log asked for listener logs";
+  EXPECT_EQ(listener->access_log(0).name(), "envoy.access_loggers.stdout");
 }
 
 // An unknown retry condition is one clear error naming the file, line and key; the gateway keeps

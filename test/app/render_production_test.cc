@@ -18,6 +18,7 @@
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/access_loggers/grpc/v3/als.pb.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
@@ -48,6 +49,7 @@ void LinkEnvoyTypes() {
   envoy::extensions::filters::http::router::v3::Router::descriptor();
   envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector::descriptor();
   envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager::descriptor();
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy::descriptor();
   envoy::extensions::transport_sockets::tls::v3::Secret::descriptor();
   envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext::descriptor();
   envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext::descriptor();

@@ -468,9 +468,13 @@ TEST(ConsulCurrentApi, ServiceDefaultsGiveProtocols) {
   ASSERT_TRUE(sd.ok()) << sd.status();
   ASSERT_TRUE(problems.empty()) << Problems(problems);
   ASSERT_EQ(sd->size(), 3u);
-  EXPECT_EQ((*sd)[0], (ServiceDefaults{.name = "web", .protocol = "http"}));
-  EXPECT_EQ((*sd)[1], (ServiceDefaults{.name = "admin", .protocol = "http2"}));
-  EXPECT_EQ((*sd)[2], (ServiceDefaults{.name = "billing", .protocol = ""}));
+  // (Their UpstreamConfig is consul_limits_test's subject.)
+  EXPECT_EQ((*sd)[0].name, "web");
+  EXPECT_EQ((*sd)[0].protocol, "http");
+  EXPECT_EQ((*sd)[1].name, "admin");
+  EXPECT_EQ((*sd)[1].protocol, "http2");
+  EXPECT_EQ((*sd)[2].name, "billing");
+  EXPECT_EQ((*sd)[2].protocol, "");
 
   // service-defaults decides a target's cluster protocol.
   ConsulView view;

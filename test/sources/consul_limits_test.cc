@@ -222,7 +222,7 @@ TEST(ConsulLimits, BadInputNamesTheEntryAndTheField) {
       {R"({"Name":"edge","Defaults":{"MaxConnections":-1}})", "ingress-gateway/edge",
        "Defaults.MaxConnections: expected a non-negative integer"},
       {R"({"Name":"edge","Defaults":{"PassiveHealthCheck":{"MaxFailures":"five"}}})", "ingress-gateway/edge",
-       "Defaults.PassiveHealthCheck.MaxFailures: expected a non-negative integer"},
+       "Defaults.PassiveHealthCheck.MaxFailures: expected a non-negative integer (a number, or a string holding one)"},
       {R"({"Name":"edge","Defaults":{"PassiveHealthCheck":{"Interval":true}}})", "ingress-gateway/edge",
        "Defaults.PassiveHealthCheck.Interval: expected a duration such as \"5s\""},
       {R"({"Name":"edge","Defaults":{"PassiveHealthCheck":{"BaseEjectionTime":-5000000000}}})", "ingress-gateway/edge",
@@ -241,7 +241,7 @@ TEST(ConsulLimits, BadInputNamesTheEntryAndTheField) {
     std::vector<model::Problem> problems;
     auto v = DecodeIngressGateways("[" + c.entry + R"(,{"Name":"other"}])", "/v1/config/ingress-gateway", &problems);
     ASSERT_TRUE(v.ok()) << v.status();
-    EXPECT_THAT(problems, ElementsAre(model::Problem{c.origin, c.message}))
+    EXPECT_THAT(problems, ElementsAre(model::Problem{c.origin, c.message, c.origin.substr(c.origin.find('/') + 1)}))
         << c.entry << " gave: " << (problems.empty() ? "" : problems[0].ToString());
     ASSERT_EQ(v->size(), 1u) << "the bad entry is left out, the other kept";
     EXPECT_EQ((*v)[0].name, "other");
@@ -257,7 +257,7 @@ TEST(ConsulLimits, BadInputNamesTheEntryAndTheField) {
       {R"({"Name":"edge","UpstreamConfig":{"Defaults":{"Limits":{"MaxPendingRequests":-3}}}})", "service-defaults/edge",
        "UpstreamConfig.Defaults.Limits.MaxPendingRequests: expected a non-negative integer"},
       {R"({"Name":"edge","UpstreamConfig":{"Defaults":{"ConnectTimeoutMs":"5s"}}})", "service-defaults/edge",
-       "UpstreamConfig.Defaults.ConnectTimeoutMs: expected a non-negative integer"},
+       "UpstreamConfig.Defaults.ConnectTimeoutMs: expected a non-negative integer (a number, or a string holding one)"},
       {R"({"Name":"edge","UpstreamConfig":{"Defaults":{"PassiveHealthCheck":{"MaxEjectionPercent":101}}}})",
        "service-defaults/edge",
        "UpstreamConfig.Defaults.PassiveHealthCheck.MaxEjectionPercent: expected a percentage from 0 to 100"},
@@ -267,7 +267,7 @@ TEST(ConsulLimits, BadInputNamesTheEntryAndTheField) {
     auto v = DecodeServiceDefaults("[" + c.entry + R"(,{"Name":"other","Protocol":"http"}])",
                                    "/v1/config/service-defaults", &problems);
     ASSERT_TRUE(v.ok()) << v.status();
-    EXPECT_THAT(problems, ElementsAre(model::Problem{c.origin, c.message}))
+    EXPECT_THAT(problems, ElementsAre(model::Problem{c.origin, c.message, c.origin.substr(c.origin.find('/') + 1)}))
         << c.entry << " gave: " << (problems.empty() ? "" : problems[0].ToString());
     ASSERT_EQ(v->size(), 1u);
     EXPECT_EQ((*v)[0].name, "other");

@@ -77,8 +77,9 @@ class FileSource : public Source, public StatusReporter {
   // One check; true when new content was seen but not yet acted on (re-check soon).
   bool Poll(UpdateSink& sink);
   void Run(UpdateSink* sink);
-  void RecordSuccess(const Reading& reading, FragmentPtr fragment);
-  void RecordFailure(const Reading& reading, const std::vector<model::Problem>& problems);
+  void RecordSuccess(const Reading& reading, FragmentPtr fragment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  void RecordFailure(const Reading& reading, const std::vector<model::Problem>& problems)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
 
   const std::string name_;
   const std::vector<std::string> paths_;

@@ -540,9 +540,10 @@ void BlockingClient::Run() {
     if (options_.body_idle_timeout.count() > 0) {
       const auto now = Clock::now();
       absl::MutexLock lock(&mu_);
-      for (auto& [easy, w] : in_flight_) {
+      for (auto& [handle, w] : in_flight_) {
         Transfer& t = w->transfer;
         if (!t.headers_done || t.stalled || now - t.last_byte < options_.body_idle_timeout) continue;
+        const auto easy = handle;  // clang 14 cannot capture a structured binding in a lambda
         if (std::any_of(done.begin(), done.end(), [&](const auto& d) { return d.first == easy; })) continue;
         t.stalled = true;
         done.emplace_back(static_cast<CURL*>(easy), CURLE_OPERATION_TIMEDOUT);

@@ -181,6 +181,8 @@ TEST(YamlTrafficPolicy, BadTelemetryAndRateLimitsNameTheKey) {
   EXPECT_THAT(one("{min: 500, max: 599}", "{min: 500, max: 700}"),
               HasSubstr("gateways[0].access_logs[0].status_codes[0].max: 700 is out of range 100..599"));
   EXPECT_THAT(one("sample_percent: 50", "sample_percent: 101"), HasSubstr("gateways[0].access_logs[0].sample_percent"));
+  EXPECT_THAT(one("sample_percent: 50", "sample_percent: 50\n        listener: maybe"),
+              HasSubstr("gateways[0].access_logs[0].listener"));
   EXPECT_THAT(one("requests_per_second: 100", "requests_per_second: -100"),
               HasSubstr("gateways[0].listeners[0].rate_limit.requests_per_second: '-100' is not a whole number"));
   EXPECT_THAT(one("fill_interval: 100ms", "fill_interval: 10ms"),

@@ -394,8 +394,15 @@ std::string AuditLog::ProxyFields(const Queued& q) const {
 
 absl::Status AuditLog::WriteRecordLocked(std::string_view kind, int64_t time_ms, const std::string& fields) {
   if (!recovery_fields_.empty() && kind != "recovery") {
-    if (absl::Status st = WriteRecordLocked("recovery", audit::NowMillis(), recovery_fields_); !st.ok()) return st;
+    // Taken out before writing: the recovery record's own checkpoint or rotation (AfterWriteLocked)
+    // writes records too, and must not write the recovery record again (that recursed without end
+    // when tern restarted on a torn log that was already at its rotation size).
+    std::string recovery = std::move(recovery_fields_);
     recovery_fields_.clear();
+    if (absl::Status st = WriteRecordLocked("recovery", audit::NowMillis(), recovery); !st.ok()) {
+      recovery_fields_ = std::move(recovery);  // written before the next record instead
+      return st;
+    }
   }
   std::string body = "{\"seq\":" + std::to_string(seq_ + 1) + ",\"time\":\"" + audit::FormatTime(time_ms) +
                      "\",\"kind\":\"" + std::string(kind) + "\"" + fields + ",\"prev\":\"" + prev_ + "\"";

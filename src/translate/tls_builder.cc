@@ -50,13 +50,28 @@ std::unique_ptr<tls::Secret> BuildSecret(const model::Secret& secret) {
   return out;
 }
 
+namespace {
+// TLS 1.2 at least (1.3 negotiated when both ends have it: Envoy's maximum default), and for
+// TLS 1.2 only forward-secret AEAD suites: the ECDHE + AES-GCM / ChaCha20-Poly1305 set that
+// current guidance (NIST SP 800-52r2, Mozilla "intermediate") keeps. TLS 1.3's suites are all
+// AEAD and not configurable in Envoy. docs/tls.md, "Protocol versions and cipher suites".
+void SetTlsParams(tls::TlsParameters* params) {
+  params->set_tls_minimum_protocol_version(tls::TlsParameters::TLSv1_2);
+  for (const char* suite : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+                            "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+                            "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"}) {
+    params->add_cipher_suites(suite);
+  }
+}
+}  // namespace
+
 envoy::config::core::v3::TransportSocket BuildDownstreamTls(const model::ListenerTls& listener_tls,
                                                             const std::string& secret,
                                                             const std::string& config_source) {
   tls::DownstreamTlsContext ctx;
   auto* common = ctx.mutable_common_tls_context();
   SetSds(secret, config_source, common->add_tls_certificate_sds_secret_configs());
-  common->mutable_tls_params()->set_tls_minimum_protocol_version(tls::TlsParameters::TLSv1_2);
+  SetTlsParams(common->mutable_tls_params());
   for (const auto& p : listener_tls.alpn) common->add_alpn_protocols(p);
   if (!listener_tls.client_ca_secret.empty()) {
     SetSds(listener_tls.client_ca_secret, config_source, common->mutable_validation_context_sds_secret_config());
@@ -70,7 +85,7 @@ envoy::config::core::v3::TransportSocket BuildUpstreamTls(const model::UpstreamT
   tls::UpstreamTlsContext ctx;
   if (!upstream.sni.empty()) ctx.set_sni(upstream.sni);
   auto* common = ctx.mutable_common_tls_context();
-  common->mutable_tls_params()->set_tls_minimum_protocol_version(tls::TlsParameters::TLSv1_2);
+  SetTlsParams(common->mutable_tls_params());
   if (!upstream.client_cert_secret.empty()) {
     SetSds(upstream.client_cert_secret, config_source, common->add_tls_certificate_sds_secret_configs());
   }

@@ -150,10 +150,13 @@ void StreamReactor<P>::HandleRequest() {
       }
     }
     std::string node = NodeSummary(req.node(), ctx_->peer());
+    // For display (/debug/proxies is JSON); the raw node cluster still selects the snapshot. Made
+    // here, under mu_, not in the callback (which the thread-safety analysis cannot see run here).
+    std::string shown_id = SanitizeUtf8(node_id_);
+    std::string shown_cluster = SanitizeUtf8(node_cluster_);
     deps_.registry.Update(registry_id_, [&](StreamIdentity& s) {
-      // For display (/debug/proxies is JSON); the raw node cluster still selects the snapshot.
-      s.node_id = SanitizeUtf8(node_id_);
-      s.node_cluster = SanitizeUtf8(node_cluster_);
+      s.node_id = std::move(shown_id);
+      s.node_cluster = std::move(shown_cluster);
       s.node = std::move(node);
     });
     if (deps_.observer) deps_.observer->OnProxyEvent(BaseEvent(ProxyEvent::Kind::kConnect));

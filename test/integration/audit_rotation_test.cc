@@ -46,13 +46,18 @@ class AuditRotationTest : public ::testing::Test {
     return t.ok() ? std::move(*t) : nullptr;
   }
 
-  // audit.jsonl and its rotated files, newest first (verify must not depend on the order).
+  // audit.jsonl and its rotated files audit.jsonl.1 (the oldest), .2, ..., newest first (verify
+  // must not depend on the order it is given them in).
   std::vector<std::string> TrailFiles() {
-    std::vector<std::string> out;
+    std::vector<std::pair<uint64_t, std::string>> numbered;
     for (const auto& e : fs::directory_iterator(dir_.path())) {
-      if (e.path().filename().string().rfind("audit.jsonl", 0) == 0) out.push_back(e.path().string());
+      const std::string name = e.path().filename().string();
+      if (name == "audit.jsonl") numbered.emplace_back(UINT64_MAX, e.path().string());
+      else if (name.rfind("audit.jsonl.", 0) == 0) numbered.emplace_back(std::stoull(name.substr(12)), e.path().string());
     }
-    std::sort(out.rbegin(), out.rend());
+    std::sort(numbered.rbegin(), numbered.rend());
+    std::vector<std::string> out;
+    for (auto& [n, path] : numbered) out.push_back(std::move(path));
     return out;
   }
 
@@ -95,9 +100,10 @@ TEST_F(AuditRotationTest, TheChainContinuesAcrossRotatedFilesAndATornLastLineIsA
   auto all = Verify(files);
   EXPECT_EQ(all.exit_code, 0) << all.err;
   EXPECT_NE(all.out.find(std::to_string(files.size()) + " file(s)"), std::string::npos) << all.out;
-  // A rotated file withheld: the gap is named.
+  // A file from the middle of the trail withheld (neither the oldest nor the newest): the gap is
+  // named.
   std::vector<std::string> gap = files;
-  gap.erase(gap.begin() + 1);
+  gap.erase(gap.end() - 2);
   auto missing = Verify(gap);
   EXPECT_EQ(missing.exit_code, 1) << missing.out;
   EXPECT_NE(missing.err.find("a record is missing"), std::string::npos) << missing.err;

@@ -10,6 +10,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "server/audit_verify.h"
 #include "support/process.h"
 
@@ -86,6 +89,55 @@ TEST(AuditLogWriterTest, EventsThatOverflowTheQueueAreCountedAndTheGapIsRecorded
     counted += j["count"].get<size_t>();
   }
   EXPECT_EQ(counted, 3u);
+}
+
+// An Ed25519 private key in PEM at `path`, as `openssl genpkey -algorithm ed25519` writes it.
+void WriteSigningKey(const std::string& path) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  ASSERT_NE(key, nullptr);
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr), 1);
+  std::fclose(f);
+  EVP_PKEY_free(key);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// tern restarting on a log whose last line is torn and which is already past its rotation size:
+// the recovery record, its checkpoint and the rotation are written once each (this recursed until
+// the stack overflowed: the checkpoint wrote the recovery record again, whose checkpoint ...).
+TEST(AuditLogWriterTest, ARestartOnATornLogAtItsRotationSizeRecordsTheRecoveryOnceAndRotates) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/audit.jsonl";
+  const std::string key = dir.path() + "/key.pem";
+  WriteSigningKey(key);
+  {
+    auto log = AuditLog::Open({.path = path, .signing_key_file = key});
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = 0; i < 6; ++i) (*log)->RecordProxy(Event(xds::ProxyEvent::Kind::kAck));
+    (*log)->Close();
+  }
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << "{\"seq\":99,\"time\":\"2026-12-01T00:00:00.000Z\",\"ki";
+  }
+  ASSERT_GT(fs::file_size(path), 512u);
+  auto log = AuditLog::Open({.path = path, .max_file_bytes = 512, .signing_key_file = key});
+  ASSERT_TRUE(log.ok()) << log.status();
+  (*log)->RecordProxy(Event(xds::ProxyEvent::Kind::kNack));
+  (*log)->Close();
+
+  ASSERT_TRUE(fs::exists(path + ".1")) << "the file past its size was rotated";
+  size_t recoveries = 0;
+  for (const std::string& f : {path + ".1", path}) {
+    if (!fs::exists(f)) continue;
+    for (const auto& line : Lines(f)) recoveries += line.find("\"kind\":\"recovery\"") != std::string::npos;
+  }
+  EXPECT_EQ(recoveries, 1u);
+  std::vector<std::string> files = {path + ".1"};
+  if (fs::exists(path)) files.push_back(path);
+  auto r = audit::VerifyAuditFiles(files, {});
+  EXPECT_EQ(r.outcome, audit::VerifyResult::Outcome::kOk) << r.message;
 }
 
 }  // namespace

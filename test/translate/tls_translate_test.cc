@@ -94,6 +94,12 @@ TEST(TlsTranslateTest, TwoSniCertificatesBecomeTwoFilterChainsWithTheSameRoutes)
   EXPECT_EQ(common.tls_certificate_sds_secret_configs(0).sds_config().resource_api_version(),
             envoy::config::core::v3::V3);
   EXPECT_EQ(common.tls_params().tls_minimum_protocol_version(), tls::TlsParameters::TLSv1_2);
+  // TLS 1.2 suites: forward secret and AEAD only (no CBC, no RSA key exchange).
+  ASSERT_GT(common.tls_params().cipher_suites_size(), 0);
+  for (const auto& suite : common.tls_params().cipher_suites()) {
+    EXPECT_EQ(suite.rfind("ECDHE-", 0), 0u) << suite;
+    EXPECT_TRUE(suite.find("GCM") != std::string::npos || suite.find("CHACHA20-POLY1305") != std::string::npos) << suite;
+  }
   ASSERT_EQ(common.alpn_protocols_size(), 2);
   EXPECT_EQ(common.alpn_protocols(0), "h2");
   EXPECT_EQ(common.alpn_protocols(1), "http/1.1");

@@ -73,13 +73,20 @@
 //                                  again; held blocking queries are woken so that they answer with
 //                                  the fault at once; a new event stream answers 500 (500 modes)
 //                                  or one broken line and the end of the stream (garbage)
-//   PUT    /test/stream?mode=cut|garbage|none   cut: every open event stream sends half of a
-//                                  frame and the connection closes without the chunked body's end
-//                                  (once); garbage: open and new streams send a line that is not
-//                                  JSON, then carry on
+//   PUT    /test/stream?mode=cut|garbage|forbidden|missing|none   cut: every open event stream
+//                                  sends half of a frame and the connection closes without the
+//                                  chunked body's end (once); garbage: open and new streams send a
+//                                  line that is not JSON, then carry on; forbidden: new streams
+//                                  answer 403 "Permission denied" (a token whose policy lacks what
+//                                  the stream needs, while every other read is allowed); missing:
+//                                  new streams answer 404 (a Nomad before the event stream, 1.0);
+//                                  none: streams work again (open ones are left alone)
 //   GET    /test/stats             {"requests": /v1 requests so far, "index": N, "fault": mode,
 //                                  "registrations", "jobs", "allocations", "deployments",
-//                                  "streams": open event streams, "stream_requests"}
+//                                  "streams": open event streams, "stream_requests",
+//                                  "paths": {"/v1/...": requests so far, by path without query},
+//                                  "held": blocking queries waiting now (one whose client went
+//                                  away counts until it wakes, as a Go handler would)}
 //
 // Flags: --port N (0 = pick one; printed as PORT=<n>), --token T, --heartbeat-ms N,
 // --event-buffer N. Prints READY when listening.
@@ -144,6 +151,7 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     {
       std::lock_guard<std::mutex> lock(mu_);
       requests_++;
+      paths_[uri]++;
     }
     if (!token_.empty()) {
       std::string given;
@@ -277,9 +285,11 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
       auto jitter = std::chrono::milliseconds(wait.count() / 16 > 0 ? rng_() % (wait.count() / 16) : 0);
       const auto deadline = Clock::now() + wait + jitter;
       const std::string fault_at_start = fault_;
+      held_++;
       changed_.wait_until(lock, deadline, [&] {
         return stopping_ || index_ > min_index || fault_ != fault_at_start;
       });
+      held_--;
     }
     if (fault_ == "500") return Text(500, "rpc error: fault injected by tern-fake-nomad");
     if (fault_ == "500-binary") {
@@ -556,6 +566,8 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     std::unique_lock<std::mutex> lock(mu_);
     stream_requests_++;
     if (fault_ == "500" || fault_ == "500-binary") return Text(500, "rpc error: fault injected by tern-fake-nomad");
+    if (stream_fault_ == "forbidden") return Text(403, "Permission denied");
+    if (stream_fault_ == "missing") return Text(404, "Invalid URL");
     const bool broken_end = fault_ == "garbage";
     streams_++;
     const uint64_t cut_at_start = cut_generation_;
@@ -692,7 +704,8 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     }
     if (write && uri == "/test/stream") {
       std::string mode = Var(query, "mode");
-      if (mode != "cut" && mode != "garbage" && mode != "none") return Text(400, "mode must be cut, garbage or none");
+      if (mode != "cut" && mode != "garbage" && mode != "forbidden" && mode != "missing" && mode != "none")
+        return Text(400, "mode must be cut, garbage, forbidden, missing or none");
       std::lock_guard<std::mutex> lock(mu_);
       if (mode == "cut") cut_generation_++;
       else stream_fault_ = mode == "none" ? "" : mode;
@@ -703,7 +716,8 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
       std::lock_guard<std::mutex> lock(mu_);
       json s = {{"requests", requests_}, {"index", index_}, {"fault", fault_.empty() ? "none" : fault_},
                 {"registrations", regs_.size()}, {"jobs", jobs_.size()}, {"allocations", allocs_.size()},
-                {"deployments", deployments_.size()}, {"streams", streams_}, {"stream_requests", stream_requests_}};
+                {"deployments", deployments_.size()}, {"streams", streams_}, {"stream_requests", stream_requests_},
+                {"paths", paths_}, {"held", held_}};
       return {200, s.dump(), "application/json", std::nullopt};
     }
     return Text(404, "unknown test endpoint");
@@ -716,9 +730,11 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
   bool stopping_ = false;
   const std::chrono::milliseconds heartbeat_;
   uint64_t cut_generation_ = 0;  // /test/stream?mode=cut: streams open before a bump are cut
-  std::string stream_fault_;     // "", "garbage"
+  std::string stream_fault_;     // "", "garbage", "forbidden", "missing"
   uint64_t streams_ = 0;         // open event streams
   uint64_t stream_requests_ = 0;
+  std::map<std::string, uint64_t> paths_;  // /v1 requests by path (without the query)
+  uint64_t held_ = 0;  // blocking queries waiting (a client that went away is noticed at the wake)
   std::mt19937_64 rng_{42};
 };
 

@@ -127,7 +127,7 @@ TEST(ConfigTest, NomadEventStreamIsOnUnlessTurnedOffAndAnythingButABooleanIsName
 
   auto bad = ParseConfig("nomad:\n  address: 127.0.0.1:4646\n  event_stream: sometimes\n", "tern.yaml", "/etc/tern");
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("tern.yaml:3:17 nomad.event_stream: expected true or false"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("tern.yaml:3:3 nomad.event_stream: expected true or false"));
 }
 
 TEST(ConfigTest, AnUnknownKeyIsAnErrorWithItsPathAndLine) {

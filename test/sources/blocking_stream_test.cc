@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -246,7 +247,7 @@ TEST(BlockingClientStream, AReaderRefusingBytesEndsTheStreamAndUnwatchStopsItFor
     EXPECT_NE(heard.ends[0].error.find("/v1/event/stream: ended by tern: what came could not be used"),
               std::string::npos)
         << heard.ends[0].error;
-    EXPECT_EQ(heard.opens.size(), heard.ends.size());
+    EXPECT_GE(heard.opens.size(), heard.ends.size());  // each end was an open stream (the next may be open)
   }
   client.Unwatch(id);
   const size_t ends = heard.Ends();

@@ -247,6 +247,8 @@ TEST_F(NomadEventStreamTest, AStreamNomadRefusesIsReportedOnceServedFromBlocking
   const long before = nomad_->PathRequests(kStream);
   std::this_thread::sleep_for(seconds(5));
   const long asked = nomad_->PathRequests(kStream) - before;
+  std::cerr << "refused stream: asked for " << asked << " times in 5 s (" << nomad_->PathRequests(kStream)
+            << " in all)\n";
   EXPECT_GE(asked, 1);
   EXPECT_LE(asked, 4) << "stream requests in 5 s";
   // Reported once, however many times it was refused.
@@ -270,6 +272,7 @@ TEST_F(NomadEventStreamTest, AStreamAnsweringGarbageIsReportedOnceAndServedFromB
   const long before = nomad_->PathRequests(kStream);
   std::this_thread::sleep_for(seconds(5));
   const long asked = nomad_->PathRequests(kStream) - before;
+  std::cerr << "garbage stream: asked for " << asked << " times in 5 s\n";
   EXPECT_LE(asked, 4) << "stream requests in 5 s";
   EXPECT_EQ(Reports(tern_->process().Log(), "line 1 (byte 0)"), 1u) << tern_->process().LogTail(4000);
 
@@ -291,6 +294,7 @@ TEST_F(NomadEventStreamTest, NomadDownCostsABoundedNumberOfRequestsPerSecond) {
   const double before = ScrapeMetrics(tern_->admin_port())[series];
   std::this_thread::sleep_for(seconds(4));
   const double made = ScrapeMetrics(tern_->admin_port())[series] - before;
+  std::cerr << "Nomad down: " << made << " requests in 4 s\n";
   // The list, greeter, the job's three, two allocations' checks: 7 paths at most one a second
   // (backoff_max), the stream one per 5 s at most: about 30 in 4 s; a loop would be thousands.
   EXPECT_GE(made, 4);

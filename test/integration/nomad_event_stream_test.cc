@@ -281,6 +281,29 @@ TEST_F(NomadEventStreamTest, AStreamAnsweringGarbageIsReportedOnceAndServedFromB
   EXPECT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(15))) << Admin("/debug/sources");
 }
 
+TEST_F(NomadEventStreamTest, AnIndexThatGoesBackwardsIsAFallBackAndTheStreamStartsOverFromTheList) {
+  StartNomad(1);
+  StartTern();
+  ASSERT_EQ(Subscribe(), 1);
+  ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(10))) << Admin("/debug/sources");
+  auto start = Clock::now();
+  Place("a1");  // a frame above the oldest one Nomad holds
+  ASSERT_GE(EndpointsWithin(2, start, seconds(5)), 0);
+
+  // The stream sends a frame below one it sent already (Nomad's state went back).
+  ASSERT_TRUE(nomad_->StreamFault("rewind").ok());
+  ASSERT_TRUE(WaitFor([&] { return Reports(tern_->process().Log(), "index went backwards") == 1; }, seconds(5)))
+      << tern_->process().LogTail(4000);
+  // Everything read again, the stream asked for from the list's index, live again.
+  ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(10))) << Admin("/debug/sources");
+  start = Clock::now();
+  Place("a2");
+  long after = EndpointsWithin(3, start, seconds(5));
+  ASSERT_GE(after, 0);
+  EXPECT_LE(after, 500);
+  EXPECT_EQ(Reports(tern_->process().Log(), "index went backwards"), 1u);
+}
+
 TEST_F(NomadEventStreamTest, NomadDownCostsABoundedNumberOfRequestsPerSecond) {
   StartNomad(2);
   StartTern();

@@ -87,7 +87,7 @@ class FakeNomad {
   absl::StatusOr<std::string> LatestDeployment(const std::string& job_id, const std::string& namespace_name = "default");
   // The allocation's check results, as GET /v1/client/allocation/:id/checks answers them (JSON).
   absl::Status SetChecks(const std::string& alloc_id, const std::string& checks_json);
-  absl::Status StreamFault(const std::string& mode);  // "cut", "garbage", "forbidden", "missing", "none"
+  absl::Status StreamFault(const std::string& mode);  // "cut", "rewind", "garbage", "forbidden", "missing", "none"
   Subprocess& process() { return *process_; }
 
  private:

@@ -73,9 +73,12 @@
 //                                  again; held blocking queries are woken so that they answer with
 //                                  the fault at once; a new event stream answers 500 (500 modes)
 //                                  or one broken line and the end of the stream (garbage)
-//   PUT    /test/stream?mode=cut|garbage|forbidden|missing|none   cut: every open event stream
-//                                  sends half of a frame and the connection closes without the
-//                                  chunked body's end (once); garbage: open and new streams send a
+//   PUT    /test/stream?mode=cut|rewind|garbage|forbidden|missing|none   cut: every open event
+//                                  stream sends half of a frame and the connection closes without
+//                                  the chunked body's end (once); rewind: every open stream sends
+//                                  the oldest buffered frame again, an index below what it already
+//                                  sent (once: what a client sees of a Nomad whose state was
+//                                  restored from an older snapshot); garbage: open and new streams send a
 //                                  line that is not JSON, then carry on; forbidden: new streams
 //                                  answer 403 "Permission denied" (a token whose policy lacks what
 //                                  the stream needs, while every other read is allowed); missing:
@@ -571,6 +574,7 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     const bool broken_end = fault_ == "garbage";
     streams_++;
     const uint64_t cut_at_start = cut_generation_;
+    uint64_t rewinds_seen = rewind_generation_;
     bool garbage_sent = false;
     lock.unlock();
     const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
@@ -585,6 +589,15 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
       if (stream_fault_ == "garbage" && !garbage_sent) {
         out += "this is not json {\n";
         garbage_sent = true;
+      }
+      if (rewind_generation_ != rewinds_seen && !events_.empty()) {
+        // The oldest frame the buffer holds, again: an index below what this stream already sent.
+        rewinds_seen = rewind_generation_;
+        json events = json::array();
+        for (const auto& e : events_.front()["Events"]) {
+          if (Matches(e, topics, ns)) events.push_back(e);
+        }
+        out += json{{"Index", events_.front()["Index"]}, {"Events", std::move(events)}}.dump() + "\n";
       }
       for (const auto& frame : events_) {
         if (frame["Index"].get<uint64_t>() < next) continue;
@@ -608,9 +621,11 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
         } else {
           const uint64_t seen = index_;
           const uint64_t cuts = cut_generation_;
+          const uint64_t rewinds = rewind_generation_;
           const std::string sf = stream_fault_;
           changed_.wait_until(lock, heartbeat_at, [&] {
-            return stopping_ || index_ != seen || cut_generation_ != cuts || stream_fault_ != sf;
+            return stopping_ || index_ != seen || cut_generation_ != cuts || rewind_generation_ != rewinds ||
+                   stream_fault_ != sf;
           });
           if (stream_fault_ != sf) garbage_sent = false;
           continue;
@@ -704,10 +719,12 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     }
     if (write && uri == "/test/stream") {
       std::string mode = Var(query, "mode");
-      if (mode != "cut" && mode != "garbage" && mode != "forbidden" && mode != "missing" && mode != "none")
-        return Text(400, "mode must be cut, garbage, forbidden, missing or none");
+      if (mode != "cut" && mode != "rewind" && mode != "garbage" && mode != "forbidden" && mode != "missing" &&
+          mode != "none")
+        return Text(400, "mode must be cut, rewind, garbage, forbidden, missing or none");
       std::lock_guard<std::mutex> lock(mu_);
       if (mode == "cut") cut_generation_++;
+      else if (mode == "rewind") rewind_generation_++;
       else stream_fault_ = mode == "none" ? "" : mode;
       changed_.notify_all();
       return {200, json{{"stream", mode}}.dump(), "application/json", std::nullopt};
@@ -730,6 +747,7 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
   bool stopping_ = false;
   const std::chrono::milliseconds heartbeat_;
   uint64_t cut_generation_ = 0;  // /test/stream?mode=cut: streams open before a bump are cut
+  uint64_t rewind_generation_ = 0;  // mode=rewind: streams open before a bump resend the oldest frame
   std::string stream_fault_;     // "", "garbage", "forbidden", "missing"
   uint64_t streams_ = 0;         // open event streams
   uint64_t stream_requests_ = 0;

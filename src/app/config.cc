@@ -215,6 +215,7 @@ class ConfigParser {
     // Also the deployment canaries' default share: meaningful without canary_tag.
     if (auto w = m.Uint("canary_weight", 0, 100)) n.canary_weight = *w;
     if (m.Has("tls")) n.tls = RemoteTls(m, "nomad.tls");
+    if (auto stream = m.Bool("event_stream")) n.event_stream = *stream;
     m.Finish();
     return n;
   }

@@ -65,6 +65,8 @@ struct NomadConfig {
   // unless the job's meta tern.canary_weight says otherwise.
   uint32_t canary_weight = 10;
   std::optional<ConsulTls> tls;  // nomad.tls: the same fields as consul.tls
+  // nomad.event_stream: Nomad's event stream triggers the reads (false = blocking queries only).
+  bool event_stream = true;
 };
 
 struct AuditConfig {

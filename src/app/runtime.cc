@@ -49,6 +49,7 @@ std::vector<std::unique_ptr<sources::Source>> MakeSources(const Config& config,
     o.namespace_name = n.namespace_name;
     o.region = n.region;
     o.canary = {.tag = n.canary_tag, .weight = n.canary_weight};
+    o.event_stream = n.event_stream;
     if (n.tls) o.tls = {n.tls->ca_file, n.tls->cert_file, n.tls->key_file, n.tls->server_name};
     o.registry = registry;
     out.push_back(std::make_unique<sources::NomadSource>("nomad", std::move(o)));

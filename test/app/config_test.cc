@@ -117,6 +117,19 @@ nomad:
   EXPECT_THAT(m, HasSubstr("nomad.tls.key_file: a client certificate needs both cert_file and key_file"));
 }
 
+TEST(ConfigTest, NomadEventStreamIsOnUnlessTurnedOffAndAnythingButABooleanIsNamed) {
+  auto on = ParseConfig("nomad: {}\n", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->nomad->event_stream) << "the stream triggers the reads by default";
+  auto off = ParseConfig("nomad:\n  event_stream: false\n", "tern.yaml", "/etc/tern");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->nomad->event_stream);
+
+  auto bad = ParseConfig("nomad:\n  address: 127.0.0.1:4646\n  event_stream: sometimes\n", "tern.yaml", "/etc/tern");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("tern.yaml:3:3 nomad.event_stream: expected true or false"));
+}
+
 TEST(ConfigTest, AnUnknownKeyIsAnErrorWithItsPathAndLine) {
   auto c = ParseConfig("admin: { address: 127.0.0.1:19000 }\nxds:\n  adress: 127.0.0.1:18000\n",
                        "tern.yaml", "/etc/tern");

@@ -130,6 +130,26 @@ long FakeNomad::Stat(const std::string& name) {
   return j[name].get<long>();
 }
 
+std::map<std::string, long> FakeNomad::RequestsByPath() {
+  std::map<std::string, long> out;
+  auto r = NomadRequest("GET", address() + "/test/stats");
+  if (!r.ok() || r->status != 200) return out;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.contains("paths") || !j["paths"].is_object()) return out;
+  for (const auto& [path, n] : j["paths"].items()) {
+    if (n.is_number()) out[path] = n.get<long>();
+  }
+  return out;
+}
+
+long FakeNomad::PathRequests(const std::string& path) {
+  auto r = NomadRequest("GET", address() + "/test/stats");
+  if (!r.ok() || r->status != 200) return -1;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.contains("paths") || !j["paths"].is_object()) return -1;
+  return j["paths"].value(path, 0L);
+}
+
 absl::StatusOr<std::string> FakeNomad::SubmitJob(const FakeJob& job) {
   nlohmann::json j = {{"ID", job.id}, {"Namespace", job.namespace_name}, {"Type", "service"},
                       {"Meta", job.meta.empty() ? nlohmann::json(nullptr) : nlohmann::json(job.meta)},

@@ -66,6 +66,10 @@ class FakeNomad {
   // Any counter of /test/stats ("index", "allocations", "streams", "stream_requests", ...); -1 if
   // it cannot be asked.
   long Stat(const std::string& name);
+  // /v1 requests so far whose path (without the query) is `path` (-1 if it cannot be asked), and
+  // all of them by path.
+  long PathRequests(const std::string& path);
+  std::map<std::string, long> RequestsByPath();
 
   // Registers the job (or its next version); returns the ID of the deployment that started.
   absl::StatusOr<std::string> SubmitJob(const FakeJob& job);
@@ -83,7 +87,7 @@ class FakeNomad {
   absl::StatusOr<std::string> LatestDeployment(const std::string& job_id, const std::string& namespace_name = "default");
   // The allocation's check results, as GET /v1/client/allocation/:id/checks answers them (JSON).
   absl::Status SetChecks(const std::string& alloc_id, const std::string& checks_json);
-  absl::Status StreamFault(const std::string& mode);  // "cut", "garbage", "none"
+  absl::Status StreamFault(const std::string& mode);  // "cut", "rewind", "garbage", "forbidden", "missing", "none"
   Subprocess& process() { return *process_; }
 
  private:

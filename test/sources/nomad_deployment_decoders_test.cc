@@ -360,7 +360,7 @@ TEST(NomadPaths, EscapeIdsAndCarryNamespaceAndRegion) {
   EXPECT_EQ(JobAllocationsPath("web", "", ""), "/v1/job/web/allocations");
   EXPECT_EQ(JobPath("web", "", ""), "/v1/job/web");
   EXPECT_EQ(EventStreamPath(42, "*", ""),
-            "/v1/event/stream?topic=Service&topic=Deployment&topic=Allocation&index=42&namespace=*");
+            "/v1/event/stream?topic=Service&topic=Deployment&topic=Allocation&topic=Job&index=42&namespace=*");
 }
 
 }  // namespace

@@ -73,13 +73,23 @@
 //                                  again; held blocking queries are woken so that they answer with
 //                                  the fault at once; a new event stream answers 500 (500 modes)
 //                                  or one broken line and the end of the stream (garbage)
-//   PUT    /test/stream?mode=cut|garbage|none   cut: every open event stream sends half of a
-//                                  frame and the connection closes without the chunked body's end
-//                                  (once); garbage: open and new streams send a line that is not
-//                                  JSON, then carry on
+//   PUT    /test/stream?mode=cut|rewind|garbage|forbidden|missing|none   cut: every open event
+//                                  stream sends half of a frame and the connection closes without
+//                                  the chunked body's end (once); rewind: every open stream sends
+//                                  the oldest buffered frame again, an index below what it already
+//                                  sent (once: what a client sees of a Nomad whose state was
+//                                  restored from an older snapshot); garbage: open and new streams send a
+//                                  line that is not JSON, then carry on; forbidden: new streams
+//                                  answer 403 "Permission denied" (a token whose policy lacks what
+//                                  the stream needs, while every other read is allowed); missing:
+//                                  new streams answer 404 (a Nomad before the event stream, 1.0);
+//                                  none: streams work again (open ones are left alone)
 //   GET    /test/stats             {"requests": /v1 requests so far, "index": N, "fault": mode,
 //                                  "registrations", "jobs", "allocations", "deployments",
-//                                  "streams": open event streams, "stream_requests"}
+//                                  "streams": open event streams, "stream_requests",
+//                                  "paths": {"/v1/...": requests so far, by path without query},
+//                                  "held": blocking queries waiting now (one whose client went
+//                                  away counts until it wakes, as a Go handler would)}
 //
 // Flags: --port N (0 = pick one; printed as PORT=<n>), --token T, --heartbeat-ms N,
 // --event-buffer N. Prints READY when listening.
@@ -144,6 +154,7 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     {
       std::lock_guard<std::mutex> lock(mu_);
       requests_++;
+      paths_[uri]++;
     }
     if (!token_.empty()) {
       std::string given;
@@ -277,9 +288,11 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
       auto jitter = std::chrono::milliseconds(wait.count() / 16 > 0 ? rng_() % (wait.count() / 16) : 0);
       const auto deadline = Clock::now() + wait + jitter;
       const std::string fault_at_start = fault_;
+      held_++;
       changed_.wait_until(lock, deadline, [&] {
         return stopping_ || index_ > min_index || fault_ != fault_at_start;
       });
+      held_--;
     }
     if (fault_ == "500") return Text(500, "rpc error: fault injected by tern-fake-nomad");
     if (fault_ == "500-binary") {
@@ -556,9 +569,12 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     std::unique_lock<std::mutex> lock(mu_);
     stream_requests_++;
     if (fault_ == "500" || fault_ == "500-binary") return Text(500, "rpc error: fault injected by tern-fake-nomad");
+    if (stream_fault_ == "forbidden") return Text(403, "Permission denied");
+    if (stream_fault_ == "missing") return Text(404, "Invalid URL");
     const bool broken_end = fault_ == "garbage";
     streams_++;
     const uint64_t cut_at_start = cut_generation_;
+    uint64_t rewinds_seen = rewind_generation_;
     bool garbage_sent = false;
     lock.unlock();
     const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
@@ -573,6 +589,15 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
       if (stream_fault_ == "garbage" && !garbage_sent) {
         out += "this is not json {\n";
         garbage_sent = true;
+      }
+      if (rewind_generation_ != rewinds_seen && !events_.empty()) {
+        // The oldest frame the buffer holds, again: an index below what this stream already sent.
+        rewinds_seen = rewind_generation_;
+        json events = json::array();
+        for (const auto& e : events_.front()["Events"]) {
+          if (Matches(e, topics, ns)) events.push_back(e);
+        }
+        out += json{{"Index", events_.front()["Index"]}, {"Events", std::move(events)}}.dump() + "\n";
       }
       for (const auto& frame : events_) {
         if (frame["Index"].get<uint64_t>() < next) continue;
@@ -596,9 +621,11 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
         } else {
           const uint64_t seen = index_;
           const uint64_t cuts = cut_generation_;
+          const uint64_t rewinds = rewind_generation_;
           const std::string sf = stream_fault_;
           changed_.wait_until(lock, heartbeat_at, [&] {
-            return stopping_ || index_ != seen || cut_generation_ != cuts || stream_fault_ != sf;
+            return stopping_ || index_ != seen || cut_generation_ != cuts || rewind_generation_ != rewinds ||
+                   stream_fault_ != sf;
           });
           if (stream_fault_ != sf) garbage_sent = false;
           continue;
@@ -692,9 +719,12 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
     }
     if (write && uri == "/test/stream") {
       std::string mode = Var(query, "mode");
-      if (mode != "cut" && mode != "garbage" && mode != "none") return Text(400, "mode must be cut, garbage or none");
+      if (mode != "cut" && mode != "rewind" && mode != "garbage" && mode != "forbidden" && mode != "missing" &&
+          mode != "none")
+        return Text(400, "mode must be cut, rewind, garbage, forbidden, missing or none");
       std::lock_guard<std::mutex> lock(mu_);
       if (mode == "cut") cut_generation_++;
+      else if (mode == "rewind") rewind_generation_++;
       else stream_fault_ = mode == "none" ? "" : mode;
       changed_.notify_all();
       return {200, json{{"stream", mode}}.dump(), "application/json", std::nullopt};
@@ -703,7 +733,8 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
       std::lock_guard<std::mutex> lock(mu_);
       json s = {{"requests", requests_}, {"index", index_}, {"fault", fault_.empty() ? "none" : fault_},
                 {"registrations", regs_.size()}, {"jobs", jobs_.size()}, {"allocations", allocs_.size()},
-                {"deployments", deployments_.size()}, {"streams", streams_}, {"stream_requests", stream_requests_}};
+                {"deployments", deployments_.size()}, {"streams", streams_}, {"stream_requests", stream_requests_},
+                {"paths", paths_}, {"held", held_}};
       return {200, s.dump(), "application/json", std::nullopt};
     }
     return Text(404, "unknown test endpoint");
@@ -716,9 +747,12 @@ class FakeNomad : private tern::fake_nomad::NomadModel {
   bool stopping_ = false;
   const std::chrono::milliseconds heartbeat_;
   uint64_t cut_generation_ = 0;  // /test/stream?mode=cut: streams open before a bump are cut
-  std::string stream_fault_;     // "", "garbage"
+  uint64_t rewind_generation_ = 0;  // mode=rewind: streams open before a bump resend the oldest frame
+  std::string stream_fault_;     // "", "garbage", "forbidden", "missing"
   uint64_t streams_ = 0;         // open event streams
   uint64_t stream_requests_ = 0;
+  std::map<std::string, uint64_t> paths_;  // /v1 requests by path (without the query)
+  uint64_t held_ = 0;  // blocking queries waiting (a client that went away is noticed at the wake)
   std::mt19937_64 rng_{42};
 };
 

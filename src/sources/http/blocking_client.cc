@@ -80,12 +80,37 @@ struct Transfer {
   bool stalled = false;       // aborted: the body stopped coming (body_idle_timeout)
   Clock::time_point last_byte = Clock::now();
   curl_slist* headers = nullptr;
+  // Streams only: the reader, and what became of the transfer so far.
+  const StreamCallbacks* stream = nullptr;
+  const std::atomic<bool>* removed = nullptr;  // the stream was unwatched: its reader hears nothing more
+  CURL* easy = nullptr;
+  bool opened = false;    // 2xx headers came (on_open was called)
+  bool got_bytes = false;  // ... and body bytes after them
+  bool refused = false;   // the reader's on_bytes returned false
+  Clock::time_point opened_at;
 };
+
+// An error answer's body is kept for its message, up to this much (a stream's own bytes go to its
+// reader and are never kept).
+constexpr size_t kStreamErrorBody = 4096;
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  t->body.append(data, size * n);
   t->last_byte = Clock::now();
+  if (t->stream == nullptr) {
+    t->body.append(data, size * n);
+    return size * n;
+  }
+  if (!t->opened) {  // an error answer: kept (in part) for on_end's message
+    t->body.append(data, std::min(size * n, kStreamErrorBody - std::min(kStreamErrorBody, t->body.size())));
+    return size * n;
+  }
+  t->got_bytes = true;
+  if (t->removed->load() || !t->stream->on_bytes) return size * n;
+  if (!t->stream->on_bytes(std::string_view(data, size * n))) {
+    t->refused = true;
+    return 0;  // anything but size * n makes curl end the transfer (CURLE_WRITE_ERROR)
+  }
   return size * n;
 }
 
@@ -93,7 +118,19 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string line(data, size * n);
   t->last_byte = Clock::now();
-  if (line == "\r\n" || line == "\n") t->headers_done = true;
+  if (line == "\r\n" || line == "\n") {
+    t->headers_done = true;
+    if (t->stream != nullptr && !t->opened) {
+      long status = 0;
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+      // 1xx header blocks (100 Continue) come before the real answer: wait for it.
+      if (status >= 200 && status < 300) {
+        t->opened = true;
+        t->opened_at = t->last_byte;
+        if (!t->removed->load() && t->stream->on_open) t->stream->on_open(status);
+      }
+    }
+  }
   if (!t->known_leader_header.empty() && HeaderIs(line, t->known_leader_header)) {
     std::string v = Trim(line.substr(t->known_leader_header.size() + 1));
     for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -137,6 +174,28 @@ Response Complete(CURL* easy, CURLcode code, Transfer& t, const std::string& url
   return r;
 }
 
+// `path` without its index=N query parameter: a stream resumes at a new index at each start, and
+// its failures must read the same on every retry (each is reported once).
+std::string WithoutIndex(const std::string& path) {
+  const size_t q = path.find('?');
+  if (q == std::string::npos) return path;
+  std::string out = path.substr(0, q);
+  char sep = '?';
+  size_t start = q + 1;
+  while (start <= path.size()) {
+    size_t end = path.find('&', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string param = path.substr(start, end - start);
+    if (!param.empty() && param.rfind("index=", 0) != 0) {
+      out += sep;
+      out += param;
+      sep = '&';
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 struct BlockingClient::WatchState {
@@ -161,6 +220,10 @@ struct BlockingClient::WatchState {
   bool urgent = false;      // ... before the non-urgent ones
   bool every_index = false;  // deliver index moves even with the same bytes
   bool leaderless = false;   // the last answer said the server knows of no leader (logged once)
+  // Streams (Stream()): the path at each start, and the reader.
+  bool stream = false;
+  std::function<std::string()> stream_path;
+  StreamCallbacks stream_callbacks;
 };
 
 BlockingClient::BlockingClient(ClientOptions options) : options_(std::move(options)) {
@@ -242,6 +305,22 @@ WatchId BlockingClient::WatchEveryIndex(const std::string& path, WatchCallback c
   return Add(path, std::move(callback), false, true);
 }
 
+WatchId BlockingClient::Stream(std::function<std::string()> path, StreamCallbacks callbacks) {
+  auto w = std::make_shared<WatchState>();
+  w->stream = true;
+  w->stream_path = std::move(path);
+  w->stream_callbacks = std::move(callbacks);
+  WatchId id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = next_id_++;
+    w->id = id;
+    watches_[id] = w;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  return id;
+}
+
 void BlockingClient::Trigger(WatchId id, bool urgent) {
   {
     absl::MutexLock lock(&mu_);
@@ -320,7 +399,7 @@ void BlockingClient::RejectAnswer(WatchId id) {
   {
     absl::MutexLock lock(&mu_);
     auto it = watches_.find(id);
-    if (it == watches_.end()) return;
+    if (it == watches_.end() || it->second->stream) return;
     w = it->second;
   }
   // The watch is idle here (its callback runs after Finish), so only this thread touches it.
@@ -367,10 +446,11 @@ void BlockingClient::Stop() {
   running_ = false;
 }
 
-std::chrono::milliseconds BlockingClient::NextBackoff(int failures) {
+std::chrono::milliseconds BlockingClient::NextBackoff(int failures, std::chrono::milliseconds max) {
+  const int64_t cap = max.count() > 0 ? max.count() : options_.backoff_max.count();
   int64_t base = options_.backoff_min.count();
-  for (int i = 1; i < failures && base < options_.backoff_max.count(); ++i) base *= 2;
-  base = std::min<int64_t>(base, options_.backoff_max.count());
+  for (int i = 1; i < failures && base < cap; ++i) base *= 2;
+  base = std::max<int64_t>(1, std::min<int64_t>(base, cap));
   uint64_t r;
   {
     absl::MutexLock lock(&mu_);
@@ -384,21 +464,39 @@ std::chrono::milliseconds BlockingClient::NextBackoff(int failures) {
   return std::chrono::milliseconds(half + static_cast<int64_t>(r % static_cast<uint64_t>(base - half + 1)));
 }
 
+void BlockingClient::StartStreams(const std::vector<std::shared_ptr<WatchState>>& due) {
+  for (const auto& w : due) {
+    std::string path = w->stream_path ? w->stream_path() : std::string();
+    absl::MutexLock lock(&mu_);
+    if (w->removed || w->easy || stopping_) continue;
+    w->path = std::move(path);
+    StartRequest(*w);
+  }
+}
+
 void BlockingClient::StartRequest(WatchState& w) {
   CURL* easy = curl_easy_init();
-  w.url = Url(w.path, w.index, /*blocking=*/!w.on_demand);
-  if (w.on_demand) {
-    w.triggered = false;  // a trigger from now on asks for another read
-    w.urgent = false;
-    on_demand_in_flight_++;
-  }
   w.transfer = Transfer{};
-  w.transfer.index_header = options_.index_header;
-  w.transfer.known_leader_header = options_.known_leader_header;
-  // Consul adds up to wait/16 of jitter to the wait; allow for it and for the network.
-  auto timeout = w.index > 0 && !w.on_demand ? options_.wait + options_.wait / 16 + std::chrono::milliseconds(5000)
-                                             : std::chrono::milliseconds(10000);
-  Configure(easy, w.url, timeout);
+  if (w.stream) {
+    w.url = Url(w.path, 0, /*blocking=*/false);
+    w.transfer.stream = &w.stream_callbacks;
+    w.transfer.removed = &w.removed;
+    w.transfer.easy = easy;
+    Configure(easy, w.url, std::chrono::milliseconds(0));  // no total timeout: only the idle one
+  } else {
+    w.url = Url(w.path, w.index, /*blocking=*/!w.on_demand);
+    if (w.on_demand) {
+      w.triggered = false;  // a trigger from now on asks for another read
+      w.urgent = false;
+      on_demand_in_flight_++;
+    }
+    w.transfer.index_header = options_.index_header;
+    w.transfer.known_leader_header = options_.known_leader_header;
+    // Consul adds up to wait/16 of jitter to the wait; allow for it and for the network.
+    auto timeout = w.index > 0 && !w.on_demand ? options_.wait + options_.wait / 16 + std::chrono::milliseconds(5000)
+                                               : std::chrono::milliseconds(10000);
+    Configure(easy, w.url, timeout);
+  }
   if (!options_.token.empty()) {
     w.transfer.headers = curl_slist_append(nullptr, (options_.token_header + ": " + options_.token).c_str());
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, w.transfer.headers);
@@ -425,6 +523,7 @@ void BlockingClient::Finish(void* handle, int code) {
     in_flight_.erase(it);
     if (w->on_demand) on_demand_in_flight_--;
   }
+  if (w->stream) return FinishStream(*w, easy, code);
   Response r = Complete(easy, static_cast<CURLcode>(code), w->transfer, Url(w->path, 0, /*blocking=*/false),
                         options_.body_idle_timeout.count());
   if (r.ok && !r.known_leader) {
@@ -490,10 +589,42 @@ void BlockingClient::Finish(void* handle, int code) {
   if (deliver && !w->removed) w->callback(r);
 }
 
+void BlockingClient::FinishStream(WatchState& w, void* handle, int code) {
+  CURL* easy = static_cast<CURL*>(handle);
+  Transfer& t = w.transfer;
+  const std::string url = Url(WithoutIndex(w.path), 0, /*blocking=*/false);
+  Response r = Complete(easy, static_cast<CURLcode>(code), t, url);
+  if (t.stalled) {
+    r.error = SanitizeUtf8("GET " + url + ": no byte for " + std::to_string(options_.stream_idle_timeout.count()) +
+                           " ms (the stream's idle timeout)");
+  } else if (t.refused) {
+    r.error = SanitizeUtf8("GET " + url + ": ended by tern: what came could not be used");
+  } else if (r.ok) {
+    r.error = SanitizeUtf8("GET " + url + ": the stream ended");
+  }
+  r.ok = false;
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), easy);
+  curl_easy_cleanup(easy);
+  curl_slist_free_all(t.headers);
+  t.headers = nullptr;
+  const auto now = Clock::now();
+  // A stream that lived (open, bytes flowing) for a while starts its backoff over: a cut after
+  // hours is back within backoff_min; one refused or cut at once backs off further each time.
+  if (t.opened && t.got_bytes && now - t.opened_at >= options_.stream_healthy_after) w.failures = 0;
+  w.failures++;
+  w.next_start = now + NextBackoff(w.failures, options_.stream_backoff_max);
+  {
+    absl::MutexLock lock(&mu_);
+    w.easy = nullptr;
+  }
+  if (!w.removed && w.stream_callbacks.on_end) w.stream_callbacks.on_end(r);
+}
+
 void BlockingClient::Run() {
   CURLM* multi = static_cast<CURLM*>(multi_);
   while (true) {
     int timeout_ms = 1000;
+    std::vector<std::shared_ptr<WatchState>> due_streams;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
@@ -513,6 +644,16 @@ void BlockingClient::Run() {
       for (int pass = 0; pass < 2; ++pass) {
         for (auto& [id, w] : watches_) {
           if (w->easy) continue;
+          if (w->stream) {
+            if (pass == 1) continue;
+            if (w->next_start <= now) {
+              due_streams.push_back(w);
+            } else {
+              auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_start - now).count() + 1;
+              timeout_ms = std::min<int>(timeout_ms, static_cast<int>(ms));
+            }
+            continue;
+          }
           if (w->on_demand) {
             if (!w->triggered || w->urgent != (pass == 0)) continue;
             if (on_demand_in_flight_ >= options_.max_on_demand_in_flight) continue;
@@ -528,6 +669,7 @@ void BlockingClient::Run() {
         }
       }
     }
+    if (!due_streams.empty()) StartStreams(due_streams);
     int still_running = 0;
     curl_multi_perform(multi, &still_running);
     std::vector<std::pair<CURL*, CURLcode>> done;
@@ -537,12 +679,19 @@ void BlockingClient::Run() {
     }
     // An answer whose headers came but whose body stopped: a failure now, not after the whole
     // wait. (Checked at least once a second: the poll below never sleeps longer.)
-    if (options_.body_idle_timeout.count() > 0) {
+    // A stream has its own deadline, from its start on (no byte at all for stream_idle_timeout).
+    {
       const auto now = Clock::now();
       absl::MutexLock lock(&mu_);
       for (auto& [handle, w] : in_flight_) {
         Transfer& t = w->transfer;
-        if (!t.headers_done || t.stalled || now - t.last_byte < options_.body_idle_timeout) continue;
+        if (t.stalled) continue;
+        if (w->stream) {
+          if (now - t.last_byte < options_.stream_idle_timeout) continue;
+        } else if (options_.body_idle_timeout.count() <= 0 || !t.headers_done ||
+                   now - t.last_byte < options_.body_idle_timeout) {
+          continue;
+        }
         const auto easy = handle;  // clang 14 cannot capture a structured binding in a lambda
         if (std::any_of(done.begin(), done.end(), [&](const auto& d) { return d.first == easy; })) continue;
         t.stalled = true;

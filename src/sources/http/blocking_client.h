@@ -26,6 +26,23 @@
 // Watches can be added and removed from any thread, including from inside a callback. Callbacks
 // run on the client's thread, one at a time; after every batch of callbacks the batch hook runs
 // (a source re-assembles its model once per batch instead of once per event).
+//
+// Streams (Stream(): a GET whose body never ends, e.g. Nomad's event stream) run on the same
+// thread and handle as the watches, as another kind of watch:
+//
+//     idle ──start: path()──▶ connecting ──2xx headers: on_open──▶ open ──bytes: on_bytes──▶ open
+//       ▲                          │                                  │
+//       └──── backoff ◀── on_end ◀─┴──── (refused, non-2xx, idle, cut, end, on_bytes false)
+//
+// A stream is never "done": whatever ends it (connection refused, a non-2xx answer, no byte for
+// stream_idle_timeout, the connection cut, a clean end of the body, or its reader refusing bytes)
+// is an end, reported once through on_end, after which the client starts it again after the
+// failure backoff (jittered; backoff_min doubling up to stream_backoff_max). A stream that stayed
+// open and delivered bytes for stream_healthy_after resets that backoff, so that a stream cut
+// after a long life is back within backoff_min. path() is called (on the client thread, with no
+// lock of the client held) at each start, so that the caller can resume where it stopped. There is
+// no total timeout; the token header and TLS are those of every request, and streams are counted
+// in total_requests() and requests(id).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +50,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -72,6 +90,15 @@ struct ClientOptions {
   std::chrono::milliseconds poll_without_index{1000};
   // On-demand watches (Watch(..., on_demand=true)) read at most this many paths at once.
   int max_on_demand_in_flight = 4;
+  // Streams (Stream()): no byte at all for this long ends the stream (Nomad's event stream sends a
+  // heartbeat every 10 s). Counted from the request's start, so a server that accepts and never
+  // answers is caught as well.
+  std::chrono::milliseconds stream_idle_timeout{std::chrono::seconds(25)};
+  // The failure backoff of streams goes up to this (0 = backoff_max): a stream the server refuses
+  // for good (403, 404) is asked again at this pace.
+  std::chrono::milliseconds stream_backoff_max{0};
+  // A stream that stayed open this long and delivered bytes resets its failure backoff.
+  std::chrono::milliseconds stream_healthy_after{std::chrono::seconds(5)};
 };
 
 struct Response {
@@ -85,6 +112,20 @@ struct Response {
 
 using WatchId = uint64_t;
 using WatchCallback = std::function<void(const Response&)>;
+
+// What a stream's reader hears, on the client's thread, one call at a time.
+struct StreamCallbacks {
+  // The headers are in and the status is 2xx: bytes follow.
+  std::function<void(long status)> on_open;
+  // Each piece of the body as curl delivers it (split anywhere). Returning false ends the stream
+  // now (its bytes could not be used): on_end follows and the stream is started again after the
+  // failure backoff.
+  std::function<bool(std::string_view bytes)> on_bytes;
+  // The stream ended: `error` says how (never the token; the request is named without its index),
+  // `status` is the HTTP status (0 when none came); `body` holds an error answer's body (cut at
+  // 4 KiB), never the stream's bytes. `ok` is always false: a stream is not meant to end.
+  std::function<void(const Response&)> on_end;
+};
 
 class BlockingClient {
  public:
@@ -104,6 +145,9 @@ class BlockingClient {
   // A blocking watch that also delivers answers whose bytes did not change when the index moved
   // (a table written without a visible change: e.g. a service re-registered).
   WatchId WatchEveryIndex(const std::string& path, WatchCallback callback);
+  // A stream (see the top of this file): `path()` gives the request path at each start. Unwatch
+  // ends it (its callbacks are not called after Unwatch returns, on the same terms as a watch's).
+  WatchId Stream(std::function<std::string()> path, StreamCallbacks callbacks);
   // `urgent` reads are started before the others that wait for a free slot (a changed service
   // before a background sweep).
   void Trigger(WatchId id, bool urgent = true);
@@ -154,9 +198,13 @@ class BlockingClient {
   struct WatchState;
   void Run();
   void StartRequest(WatchState& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks the due streams for their paths (no lock held: path() may lock its caller's state) and
+  // starts them.
+  void StartStreams(const std::vector<std::shared_ptr<WatchState>>& due) ABSL_LOCKS_EXCLUDED(mu_);
+  void FinishStream(WatchState& w, void* easy, int curl_code);
   WatchId Add(const std::string& path, WatchCallback callback, bool on_demand, bool every_index = false);
   void Finish(void* easy, int curl_code);
-  std::chrono::milliseconds NextBackoff(int failures);
+  std::chrono::milliseconds NextBackoff(int failures, std::chrono::milliseconds max = std::chrono::milliseconds(0));
   // Applies the common options (token, TLS, timeouts) to a curl easy handle.
   void Configure(void* easy, const std::string& url, std::chrono::milliseconds timeout) const;
 

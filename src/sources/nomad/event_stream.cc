@@ -106,7 +106,7 @@ absl::StatusOr<EventFrame> DecodeEventFrame(std::string_view line, const std::st
 }
 
 std::string EventStreamPath(uint64_t index, const std::string& namespace_name, const std::string& region) {
-  std::string p = "/v1/event/stream?topic=Service&topic=Deployment&topic=Allocation";
+  std::string p = "/v1/event/stream?topic=Service&topic=Deployment&topic=Allocation&topic=Job";
   if (index > 0) p += "&index=" + std::to_string(index);
   if (!namespace_name.empty()) p += "&namespace=" + (namespace_name == "*" ? "*" : UrlEscape(namespace_name));
   if (!region.empty()) p += "&region=" + UrlEscape(region);

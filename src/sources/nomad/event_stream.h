@@ -1,7 +1,7 @@
 #pragma once
 // Nomad's event stream (https://developer.hashicorp.com/nomad/api-docs/events), decoded. Pure.
 //
-//   GET /v1/event/stream?topic=Service&topic=Deployment&topic=Allocation&index=N[&namespace=NS]
+//   GET /v1/event/stream?topic=Service&topic=Deployment&topic=Allocation&topic=Job&index=N[&namespace=NS]
 //
 // The body is NDJSON that never ends: every line is one JSON object, either a frame
 //   {"Index": N, "Events": [{"Topic", "Type", "Key", "Namespace", "FilterKeys", "Index",
@@ -12,7 +12,9 @@
 // EventStreamParser buffers a partial line until its '\n' comes.
 //
 // Events tern acts on are decoded into typed payloads; every other type (Nomad has many, and
-// adds more) is passed through as EventKind::kUnknown with its Topic and Type: not an error.
+// adds more) is passed through as EventKind::kUnknown with its Topic and Type: not an error. Job
+// events (JobRegistered, JobDeregistered, ...) are among them: tern needs only their Key (the job
+// ID) and Namespace, never their payload (a whole job).
 // A payload tern needs that is malformed (a Service event whose Payload.Service has no Port
 // integer) is an error naming the line.
 #include <cstdint>
@@ -62,7 +64,7 @@ struct EventFrame {
 // One line (without its '\n'). `endpoint` names the stream in errors.
 absl::StatusOr<EventFrame> DecodeEventFrame(std::string_view line, const std::string& endpoint);
 
-// The request path: topics Service, Deployment and Allocation from `index` (0: from what the
+// The request path: topics Service, Deployment, Allocation and Job from `index` (0: from what the
 // server's buffer still holds).
 std::string EventStreamPath(uint64_t index, const std::string& namespace_name, const std::string& region);
 

@@ -19,6 +19,12 @@ WatchingSource::Settings SettingsOf(const NomadSource::Options& o) {
   s.client.wait = o.wait;
   s.client.backoff_min = o.backoff_min;
   s.client.backoff_max = o.backoff_max;
+  s.client.stream_backoff_max = o.stream_backoff_max;
+  s.client.stream_idle_timeout = o.stream_idle_timeout;
+  s.client.ca_file = o.tls.ca_file;
+  s.client.cert_file = o.tls.cert_file;
+  s.client.key_file = o.tls.key_file;
+  s.client.server_name = o.tls.server_name;
   s.index_metric = "services_index";
   s.index_help = "X-Nomad-Index of the last /v1/services answer.";
   s.registry = o.registry;
@@ -33,12 +39,16 @@ std::string JobName(const std::string& namespace_name, const std::string& id) {
   return "job " + id + " (" + namespace_name + ")";
 }
 
+// The stream's endpoint as failures name it (without topics and index: one endpoint, one report).
+constexpr char kStreamEndpoint[] = "/v1/event/stream";
+
 }  // namespace
 
 NomadSource::NomadSource(std::string name, Options options)
     : WatchingSource(std::move(name), SettingsOf(options)),
       options_(std::move(options)),
-      list_path_(nomad::ServiceListPath(options_.namespace_name, options_.region)) {}
+      list_path_(nomad::ServiceListPath(options_.namespace_name, options_.region)),
+      parser_(kStreamEndpoint) {}
 
 NomadSource::~NomadSource() { Stop(); }
 
@@ -150,6 +160,163 @@ void NomadSource::StartWatches() {
   list_watch_ = client().Watch(list_path_, [this](const http::Response& r) { OnList(r); });
   if (list_) SetServices(*list_);  // services seeded by SyncOnce get their watches now
   SyncJobWatches();                // ... and the jobs they name
+  if (options_.event_stream) {
+    // Blocking queries until the stream is live (its first frame or heartbeat).
+    stream_state_ = StreamState::kConnecting;
+    stream_watch_ = client().Stream([this] { return StreamPath(); },
+                                    {.on_open = [this](long status) { OnStreamOpen(status); },
+                                     .on_bytes = [this](std::string_view b) { return OnStreamBytes(b); },
+                                     .on_end = [this](const http::Response& r) { OnStreamEnd(r); }});
+  }
+}
+
+http::WatchId NomadSource::WatchPath(const std::string& path, http::WatchCallback callback) {
+  if (!Live()) return client().Watch(path, std::move(callback));
+  http::WatchId id = client().WatchOnDemand(path, std::move(callback));
+  client().Trigger(id, /*urgent=*/false);  // its first read
+  return id;
+}
+
+void NomadSource::WatchService(const nomad::ServiceKey& key, ServiceState& st) {
+  st.watch = WatchPath(nomad::ServicePath(key, options_.region),
+                       [this, key](const http::Response& r) { OnService(key, r); });
+}
+
+void NomadSource::WatchJob(const JobKey& key, JobState& st) {
+  const std::string& ns = key.namespace_name;
+  st.job.watch = WatchPath(nomad::JobPath(key.id, ns, options_.region),
+                           [this, key](const http::Response& r) { OnJob(key, r); });
+  st.deployment.watch = WatchPath(nomad::JobDeploymentPath(key.id, ns, options_.region),
+                                  [this, key](const http::Response& r) { OnDeployment(key, r); });
+  st.allocations.watch = WatchPath(nomad::JobAllocationsPath(key.id, ns, options_.region),
+                                   [this, key](const http::Response& r) { OnAllocations(key, r); });
+}
+
+void NomadSource::RestartWatches() {
+  // The last good data stays; only how it is kept fresh changes. A new blocking watch starts with
+  // a plain read, a new on-demand one is triggered at once: either way every path is read again.
+  for (auto& [key, st] : services_) {
+    if (!st.watch) continue;
+    client().Unwatch(st.watch);
+    WatchService(key, st);
+  }
+  for (auto& [key, st] : jobs_) {
+    if (st.missing) continue;
+    for (http::WatchId w : {st.job.watch, st.deployment.watch, st.allocations.watch}) {
+      if (w) client().Unwatch(w);
+    }
+    WatchJob(key, st);
+  }
+  if (!Live() && list_watch_) {
+    // The list too, so that a Nomad whose index was reset is read at once, not after `wait`.
+    client().Unwatch(list_watch_);
+    list_watch_ = client().Watch(list_path_, [this](const http::Response& r) { OnList(r); });
+  }
+}
+
+// --- the event stream -------------------------------------------------------------------------
+
+std::string NomadSource::StreamPath() {
+  absl::MutexLock lock(&mu_);
+  // From the last frame seen + 1; before any, from the list's index + 1 (what the watches already
+  // hold is not replayed).
+  const uint64_t from = stream_index_ > 0 ? stream_index_ + 1 : (list_index_ > 0 ? list_index_ + 1 : 0);
+  return nomad::EventStreamPath(from, options_.namespace_name, options_.region);
+}
+
+void NomadSource::OnStreamOpen(long /*status*/) {
+  absl::MutexLock lock(&mu_);
+  parser_.Reset();
+  stream_error_.clear();
+}
+
+bool NomadSource::OnStreamBytes(std::string_view bytes) {
+  absl::MutexLock lock(&mu_);
+  auto frames = parser_.Feed(bytes);
+  if (!frames.ok()) {
+    stream_error_ = std::string(frames.status().message());
+    return false;
+  }
+  for (const nomad::EventFrame& f : *frames) {
+    if (!f.heartbeat && f.index < stream_index_) {
+      stream_error_ = "the event stream's index went backwards (" + std::to_string(stream_index_) + " to " +
+                      std::to_string(f.index) + "): Nomad's state was reset; reading everything again";
+      stream_index_ = 0;  // the next connection starts from the list's index
+      return false;
+    }
+    if (!Live()) GoLive(f.heartbeat ? stream_index_ : f.index);
+    if (f.heartbeat) continue;
+    stream_index_ = f.index;
+    for (const nomad::Event& e : f.events) TriggerFor(e);
+  }
+  return true;
+}
+
+void NomadSource::OnStreamEnd(const http::Response& r) {
+  absl::MutexLock lock(&mu_);
+  std::string reason = stream_error_;
+  stream_error_.clear();
+  if (reason.empty() && parser_.pending_bytes() > 0) {
+    absl::Status truncated = parser_.Finish();  // cut mid-frame: say so rather than curl's words
+    if (!truncated.ok()) reason = std::string(truncated.message()) + " (" + r.error + ")";
+  }
+  if (reason.empty()) reason = r.error;
+  if (r.status == 403) {
+    reason += " (the token may lack a capability the stream needs: read-job on the namespace)";
+  } else if (r.status == 404) {
+    reason += " (a Nomad without the event stream?)";
+  }
+  FallBack(reason);
+}
+
+void NomadSource::GoLive(uint64_t index) {
+  const bool was_live = Live();
+  stream_state_ = StreamState::kLive;
+  stream_reason_.clear();
+  if (!was_live) RestartWatches();  // on demand now, each read once (the resync)
+  spdlog::info("source {}: Nomad's event stream is live (index {}): reads on demand", name(), index);
+  Succeeded(kStreamEndpoint, "nomad event stream live at index " + std::to_string(index));
+}
+
+void NomadSource::FallBack(const std::string& reason) {
+  const bool was_live = Live();
+  stream_state_ = StreamState::kFallingBack;
+  stream_reason_ = reason;
+  if (was_live) RestartWatches();  // blocking queries again, each starting with a plain read
+  Failed(kStreamEndpoint, "falling back to blocking queries: " + reason);
+}
+
+void NomadSource::TriggerJob(const JobKey& key, bool job, bool deployment, bool allocations) {
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return;  // not a job any registration names (yet)
+  JobState& st = it->second;
+  if (st.missing) {
+    // Nomad did not know it: now it does.
+    if (!job) return;
+    st = JobState{};
+    WatchJob(key, st);
+    return;
+  }
+  if (job && st.job.watch) client().Trigger(st.job.watch);
+  if (deployment && st.deployment.watch) client().Trigger(st.deployment.watch);
+  if (allocations && st.allocations.watch) client().Trigger(st.allocations.watch);
+}
+
+void NomadSource::TriggerFor(const nomad::Event& e) {
+  if (e.topic == "Service") {
+    // A service tern does not watch yet comes from the list (a blocking query).
+    const std::string ns = e.service && !e.service->namespace_name.empty() ? e.service->namespace_name : e.namespace_name;
+    auto it = services_.find({ns, e.service ? e.service->service : e.key});
+    if (it != services_.end() && it->second.watch) client().Trigger(it->second.watch);
+  } else if (e.topic == "Deployment" && e.deployment) {
+    const std::string ns = e.deployment->namespace_name.empty() ? e.namespace_name : e.deployment->namespace_name;
+    TriggerJob({ns, e.deployment->job_id}, false, true, true);
+  } else if (e.topic == "Allocation" && e.allocation) {
+    const std::string ns = e.allocation->namespace_name.empty() ? e.namespace_name : e.allocation->namespace_name;
+    TriggerJob({ns, e.allocation->job_id}, false, true, true);
+  } else if (e.topic == "Job") {
+    TriggerJob({e.namespace_name, e.key}, true, false, false);
+  }
 }
 
 void NomadSource::OnList(const http::Response& r) {
@@ -180,11 +347,7 @@ void NomadSource::SetServices(const nomad::ServiceList& services) {
   }
   for (const auto& [key, tags] : services) {
     ServiceState& st = services_[key];
-    if (Watching() && st.watch == 0) {
-      nomad::ServiceKey k = key;
-      st.watch = client().Watch(nomad::ServicePath(key, options_.region),
-                                [this, k](const http::Response& r) { OnService(k, r); });
-    }
+    if (Watching() && st.watch == 0) WatchService(key, st);
   }
 }
 
@@ -251,19 +414,7 @@ void NomadSource::SyncJobWatches() {
   for (const JobKey& key : wanted) {
     JobState& st = jobs_[key];
     if (st.missing) continue;
-    const std::string& ns = key.namespace_name;
-    if (!st.job.watch) {
-      st.job.watch = client().Watch(nomad::JobPath(key.id, ns, options_.region),
-                                    [this, key](const http::Response& r) { OnJob(key, r); });
-    }
-    if (!st.deployment.watch) {
-      st.deployment.watch = client().Watch(nomad::JobDeploymentPath(key.id, ns, options_.region),
-                                           [this, key](const http::Response& r) { OnDeployment(key, r); });
-    }
-    if (!st.allocations.watch) {
-      st.allocations.watch = client().Watch(nomad::JobAllocationsPath(key.id, ns, options_.region),
-                                            [this, key](const http::Response& r) { OnAllocations(key, r); });
-    }
+    if (!st.job.watch) WatchJob(key, st);  // the three start and stop together
     SyncCheckWatches(key, st);
   }
 }
@@ -466,6 +617,14 @@ model::World NomadSource::BuildTrafficWorld(nomad::NomadView view, const std::ma
 }
 
 void NomadSource::AddStatus(SourceStatus& status) const {
+  std::string& stream = status.details["event stream"];
+  switch (stream_state_) {
+    case StreamState::kOff: stream = "off (nomad.event_stream: false): blocking queries"; break;
+    case StreamState::kConnecting: stream = "connecting (blocking queries meanwhile)"; break;
+    case StreamState::kLive: stream = "live: reads on demand"; break;
+    case StreamState::kFallingBack: stream = "falling back to blocking queries: " + stream_reason_; break;
+  }
+  if (stream_state_ != StreamState::kOff) stream += "; last index " + std::to_string(stream_index_);
   for (const auto& [key, plan] : traffic_) {
     status.details[JobName(key.namespace_name, key.id)] = nomad::DescribeJobTraffic(plan);
   }

@@ -28,6 +28,29 @@
 // rest. The fragment waits until every watched job's three watches have answered once, well or
 // not (check reads are not waited for: they go through client nodes): a job whose data cannot be read is reported and its allocations are
 // all stable (as without deployment awareness), never withheld.
+//
+// The event stream (Options::event_stream, on by default; docs/nomad.md): Nomad's
+// /v1/event/stream (topics Service, Deployment, Allocation, Job) is a trigger, never the source
+// of truth. Its states:
+//
+//   connecting ──first frame or heartbeat──▶ live ──any end (refused, 403, 404, cut, idle,
+//       ▲                                     ▲      undecodable line, index backwards)──┐
+//       │                                     └────first frame or heartbeat──┐           ▼
+//       └──────────────────────────── (the client restarts it with backoff) ── falling back
+//
+//   * live: the per-service and per-job watches are on demand (no held connection); each event
+//     triggers the reads it concerns (a Service event: that service's registrations; a
+//     Deployment or Allocation event: that job's deployment and allocations; a Job event: the
+//     job), so state always comes from Nomad's authoritative reads. The list stays a blocking
+//     query (one connection): new and gone services come from it as before.
+//   * connecting / falling back: every watch is a blocking query (as with the stream off); on a
+//     fall back they are started anew, so their first read is a plain read and nothing that
+//     happened meanwhile is lost. The fall back is reported once (Failed on the stream's endpoint,
+//     its reason in /debug/sources) and cleared when the stream is live again.
+//   * going live (again) turns the watches into on-demand ones and reads every path once (a
+//     resync: events between the fall back and the reconnection are not replayed for sure).
+// Each (re)connection asks from the last frame index seen + 1 (before any frame: the list's
+// X-Nomad-Index + 1, so that old buffered events are not replayed).
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -35,11 +58,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sources/nomad/decoders.h"
 #include "sources/nomad/deployment_traffic.h"
 #include "sources/nomad/deployments.h"
+#include "sources/nomad/event_stream.h"
 #include "sources/watch/watching_source.h"
 
 namespace tern::sources {
@@ -66,6 +91,13 @@ class NomadSource : public WatchingSource {
     // How often each running allocation's Nomad check results are read (they have no blocking
     // query); also the poll period of any answer that comes without X-Nomad-Index.
     std::chrono::milliseconds checks_period{std::chrono::seconds(2)};
+    // Nomad's event stream as a trigger (see above); false = blocking queries only.
+    bool event_stream = true;
+    // A stream Nomad refuses (403, 404) or that keeps failing is asked for again at most this
+    // often (its backoff starts at backoff_min).
+    std::chrono::milliseconds stream_backoff_max{std::chrono::seconds(5)};
+    // No byte (event or heartbeat; Nomad sends one every 10 s) for this long ends the stream.
+    std::chrono::milliseconds stream_idle_timeout{std::chrono::seconds(25)};
     std::shared_ptr<prometheus::Registry> registry;  // tern_nomad_* series (none: a registry of its own)
   };
 
@@ -104,12 +136,32 @@ class NomadSource : public WatchingSource {
     bool missing = false;
   };
 
+  enum class StreamState { kOff, kConnecting, kLive, kFallingBack };
+
   void StartWatches() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BeforeBatch() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Complete() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddStatus(SourceStatus& status) const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Assembly Assemble() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t ReportedIndex() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return list_index_; }
+
+  // Watches `path`: a blocking query, or (stream live) an on-demand read triggered now.
+  http::WatchId WatchPath(const std::string& path, http::WatchCallback callback) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WatchService(const nomad::ServiceKey& key, ServiceState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WatchJob(const JobKey& key, JobState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts every service and job watch anew in the current mode (the list's too on a fall back).
+  void RestartWatches() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The event stream (client thread).
+  std::string StreamPath();
+  void OnStreamOpen(long status);
+  bool OnStreamBytes(std::string_view bytes);
+  void OnStreamEnd(const http::Response& r);
+  void GoLive(uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FallBack(const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TriggerFor(const nomad::Event& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TriggerJob(const JobKey& key, bool job, bool deployment, bool allocations) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Live() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stream_state_ == StreamState::kLive; }
 
   void OnList(const http::Response& r);
   void OnService(const nomad::ServiceKey& key, const http::Response& r);
@@ -149,6 +201,13 @@ class NomadSource : public WatchingSource {
   std::map<JobKey, JobState> jobs_ ABSL_GUARDED_BY(mu_);
   // The plans last assembled: a plan that differs is a transition (update reason, log, status).
   std::map<JobKey, nomad::JobTraffic> traffic_ ABSL_GUARDED_BY(mu_);
+
+  http::WatchId stream_watch_ ABSL_GUARDED_BY(mu_) = 0;
+  StreamState stream_state_ ABSL_GUARDED_BY(mu_) = StreamState::kOff;
+  std::string stream_reason_ ABSL_GUARDED_BY(mu_);  // why falling back
+  nomad::EventStreamParser parser_ ABSL_GUARDED_BY(mu_);
+  uint64_t stream_index_ ABSL_GUARDED_BY(mu_) = 0;  // the highest frame index seen (0: none)
+  std::string stream_error_ ABSL_GUARDED_BY(mu_);   // why tern ended the current stream
 };
 
 }  // namespace tern::sources

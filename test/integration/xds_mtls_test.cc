@@ -144,5 +144,55 @@ TEST_F(XdsMtlsTest, ACertificateFromAnotherCaIsRefused) {
   EXPECT_TRUE(out.listeners.empty());
 }
 
+// What `openssl s_client` negotiates with tern's xDS port: "TLSv1.3" or "TLSv1.2 <suite>", or ""
+// when the handshake fails. The client presents a valid certificate, so a refusal is the
+// protocol's or the suite's, never the identity's. (The test certificates are ECDSA: the suites
+// named are ECDHE-ECDSA ones.)
+std::string Negotiate(const testing::TempDir& dir, const std::string& address, const std::vector<std::string>& opts) {
+  static int runs = 0;
+  std::vector<std::string> argv = {"openssl", "s_client", "-connect", address, "-servername", "localhost",
+                                   "-CAfile", dir.path() + "/ca.pem", "-cert", dir.path() + "/client.pem",
+                                   "-key", dir.path() + "/client.key", "-brief", "-verify_return_error"};
+  argv.insert(argv.end(), opts.begin(), opts.end());
+  auto p = testing::Subprocess::Start({.argv = argv, .log_path = dir.path() + "/s_client-" + std::to_string(++runs) + ".log"});
+  EXPECT_TRUE(p.ok()) << p.status();
+  if (!p.ok()) return "";
+  auto code = (*p)->Wait(std::chrono::seconds(10));
+  EXPECT_TRUE(code.ok()) << code.status();
+  const std::string log = (*p)->Log();
+  auto field = [&](const std::string& name) {
+    size_t at = log.find(name);
+    if (at == std::string::npos) return std::string();
+    at += name.size();
+    return log.substr(at, log.find('\n', at) - at);
+  };
+  const std::string protocol = field("Protocol version: ");
+  // gRPC closes without a close_notify, so s_client's exit code says nothing: a handshake that
+  // completed printed its protocol, one that failed did not.
+  if (protocol.empty()) return "";
+  return protocol == "TLSv1.3" ? protocol : protocol + " " + field("Ciphersuite: ");
+}
+
+// docs/tls.md, "Protocol versions and cipher suites": the xDS port speaks TLS 1.3 and TLS 1.2 with
+// forward-secret AEAD suites only; TLS 1.1 and 1.0, RSA key exchange and CBC suites are refused.
+TEST_F(XdsMtlsTest, TheXdsPortSpeaksTls13AndForwardSecretTls12Only) {
+  Pem client = Client("edge");
+  ASSERT_TRUE(testing::WriteFile(dir_.path() + "/client.pem", client.cert).ok());
+  ASSERT_TRUE(testing::WriteFile(dir_.path() + "/client.key", client.key).ok());
+  const std::string address = tern_->xds_address();
+  EXPECT_EQ(Negotiate(dir_, address, {}), "TLSv1.3");
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"}),
+            "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256");
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"}),
+            "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384");
+  // Offered by a client that allows them (SECLEVEL=0), refused by tern.
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"}), "");
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1", "-cipher", "DEFAULT@SECLEVEL=0"}), "");
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"}), "") << "CBC";
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-SHA"}), "") << "CBC, SHA-1";
+  EXPECT_EQ(Negotiate(dir_, address, {"-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"}), "")
+      << "not in gRPC's list (docs/tls.md)";
+}
+
 }  // namespace
 }  // namespace tern

@@ -14,8 +14,13 @@ enum Tag : intptr_t { kStart = 1, kWrite, kRead, kFinish, kWritesDone };
 
 // The async generic call is driven from two threads: the reader thread owns Read/Finish and
 // completion-queue polling; writers wait for their own completion through a private queue.
-RawXdsClient::RawXdsClient(const std::string& target, const std::string& method) {
-  channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+RawXdsClient::RawXdsClient(const std::string& target, const std::string& method)
+    : RawXdsClient(target, method, grpc::InsecureChannelCredentials(), grpc::ChannelArguments()) {}
+
+RawXdsClient::RawXdsClient(const std::string& target, const std::string& method,
+                           const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                           const grpc::ChannelArguments& args) {
+  channel_ = grpc::CreateCustomChannel(target, credentials, args);
   stub_ = std::make_unique<grpc::GenericStub>(channel_);
   call_ = stub_->PrepareCall(&ctx_, method, &cq_);
   call_->StartCall(reinterpret_cast<void*>(kStart));

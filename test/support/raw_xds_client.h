@@ -26,6 +26,10 @@ class RawXdsClient {
  public:
   // `method`: full gRPC method, e.g. "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources".
   RawXdsClient(const std::string& target, const std::string& method);
+  // Over the given channel credentials (e.g. TLS to an xds.tls server), with `args` (e.g. the
+  // name to verify).
+  RawXdsClient(const std::string& target, const std::string& method,
+               const std::shared_ptr<grpc::ChannelCredentials>& credentials, const grpc::ChannelArguments& args);
   ~RawXdsClient();
 
   bool Send(const DiscoveryRequest& req);

@@ -30,9 +30,11 @@ build: configure
 run: build
 	@bash examples/quickstart/run.sh
 
-# Every test (the fuzz corpus replays included), then ASan+UBSan on the unit and protocol tests.
+# Every test (the fuzz corpus replays included), clang's thread-safety analysis over every source,
+# then ASan+UBSan on the unit and protocol tests.
 test: build
 	@bash scripts/test.sh
+	@bash scripts/check_thread_safety.sh
 	@bash scripts/sanitize.sh unit
 	@if [ "$(TEST_FUZZ_SECONDS)" != 0 ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS); fi
 

@@ -127,7 +127,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
 AuditLog::~AuditLog() { Close(); }
 
 absl::Status AuditLog::Resume() {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   const std::string& path = options_.path;
   std::vector<uint64_t> rotated = RotatedNumbers(path);
   next_rotation_ = rotated.empty() ? 1 : rotated.back() + 1;
@@ -260,7 +260,7 @@ void RemovedFrom(const cache::TypeSet& old, const cache::TypeSet* now, F each) {
 }  // namespace
 
 absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std::vector<std::string>& reasons) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   Published now = ByNodeCluster(snapshots);
   OJson changes = OJson::array();
   auto describe = [&](const std::string& nc, const std::string& type, const std::string& name, const char* action,
@@ -270,7 +270,9 @@ absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std:
     changes.push_back(std::move(c));
   };
   // Additions and changes, then removals; each by node cluster, type and name.
-  for (const auto& [nc, snap] : now) {
+  for (const auto& entry : now) {
+    const std::string& nc = entry.first;  // not a structured binding: captured below (clang 14)
+    const cache::SnapshotPtr& snap = entry.second;
     auto prev = last_.find(nc);
     const cache::Snapshot* before = prev == last_.end() ? nullptr : prev->second.get();
     if (before == snap.get()) continue;
@@ -280,7 +282,9 @@ absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std:
                [&](const std::string& name, const char* action, const std::string* v) { describe(nc, type, name, action, v); });
     }
   }
-  for (const auto& [nc, snap] : last_) {
+  for (const auto& entry : last_) {
+    const std::string& nc = entry.first;
+    const cache::SnapshotPtr& snap = entry.second;
     auto cur = now.find(nc);
     if (cur != now.end() && cur->second == snap) continue;
     for (ResourceType t : kAdsOrder) {
@@ -305,16 +309,16 @@ absl::Status AuditLog::BeforePublish(const BuiltSnapshots& snapshots, const std:
 }
 
 void AuditLog::RecordProxy(const xds::ProxyEvent& event) {
-  std::lock_guard<std::mutex> l(queue_mu_);
+  absl::MutexLock l(&queue_mu_);
   if (stop_) return;
   if (queue_.size() >= options_.proxy_queue_limit) {
     dropped_unreported_++;
     dropped_total_++;
-    queue_cv_.notify_one();  // the writer records the gap
+    queue_cv_.Signal();  // the writer records the gap
     return;
   }
   queue_.push_back(Queued{event, audit::NowMillis()});
-  queue_cv_.notify_one();
+  queue_cv_.Signal();
 }
 
 void AuditLog::WriterLoop() {
@@ -322,8 +326,8 @@ void AuditLog::WriterLoop() {
     std::deque<Queued> batch;
     uint64_t dropped = 0;
     {
-      std::unique_lock<std::mutex> l(queue_mu_);
-      queue_cv_.wait(l, [&] { return stop_ || !queue_.empty() || dropped_unreported_ > 0; });
+      absl::MutexLock l(&queue_mu_);
+      while (!stop_ && queue_.empty() && dropped_unreported_ == 0) queue_cv_.Wait(&queue_mu_);
       if (queue_.empty() && dropped_unreported_ == 0 && stop_) return;
       batch.swap(queue_);
       dropped = dropped_unreported_;
@@ -331,7 +335,7 @@ void AuditLog::WriterLoop() {
       in_progress_ = batch.size() + (dropped ? 1 : 0);
     }
     {
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       for (const auto& q : batch) (void)WriteRecordLocked(KindName(q.event.kind), q.time_ms, ProxyFields(q));
       if (dropped > 0) {
         // The gap is itself on the record.
@@ -339,28 +343,28 @@ void AuditLog::WriterLoop() {
       }
     }
     {
-      std::lock_guard<std::mutex> l(queue_mu_);
+      absl::MutexLock l(&queue_mu_);
       in_progress_ = 0;
     }
-    queue_cv_.notify_all();
+    queue_cv_.SignalAll();
   }
 }
 
 void AuditLog::Drain() {
-  std::unique_lock<std::mutex> l(queue_mu_);
-  queue_cv_.wait(l, [&] { return stop_ || (queue_.empty() && in_progress_ == 0 && dropped_unreported_ == 0); });
+  absl::MutexLock l(&queue_mu_);
+  while (!stop_ && !(queue_.empty() && in_progress_ == 0 && dropped_unreported_ == 0)) queue_cv_.Wait(&queue_mu_);
 }
 
 void AuditLog::Close() {
   {
-    std::lock_guard<std::mutex> l(queue_mu_);
+    absl::MutexLock l(&queue_mu_);
     if (closed_) return;
     closed_ = true;
     stop_ = true;
   }
-  queue_cv_.notify_all();
+  queue_cv_.SignalAll();
   if (writer_.joinable()) writer_.join();
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   if (signer_ && since_checkpoint_ > 0) (void)CheckpointLocked();
   if (options_.copy_to == AuditLogOptions::CopyTo::kSyslog) closelog();
 }

@@ -14,12 +14,10 @@
 // chain. The file is opened for each write (O_APPEND), so a file replaced under tern (rotation by
 // another tool, a repaired disk) is picked up at the next write.
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -28,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "server/audit_chain.h"
 #include "server/reconciler.h"
 #include "xds/observer.h"
@@ -97,7 +96,7 @@ class AuditLog : public ReconcilerObserver {
   const AuditLogOptions options_;
   std::unique_ptr<audit::Signer> signer_;
 
-  std::mutex mu_;  // the chain and the file
+  absl::Mutex mu_;  // the chain and the file
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::string prev_ ABSL_GUARDED_BY(mu_) = audit::kGenesis;
   uint64_t chain_start_seq_ ABSL_GUARDED_BY(mu_) = 1;
@@ -109,8 +108,8 @@ class AuditLog : public ReconcilerObserver {
   Published last_ ABSL_GUARDED_BY(mu_);
   std::string recovery_fields_ ABSL_GUARDED_BY(mu_);  // a torn line was set aside at Open
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
+  absl::Mutex queue_mu_;
+  absl::CondVar queue_cv_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);
   uint64_t dropped_unreported_ ABSL_GUARDED_BY(queue_mu_) = 0;
   uint64_t in_progress_ ABSL_GUARDED_BY(queue_mu_) = 0;

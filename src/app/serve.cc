@@ -1,8 +1,12 @@
 // `tern serve`: sources → reconciler → cache → xDS server, plus the admin API.
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -177,9 +181,24 @@ admin::HttpResponse Json(int status, const nlohmann::json& j) {
   return {status, "application/json", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
 }
 
+// tern holds tokens and private keys in memory: a crash must not write them to a core file, and
+// other processes of the same user must not read its memory. TERN_ALLOW_CORE_DUMPS=1 keeps both
+// (to debug a crash on a test machine). docs/tls.md, "What never leaks".
+void ProtectSecretsInMemory() {
+  const char* allow = std::getenv("TERN_ALLOW_CORE_DUMPS");
+  if (allow && std::string_view(allow) == "1") {
+    spdlog::warn("TERN_ALLOW_CORE_DUMPS=1: a crash may write tokens and private keys to a core file");
+    return;
+  }
+  struct rlimit none{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0) spdlog::warn("cannot turn core files off: {}", std::strerror(errno));
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) spdlog::warn("cannot make tern undumpable: {}", std::strerror(errno));
+}
+
 }  // namespace
 
 int Serve(const std::string& config_path) {
+  ProtectSecretsInMemory();
   auto config = LoadConfigOrDefault(config_path);
   if (!config.ok()) {
     spdlog::error("{}", std::string(config.status().message()));

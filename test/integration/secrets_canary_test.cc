@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 #include <map>
+#include <regex>
 #include <signal.h>
 #include <sstream>
 #include <sys/stat.h>
@@ -224,6 +225,11 @@ TEST_F(SecretsCanaryTest, NoTokenOrPrivateKeyAppearsAnywhereButInItsOwnProxysSec
   EXPECT_NE(invalid->exit_code, 0);
   EXPECT_NE((invalid->out + invalid->err).find("certs/shop.key"), std::string::npos) << invalid->out << invalid->err;
   Seen("tern validate (a key as a certificate)", invalid->out + invalid->err);
+
+  // A crash would write no core file (the keys and tokens are in tern's memory).
+  auto limits = ReadFile("/proc/" + std::to_string(tern_->process().pid()) + "/limits");
+  ASSERT_TRUE(limits.ok()) << limits.status();
+  EXPECT_TRUE(std::regex_search(*limits, std::regex("Max core file size +0 +0 "))) << *limits;
 
   // A proxy disconnects, tern is stopped with SIGTERM: the shutdown's own log lines and records.
   proxy.Finish();

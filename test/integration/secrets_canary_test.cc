@@ -39,10 +39,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace csds = envoy::service::status::v3;
 using envoy::extensions::transport_sockets::tls::v3::Secret;
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kAdminToken[] = "canary-admin-5d1f0e7a2b9c4368";
 constexpr char kConsulToken[] = "canary-consul-8e2a6c1d-4b7f-49a0-9c3e-7f1d2b6a0e54";
 constexpr char kNomadToken[] = "canary-nomad-3c9b7e21-6d4a-4f18-b2e0-95a7c4d1f836";
@@ -162,7 +160,7 @@ gateways:
 TEST_F(SecretsCanaryTest, NoTokenOrPrivateKeyAppearsAnywhereButInItsOwnProxysSecret) {
   // The edge proxy, over mTLS, takes everything it gets; its secret holds the gateway key (the
   // positive control), nothing else it receives holds any canary.
-  RawXdsClient proxy(tern_->xds_address(), kAds, ProxyCredentials(), Localhost());
+  RawXdsClient proxy(tern_->xds_address(), kAdsMethod, ProxyCredentials(), Localhost());
   for (const std::string& type : {std::string(kClusterType), std::string(kListenerType), std::string(kSecretType)}) {
     // SDS has no wildcard: the proxy names the secret its listener refers to.
     const std::vector<std::string> names = type == kSecretType ? std::vector<std::string>{"shop-cert"}

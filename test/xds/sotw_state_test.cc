@@ -100,6 +100,8 @@ class Stream {
   SotwState state_;
 };
 
+// "When to send an update": only when the resources changed; the same set again would make the
+// client do needless work.
 TEST(SotwStateTest, AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished) {
   auto s1 = Snap(World1());
   Stream c;
@@ -121,8 +123,7 @@ TEST(SotwStateTest, AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished) {
   EXPECT_EQ(info.answer, Answer::kAcked);
 }
 
-// "ACK/NACK and resource type instance version": a NACK (error_detail) rejects the response with
-// that nonce; the client keeps the last version it accepted, and the server waits for new
+// "ACK and NACK semantics summary": a NACK (error_detail) rejects the response with that nonce; the client keeps the last version it accepted, and the server waits for new
 // configuration rather than sending the rejected one again.
 TEST(SotwStateTest, ANackGetsNothingNewKeepsTheAckedVersionAndTheFixedConfigIsSent) {
   auto s1 = Snap(World1());
@@ -200,8 +201,8 @@ TEST(SotwStateTest, AStaleNonceCountsAsNeitherAckNorNackAndOnlyANewNameIsSent) {
   EXPECT_EQ(c.info(ResourceType::kRoute).acks, 0u);
 }
 
-// "Resource warming" / "Knowing when a requested resource does not exist": a name that does not
-// exist stays subscribed; for per-resource types nothing is sent until it appears.
+// "Knowing When a Requested Resource Does Not Exist": the server must remember a requested name
+// and send it if it springs into existence later; for EDS nothing is sent until then.
 TEST(SotwStateTest, AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears) {
   Stream c;
   EXPECT_EQ(c.Send(Req(ResourceType::kEndpoint, {"c3"})), RequestKind::kInitial);
@@ -333,8 +334,9 @@ TEST(SotwStateTest, RoutesThatDidNotChangeAreNotResentWhenSomethingElseChanges) 
   EXPECT_EQ(r2->bodies, Bodies{"r2@v2"});  // only the changed route
 }
 
-// Per-resource types (RDS, EDS) have no full state: the client drops what it no longer names.
-// Listeners and clusters are full state: the next response leaves the dropped name out.
+// "Deleting Resources": for RDS and EDS the protocol has no way to tell a client a resource is
+// gone, the client drops what it no longer names. Listeners and clusters are full state ("Grouping
+// Resources into Responses"): the next response leaves the dropped name out.
 TEST(SotwStateTest, DroppingARouteNameGetsNothingButDroppingAClusterNameGetsTheSmallerFullState) {
   auto s1 = Snap(World1());
   Stream c;
@@ -356,6 +358,8 @@ TEST(SotwStateTest, DroppingARouteNameGetsNothingButDroppingAClusterNameGetsTheS
   EXPECT_FALSE(c.Next(s1));
 }
 
+// "How the client specifies what resources to return": newly requested names must be re-sent
+// even if they were sent before and did not change.
 TEST(SotwStateTest, ANewlyNamedRouteIsSentEvenIfUnchanged) {
   auto s1 = Snap(World1());
   Stream c;
@@ -374,8 +378,9 @@ TEST(SotwStateTest, ANewlyNamedRouteIsSentEvenIfUnchanged) {
   EXPECT_FALSE(c.Next(s1));
 }
 
-// A reconnecting client sends the version it holds in its first request's version_info; tern's
-// versions are content hashes, so the same version means the same resources (on any replica).
+// "the client's initial request on the new stream should indicate the most recent version seen";
+// servers may then skip re-sending it (safe for wildcard LDS/CDS). tern's versions are content
+// hashes, so the same version means the same resources (on any replica).
 TEST(SotwStateTest, AReconnectWithTheCurrentVersionGetsNothingUntilSomethingChanges) {
   auto s1 = Snap(World1());
   const std::string held = s1->Get(ResourceType::kCluster).version;

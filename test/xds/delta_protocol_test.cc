@@ -2,6 +2,8 @@
 // examples with a raw client over real gRPC against the real server
 // (envoyproxy/envoy docs/root/api-docs/xds_protocol.rst "Incremental xDS";
 // api/ondemand_vhds_rds_protocol.rst).
+// A "nothing is sent" here can only be seen by waiting (RawXdsClient::Quiet); each one names the
+// test in delta_state_test.cc that proves it without waiting, on DeltaState alone.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -167,6 +169,7 @@ TEST_F(DeltaProtocolTest, ExplicitStarSubscribesToEverythingAndUnsubscribingStar
   auto next = World1();
   next[ResourceType::kListener]["l3"] = "v1";
   Publish(next);
+  // Without waiting: DeltaStateTest.AfterUnsubscribingTheWildcardNewListenersAreNotSent
   EXPECT_TRUE(c->Quiet());
 }
 
@@ -194,6 +197,7 @@ TEST_F(DeltaProtocolTest, OnlyChangedResourcesAreSentAndRemovalsAreReportedOnce)
   // An unrelated change: nothing more about c3.
   next[ResourceType::kListener]["l1"] = "v2";
   Publish(next);
+  // Without waiting: DeltaStateTest.OnAdsARemovedClusterIsNamedOnceAfterTheUpdateAndThenNothing
   EXPECT_TRUE(c->Quiet());
 }
 
@@ -212,6 +216,7 @@ TEST_F(DeltaProtocolTest, OnAdsRemovalsFollowTheRoutesThatReplacedThem) {
   auto rr = c->NextDelta();
   ASSERT_TRUE(rr);
   c->Send(Req(R, {}, {}, rr->nonce()));
+  // Without waiting: DeltaStateTest.OnAdsADroppedClusterIsNamedAfterTheRouteThatReplacedIt
   ASSERT_TRUE(c->Quiet());
 
   auto next = world;
@@ -242,6 +247,7 @@ TEST_F(DeltaProtocolTest, NamedSubscribeAndUnsubscribe) {
   auto next = World1();
   next[ResourceType::kEndpoint]["c1"] = "v2";  // no longer watched
   Publish(next);
+  // Without waiting: DeltaStateTest.AnUnsubscribedEndpointSetIsNotSentWhenItChanges
   EXPECT_TRUE(c->Quiet());
   next[ResourceType::kEndpoint]["c2"] = "v2";
   Publish(next);
@@ -257,6 +263,7 @@ TEST_F(DeltaProtocolTest, UnsubscribingAnUnknownNameIsIgnored) {
   auto r = c->NextDelta();
   ASSERT_TRUE(r);
   c->Send(Req(E, {}, {"never-heard-of-it"}, r->nonce()));
+  // Without waiting: DeltaStateTest.UnsubscribingAnUnknownNameChangesNothing
   EXPECT_TRUE(c->Quiet());
   auto next = World1();
   next[ResourceType::kEndpoint]["c1"] = "v2";
@@ -282,6 +289,7 @@ TEST_F(DeltaProtocolTest, AResourceThatDoesNotExistYetIsSentWhenItAppears) {
   Publish(World1());
   auto c = Connect();
   c->Send(Req(E, {"c9"}));
+  // Without waiting: DeltaStateTest.AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears
   EXPECT_TRUE(c->Quiet());
   auto next = World1();
   next[ResourceType::kEndpoint]["c9"] = "v1";
@@ -303,6 +311,7 @@ TEST_F(DeltaProtocolTest, ReconnectWithAllCurrentVersionsGetsNothingResent) {
   }
   auto c2 = Connect();
   c2->Send(Req(C, {"*"}, {}, "", held));
+  // Without waiting: DeltaStateTest.AReconnectHoldingEveryCurrentVersionGetsNothingAndCountsAsAcked
   EXPECT_TRUE(c2->Quiet(std::chrono::milliseconds(500)));
 }
 
@@ -341,6 +350,7 @@ TEST_F(DeltaProtocolTest, NackIsRecordedAndNotResent) {
   auto nack = Req(C, {}, {}, r->nonce());
   nack.mutable_error_detail()->set_message("cluster c1: bad");
   c->Send(nack);
+  // Without waiting: DeltaStateTest.ANackIsRecordedAndNothingIsResentUntilTheConfigChanges
   EXPECT_TRUE(c->Quiet());
   auto s = server_->Streams();
   ASSERT_EQ(s.size(), 1u);
@@ -384,6 +394,7 @@ TEST_F(DeltaProtocolTest, OneEndpointChangeAmongAThousandClustersSendsOneResourc
   auto sr = s->Next();
   ASSERT_TRUE(sr);
   s->Send(RawXdsClient::Request(C, {}, sr->version_info(), sr->nonce()));
+  // Without waiting: DeltaStateTest.AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished (and the Sotw one)
   ASSERT_TRUE(d->Quiet() && s->Quiet());
 
   big[ResourceType::kCluster]["cluster-500"] = std::string(200, 'y');
@@ -455,6 +466,7 @@ TEST_F(DeltaProtocolTest, VhdsResendsSubscribedVirtualHostsWhenTheirRouteConfigu
   auto r = c->NextDelta();
   ASSERT_TRUE(r);
   c->Send(Req(V, {}, {}, r->nonce()));
+  // Without waiting: DeltaStateTest.VhdsAnAckedVirtualHostIsNotResentUntilItsRouteConfigurationChanges
   ASSERT_TRUE(c->Quiet());
   Publish(VhostWorld("v2"), kDomains);  // the route configuration changed, the virtual host did not
   auto r2 = c->NextDelta();

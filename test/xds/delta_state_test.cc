@@ -208,7 +208,7 @@ TEST(DeltaStateTest, OnAPerTypeClusterServiceTheUpdateAndTheRemovalComeTogether)
   EXPECT_FALSE(c.Next(s2));
 }
 
-TEST(DeltaStateTest, OnAdsAfterAcksNothingIsPendingAndADroppedClusterIsNamedAfterTheRouteThatReplacedIt) {
+TEST(DeltaStateTest, OnAdsADroppedClusterIsNamedAfterTheRouteThatReplacedIt) {
   auto world = World1();
   world[ResourceType::kRoute]["r1"] = "to-c1";
   auto s1 = Snap(world);

@@ -1,6 +1,9 @@
 // The state-of-the-world xDS protocol, rule by rule, driven by a raw client over real gRPC
 // against the real server. Each test names the rule it checks (envoyproxy/envoy
 // docs/root/api-docs/xds_protocol.rst).
+// A "nothing is sent" here can only be seen by waiting (RawXdsClient::Quiet); each one names the
+// test in sotw_state_test.cc that proves it without waiting, on SotwState alone. Here it checks
+// only that the server wires requests and snapshots to that state.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -169,6 +172,7 @@ TEST_F(SotwProtocolTest, AckRecordsTheVersionAndNothingIsResent) {
   auto r = c->Next();
   ASSERT_TRUE(r);
   Ack(*c, *r);
+  // Without waiting: SotwStateTest.AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished
   EXPECT_TRUE(c->Quiet());
   auto streams = server_->Streams();
   ASSERT_EQ(streams.size(), 1u);
@@ -188,6 +192,7 @@ TEST_F(SotwProtocolTest, ErrorDetailMakesANackAndTheBadConfigIsNotResent) {
   auto nack = RawXdsClient::Request(L, {}, "", r->nonce());
   nack.mutable_error_detail()->set_message("listener l1: bad filter");
   c->Send(nack);
+  // Without waiting: SotwStateTest.ANackOfTheFirstResponseLeavesNothingAckedAndGetsNothing
   EXPECT_TRUE(c->Quiet());
   auto streams = server_->Streams();
   ASSERT_EQ(streams.size(), 1u);
@@ -272,6 +277,7 @@ TEST_F(SotwProtocolTest, AResourceThatDoesNotExistYetIsSentWhenItAppears) {
   Publish(World1());
   auto c = Connect();
   c->Send(RawXdsClient::Request(E, {"c3"}));
+  // Without waiting: SotwStateTest.AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears
   EXPECT_TRUE(c->Quiet());
   auto next = World1();
   next[ResourceType::kEndpoint]["c3"] = "v1";
@@ -313,6 +319,7 @@ TEST_F(SotwProtocolTest, AChangedClusterIsFollowedByItsEndpointsEvenIfTheyDidNot
   auto re = c->Next();
   ASSERT_TRUE(re);
   Ack(*c, *re, {"c1", "c2"});
+  // Without waiting: SotwStateTest.AckedClustersAndEndpointsGetNothingUntilAClusterChangesThenBothCome
   ASSERT_TRUE(c->Quiet());
 
   auto next = World1();
@@ -341,6 +348,7 @@ TEST_F(SotwProtocolTest, OnAdsADroppedClusterLeavesOnlyAfterTheRouteThatReplaced
   auto rr = c->Next();
   ASSERT_TRUE(rr);
   Ack(*c, *rr, {"r1"});
+  // Without waiting: SotwStateTest.OnAdsADroppedClusterLeavesAfterTheNewRouteAndThenNothingMoreIsSent
   ASSERT_TRUE(c->Quiet());
 
   // The route moves from c1 to the new c3; c1 is dropped in the same snapshot.
@@ -365,6 +373,7 @@ TEST_F(SotwProtocolTest, OnAdsADroppedClusterLeavesOnlyAfterTheRouteThatReplaced
   Ack(*c, *add);
   Ack(*c, *route, {"r1"});
   Ack(*c, *removal);
+  // Without waiting: SotwStateTest.OnAdsADroppedClusterLeavesAfterTheNewRouteAndThenNothingMoreIsSent
   EXPECT_TRUE(c->Quiet());
 
   // A per-type CDS stream has no order with other streams: the removal is immediate.
@@ -392,6 +401,7 @@ TEST_F(SotwProtocolTest, UnchangedResourcesAreNeverResent) {
   next[ResourceType::kCluster]["c1"] = "v9";
   Publish(next);
   Publish(next);
+  // Without waiting: SotwStateTest.RoutesThatDidNotChangeAreNotResentWhenSomethingElseChanges
   EXPECT_TRUE(c->Quiet(std::chrono::milliseconds(500)));
 }
 
@@ -425,6 +435,7 @@ TEST_F(SotwProtocolTest, AReconnectingProxyWithCurrentVersionsGetsNothingNew) {
   }
   auto c2 = Connect();
   c2->Send(RawXdsClient::Request(C, {}, version));
+  // Without waiting: SotwStateTest.AReconnectWithTheCurrentVersionGetsNothingUntilSomethingChanges
   EXPECT_TRUE(c2->Quiet(std::chrono::milliseconds(500)));
   // It still gets changes.
   auto next = World1();

@@ -218,7 +218,7 @@ TEST(SotwStateTest, AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears) {
   EXPECT_FALSE(c.Next(s2));
 }
 
-TEST(SotwStateTest, AfterClustersAndEndpointsAreAckedNothingIsPendingAndAChangedClusterBringsItsEndpoints) {
+TEST(SotwStateTest, AckedClustersAndEndpointsGetNothingUntilAClusterChangesThenBothCome) {
   auto s1 = Snap(World1());
   Stream c;
   c.Send(Req(ResourceType::kCluster, {}));

@@ -3,6 +3,10 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/quickstart/tern.yaml
 FUZZ_SECONDS ?= 60
+# Executions after which a target stops even before FUZZ_SECONDS (empty = time only).
+FUZZ_RUNS ?=
+# Fuzz targets run at a time (one core each).
+FUZZ_JOBS ?= 1
 # Seconds of real fuzzing per target inside `make test` (0 = corpus replay only; needs clang).
 TEST_FUZZ_SECONDS ?= 0
 # ccache shares objects between build/, build-asan/, build-tsan/ (same flags, paths made relative).
@@ -49,7 +53,7 @@ fuzz-build:
 	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
 
 fuzz: fuzz-build
-	@bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_JOBS=$(FUZZ_JOBS) bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 	cmake --build $(BUILD) -j $(JOBS) --target incremental_build_test
 	@bash scripts/property.sh $(BUILD) $(PROPERTY_SEEDS)
 

@@ -15,29 +15,13 @@
 #include "cache/snapshot.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "xds/delta_state.h"
+#include "xds/state_test_util.h"
 
 namespace tern::xds {
 namespace {
 
 using envoy::service::discovery::v3::DeltaDiscoveryRequest;
 using envoy::service::discovery::v3::DeltaDiscoveryResponse;
-
-// Resource contents by type and name; a body is "<name>@<content>".
-using Contents = std::map<ResourceType, std::map<std::string, std::string>>;
-using Domains = std::map<std::string, std::vector<std::string>>;
-
-cache::SnapshotPtr Snap(const Contents& contents, const Domains& domains = {}) {
-  std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> res;
-  for (const auto& [type, m] : contents) {
-    for (const auto& [name, body] : m) {
-      std::vector<std::string> d;
-      if (auto it = domains.find(name); it != domains.end()) d = it->second;
-      res[static_cast<size_t>(type)].push_back(
-          cache::MakeResource(type, name, name + "@" + body, type != ResourceType::kVirtualHost, d));
-    }
-  }
-  return std::make_shared<cache::Snapshot>("edge", std::move(res));
-}
 
 Contents World1() {
   return {{ResourceType::kListener, {{"l1", "v1"}, {"l2", "v1"}}},
@@ -86,29 +70,12 @@ Seen Parse(const PendingResponse& p) {
   return s;
 }
 
-// One stream: requests in, responses out, as the reactor drives it.
-class Stream {
+// One delta stream.
+class Stream : public StateStream<DeltaState, DeltaDiscoveryRequest, Seen, Parse> {
  public:
-  explicit Stream(std::optional<ResourceType> fixed = std::nullopt) : state_(fixed) {}
-
-  RequestKind Send(const DeltaDiscoveryRequest& req) {
-    RequestKind kind{};
-    ResourceType type{};
-    absl::Status s = state_.OnRequest(req, &kind, &type);
-    EXPECT_TRUE(s.ok()) << s;
-    return kind;
-  }
-  std::optional<Seen> Next(const cache::SnapshotPtr& snapshot) {
-    auto p = state_.NextResponse(snapshot);
-    if (!p) return std::nullopt;
-    return Parse(*p);
-  }
+  using StateStream::StateStream;
   // A plain ACK: no subscription change. Delta ACKs carry no version.
   RequestKind Ack(const Seen& r) { return Send(Req(r.type, {}, {}, r.nonce)); }
-  const TypeInfo& info(ResourceType t) const { return state_.info(t); }
-
- private:
-  DeltaState state_;
 };
 
 TEST(DeltaStateTest, AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished) {
@@ -127,9 +94,7 @@ TEST(DeltaStateTest, AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished) 
   EXPECT_EQ(c.info(ResourceType::kCluster).version_acked, r->system_version);
 
   // One cluster changes: only it is sent (the other two the client keeps).
-  auto next = World1();
-  next[ResourceType::kCluster]["c2"] = "v2";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kCluster, "c2", "v2"));
   auto r2 = c.Next(s2);
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->bodies, Names{"c2@v2"});
@@ -142,8 +107,7 @@ TEST(DeltaStateTest, AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished) 
 TEST(DeltaStateTest, AfterUnsubscribingTheWildcardNewListenersAreNotSent) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kListener, {"*"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kListener, {"*"}), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, (Names{"l1@v1", "l2@v1"}));
   c.Ack(*r);
@@ -166,8 +130,7 @@ TEST(DeltaStateTest, AfterUnsubscribingTheWildcardNewListenersAreNotSent) {
 TEST(DeltaStateTest, OnAdsARemovedClusterIsNamedOnceAfterTheUpdateAndThenNothing) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {"*"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}), s1);
   ASSERT_TRUE(r);
   c.Ack(*r);
   auto next = World1();
@@ -193,8 +156,7 @@ TEST(DeltaStateTest, OnAdsARemovedClusterIsNamedOnceAfterTheUpdateAndThenNothing
 TEST(DeltaStateTest, OnAPerTypeClusterServiceTheUpdateAndTheRemovalComeTogether) {
   auto s1 = Snap(World1());
   Stream c(ResourceType::kCluster);
-  c.Send(Req(ResourceType::kCluster, {"*"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}), s1);
   ASSERT_TRUE(r);
   c.Ack(*r);
   auto next = World1();
@@ -213,12 +175,10 @@ TEST(DeltaStateTest, OnAdsADroppedClusterIsNamedAfterTheRouteThatReplacedIt) {
   world[ResourceType::kRoute]["r1"] = "to-c1";
   auto s1 = Snap(world);
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {"*"}));
-  auto rc = c.Next(s1);
+  auto rc = c.Exchange(Req(ResourceType::kCluster, {"*"}), s1);
   ASSERT_TRUE(rc);
   c.Ack(*rc);
-  c.Send(Req(ResourceType::kRoute, {"r1"}));
-  auto rr = c.Next(s1);
+  auto rr = c.Exchange(Req(ResourceType::kRoute, {"r1"}), s1);
   ASSERT_TRUE(rr);
   EXPECT_EQ(rr->bodies, Names{"r1@to-c1"});
   c.Ack(*rr);
@@ -251,8 +211,7 @@ TEST(DeltaStateTest, OnAdsADroppedClusterIsNamedAfterTheRouteThatReplacedIt) {
 TEST(DeltaStateTest, AnUnsubscribedEndpointSetIsNotSentWhenItChanges) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kEndpoint, {"c1", "c2"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kEndpoint, {"c1", "c2"}), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, (Names{"c1@v1", "c2@v1"}));
   EXPECT_EQ(c.Send(Req(ResourceType::kEndpoint, {}, {"c1"}, r->nonce)), RequestKind::kAck);
@@ -272,15 +231,12 @@ TEST(DeltaStateTest, AnUnsubscribedEndpointSetIsNotSentWhenItChanges) {
 TEST(DeltaStateTest, UnsubscribingAnUnknownNameChangesNothing) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kEndpoint, {"c1"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kEndpoint, {"c1"}), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(c.Send(Req(ResourceType::kEndpoint, {}, {"never-heard-of-it"}, r->nonce)), RequestKind::kAck);
   EXPECT_FALSE(c.Next(s1));
   EXPECT_EQ(c.info(ResourceType::kEndpoint).names, 1u);
-  auto next = World1();
-  next[ResourceType::kEndpoint]["c1"] = "v2";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kEndpoint, "c1", "v2"));
   auto r2 = c.Next(s2);
   ASSERT_TRUE(r2);  // c1 is still watched
   EXPECT_EQ(r2->bodies, Names{"c1@v2"});
@@ -290,13 +246,11 @@ TEST(DeltaStateTest, UnsubscribingAnUnknownNameChangesNothing) {
 TEST(DeltaStateTest, SubscribingToAnEndpointSetTheClientHoldsSendsItAgain) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kEndpoint, {"c1"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kEndpoint, {"c1"}), s1);
   ASSERT_TRUE(r);
   c.Ack(*r);
   EXPECT_FALSE(c.Next(s1));
-  c.Send(Req(ResourceType::kEndpoint, {"c1"}, {}, r->nonce));
-  auto r2 = c.Next(s1);
+  auto r2 = c.Exchange(Req(ResourceType::kEndpoint, {"c1"}, {}, r->nonce), s1);
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->bodies, Names{"c1@v1"});
   EXPECT_FALSE(c.Next(s1));
@@ -308,9 +262,7 @@ TEST(DeltaStateTest, AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears) 
   Stream c;
   EXPECT_EQ(c.Send(Req(ResourceType::kEndpoint, {"c9"})), RequestKind::kInitial);
   EXPECT_FALSE(c.Next(Snap(World1())));
-  auto next = World1();
-  next[ResourceType::kEndpoint]["c9"] = "v1";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kEndpoint, "c9", "v1"));
   auto r = c.Next(s2);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, Names{"c9@v1"});
@@ -340,8 +292,7 @@ TEST(DeltaStateTest, AReconnectHoldingAChangedAndADeletedClusterGetsTheChangeThe
   next[ResourceType::kCluster]["c2"] = "v2";
   auto s2 = Snap(next);
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {"*"}, {}, "", held));
-  auto r = c.Next(s2);
+  auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}, {}, "", held), s2);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, Names{"c2@v2"});
   auto removal = c.Next(s2);
@@ -356,8 +307,7 @@ TEST(DeltaStateTest, AReconnectHoldingAChangedAndADeletedClusterGetsTheChangeThe
 TEST(DeltaStateTest, ANackIsRecordedAndNothingIsResentUntilTheConfigChanges) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {"*"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(c.Send(Req(ResourceType::kCluster, {}, {}, r->nonce, {}, "cluster c1: bad")), RequestKind::kNack);
   EXPECT_FALSE(c.Next(s1));
@@ -367,9 +317,7 @@ TEST(DeltaStateTest, ANackIsRecordedAndNothingIsResentUntilTheConfigChanges) {
   EXPECT_EQ(info.version_nacked, r->system_version);
   EXPECT_EQ(info.answer, Answer::kNacked);
 
-  auto fixed = World1();
-  fixed[ResourceType::kCluster]["c1"] = "v2";
-  auto s2 = Snap(fixed);
+  auto s2 = Snap(With(World1(), ResourceType::kCluster, "c1", "v2"));
   auto r2 = c.Next(s2);
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->bodies, Names{"c1@v2"});
@@ -381,12 +329,9 @@ TEST(DeltaStateTest, ANackIsRecordedAndNothingIsResentUntilTheConfigChanges) {
 TEST(DeltaStateTest, ALateNackOfAnOlderNonceIsStaleAndGetsNothing) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kEndpoint, {"c1"}));
-  auto first = c.Next(s1);
+  auto first = c.Exchange(Req(ResourceType::kEndpoint, {"c1"}), s1);
   ASSERT_TRUE(first);
-  auto next = World1();
-  next[ResourceType::kEndpoint]["c1"] = "v2";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kEndpoint, "c1", "v2"));
   auto second = c.Next(s2);
   ASSERT_TRUE(second);
   EXPECT_EQ(c.Send(Req(ResourceType::kEndpoint, {}, {}, first->nonce, {}, "late complaint")), RequestKind::kStale);
@@ -408,8 +353,7 @@ const Domains kDomains = {{"http/api", {"api.example.com"}}, {"http/web", {"*.ex
 TEST(DeltaStateTest, VhdsAnAckedVirtualHostIsNotResentUntilItsRouteConfigurationChanges) {
   auto s1 = Snap(VhostWorld(), kDomains);
   Stream c;
-  c.Send(Req(ResourceType::kVirtualHost, {"http/api.example.com"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kVirtualHost, {"http/api.example.com"}), s1);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->raw.resources_size(), 1);
   EXPECT_EQ(r->raw.resources(0).name(), "http/api");
@@ -434,8 +378,7 @@ TEST(DeltaStateTest, VhdsAnAckedVirtualHostIsNotResentUntilItsRouteConfiguration
 TEST(DeltaStateTest, VhdsAnUnknownHostIsAnsweredOnceWithAnEmptyEntry) {
   auto s1 = Snap(VhostWorld(), kDomains);
   Stream c;
-  c.Send(Req(ResourceType::kVirtualHost, {"http/nope.other.org"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kVirtualHost, {"http/nope.other.org"}), s1);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->raw.resources_size(), 1);
   EXPECT_EQ(r->raw.resources(0).name(), "http/nope.other.org");

@@ -13,26 +13,13 @@
 #include "cache/snapshot.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "xds/sotw_state.h"
+#include "xds/state_test_util.h"
 
 namespace tern::xds {
 namespace {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
-
-// Resource contents by type and name; a body is "<name>@<content>", so a test can tell which
-// resources, at which content, a response carried.
-using Contents = std::map<ResourceType, std::map<std::string, std::string>>;
-
-cache::SnapshotPtr Snap(const Contents& contents) {
-  std::array<std::vector<cache::ResourcePtr>, kNumResourceTypes> res;
-  for (const auto& [type, m] : contents) {
-    for (const auto& [name, body] : m) {
-      res[static_cast<size_t>(type)].push_back(cache::MakeResource(type, name, name + "@" + body));
-    }
-  }
-  return std::make_shared<cache::Snapshot>("edge", std::move(res));
-}
 
 Contents World1() {
   return {{ResourceType::kListener, {{"l1", "v1"}, {"l2", "v1"}}},
@@ -73,31 +60,14 @@ Seen Parse(const PendingResponse& p) {
 
 using Bodies = std::vector<std::string>;
 
-// One stream: requests in, responses out, as the reactor drives it.
-class Stream {
+// One stream; an ACK names the resources the client keeps subscribing to.
+class Stream : public StateStream<SotwState, DiscoveryRequest, Seen, Parse> {
  public:
-  explicit Stream(std::optional<ResourceType> fixed = std::nullopt) : state_(fixed) {}
-
-  RequestKind Send(const DiscoveryRequest& req) {
-    RequestKind kind{};
-    ResourceType type{};
-    absl::Status s = state_.OnRequest(req, &kind, &type);
-    EXPECT_TRUE(s.ok()) << s;
-    return kind;
-  }
-  std::optional<Seen> Next(const cache::SnapshotPtr& snapshot) {
-    auto p = state_.NextResponse(snapshot);
-    if (!p) return std::nullopt;
-    return Parse(*p);
-  }
+  using StateStream::StateStream;
   // ACKs a response (the names the client keeps subscribing to).
   RequestKind Ack(const Seen& r, const std::vector<std::string>& names = {}) {
     return Send(Req(r.type, names, r.version, r.nonce));
   }
-  const TypeInfo& info(ResourceType t) const { return state_.info(t); }
-
- private:
-  SotwState state_;
 };
 
 // "When to send an update": only when the resources changed; the same set again would make the
@@ -128,8 +98,7 @@ TEST(SotwStateTest, AnAckedResponseIsNotResentNorIsTheSameSnapshotRepublished) {
 TEST(SotwStateTest, ANackGetsNothingNewKeepsTheAckedVersionAndTheFixedConfigIsSent) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kListener, {}));
-  auto r1 = c.Next(s1);
+  auto r1 = c.Exchange(Req(ResourceType::kListener, {}), s1);
   ASSERT_TRUE(r1);
   ASSERT_EQ(c.Ack(*r1), RequestKind::kAck);
 
@@ -149,9 +118,7 @@ TEST(SotwStateTest, ANackGetsNothingNewKeepsTheAckedVersionAndTheFixedConfigIsSe
   EXPECT_EQ(info.version_acked, r1->version);
   EXPECT_EQ(info.answer, Answer::kNacked);
 
-  auto fixed = World1();
-  fixed[ResourceType::kListener]["l1"] = "v2";
-  auto s3 = Snap(fixed);
+  auto s3 = Snap(With(World1(), ResourceType::kListener, "l1", "v2"));
   auto r3 = c.Next(s3);
   ASSERT_TRUE(r3);
   EXPECT_EQ(r3->bodies, (Bodies{"l1@v2", "l2@v1"}));
@@ -163,8 +130,7 @@ TEST(SotwStateTest, ANackGetsNothingNewKeepsTheAckedVersionAndTheFixedConfigIsSe
 TEST(SotwStateTest, ANackOfTheFirstResponseLeavesNothingAckedAndGetsNothing) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kListener, {}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kListener, {}), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(c.Send(Req(ResourceType::kListener, {}, "", r->nonce, "listener l1: bad filter")), RequestKind::kNack);
   EXPECT_FALSE(c.Next(s1));
@@ -177,12 +143,9 @@ TEST(SotwStateTest, ANackOfTheFirstResponseLeavesNothingAckedAndGetsNothing) {
 TEST(SotwStateTest, AStaleNonceCountsAsNeitherAckNorNackAndOnlyANewNameIsSent) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kRoute, {"r1"}));
-  auto first = c.Next(s1);
+  auto first = c.Exchange(Req(ResourceType::kRoute, {"r1"}), s1);
   ASSERT_TRUE(first);
-  auto next = World1();
-  next[ResourceType::kRoute]["r1"] = "v2";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kRoute, "r1", "v2"));
   auto second = c.Next(s2);
   ASSERT_TRUE(second);
   EXPECT_EQ(second->bodies, Bodies{"r1@v2"});
@@ -208,9 +171,7 @@ TEST(SotwStateTest, AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears) {
   EXPECT_EQ(c.Send(Req(ResourceType::kEndpoint, {"c3"})), RequestKind::kInitial);
   EXPECT_FALSE(c.Next(Snap(World1())));
   EXPECT_EQ(c.info(ResourceType::kEndpoint).names, 1u);
-  auto next = World1();
-  next[ResourceType::kEndpoint]["c3"] = "v1";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kEndpoint, "c3", "v1"));
   auto r = c.Next(s2);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, Bodies{"c3@v1"});
@@ -221,22 +182,18 @@ TEST(SotwStateTest, AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears) {
 TEST(SotwStateTest, AckedClustersAndEndpointsGetNothingUntilAClusterChangesThenBothCome) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {}));
-  auto rc = c.Next(s1);
+  auto rc = c.Exchange(Req(ResourceType::kCluster, {}), s1);
   ASSERT_TRUE(rc);
   EXPECT_EQ(rc->bodies, (Bodies{"c1@v1", "c2@v1"}));
   c.Ack(*rc);
-  c.Send(Req(ResourceType::kEndpoint, {"c1", "c2"}));
-  auto re = c.Next(s1);
+  auto re = c.Exchange(Req(ResourceType::kEndpoint, {"c1", "c2"}), s1);
   ASSERT_TRUE(re);
   EXPECT_EQ(re->bodies, (Bodies{"c1@v1", "c2@v1"}));
   c.Ack(*re, {"c1", "c2"});
   EXPECT_FALSE(c.Next(s1));
 
   // Only the cluster changes; Envoy re-warms it and waits for its ClusterLoadAssignment.
-  auto next = World1();
-  next[ResourceType::kCluster]["c1"] = "v2";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kCluster, "c1", "v2"));
   auto rc2 = c.Next(s2);
   ASSERT_TRUE(rc2);
   EXPECT_EQ(rc2->type, ResourceType::kCluster);
@@ -254,12 +211,10 @@ TEST(SotwStateTest, AckedClustersAndEndpointsGetNothingUntilAClusterChangesThenB
 TEST(SotwStateTest, OnAdsADroppedClusterLeavesAfterTheNewRouteAndThenNothingMoreIsSent) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {}));
-  auto rc = c.Next(s1);
+  auto rc = c.Exchange(Req(ResourceType::kCluster, {}), s1);
   ASSERT_TRUE(rc);
   c.Ack(*rc);
-  c.Send(Req(ResourceType::kRoute, {"r1"}));
-  auto rr = c.Next(s1);
+  auto rr = c.Exchange(Req(ResourceType::kRoute, {"r1"}), s1);
   ASSERT_TRUE(rr);
   c.Ack(*rr, {"r1"});
   EXPECT_FALSE(c.Next(s1));
@@ -293,8 +248,7 @@ TEST(SotwStateTest, OnAdsADroppedClusterLeavesAfterTheNewRouteAndThenNothingMore
 TEST(SotwStateTest, OnAPerTypeClusterServiceADroppedClusterLeavesAtOnce) {
   auto s1 = Snap(World1());
   Stream c(ResourceType::kCluster);
-  c.Send(Req(ResourceType::kCluster, {}));
-  auto first = c.Next(s1);
+  auto first = c.Exchange(Req(ResourceType::kCluster, {}), s1);
   ASSERT_TRUE(first);
   c.Ack(*first);
   auto next = World1();
@@ -310,8 +264,7 @@ TEST(SotwStateTest, OnAPerTypeClusterServiceADroppedClusterLeavesAtOnce) {
 TEST(SotwStateTest, RoutesThatDidNotChangeAreNotResentWhenSomethingElseChanges) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kRoute, {"r1", "r2"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kRoute, {"r1", "r2"}), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, (Bodies{"r1@v1", "r2@v1"}));
   c.Ack(*r, {"r1", "r2"});
@@ -340,15 +293,13 @@ TEST(SotwStateTest, RoutesThatDidNotChangeAreNotResentWhenSomethingElseChanges) 
 TEST(SotwStateTest, DroppingARouteNameGetsNothingButDroppingAClusterNameGetsTheSmallerFullState) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kRoute, {"r1", "r2"}));
-  auto rr = c.Next(s1);
+  auto rr = c.Exchange(Req(ResourceType::kRoute, {"r1", "r2"}), s1);
   ASSERT_TRUE(rr);
   EXPECT_EQ(c.Ack(*rr, {"r1"}), RequestKind::kAck);
   EXPECT_FALSE(c.Next(s1));
   EXPECT_EQ(c.info(ResourceType::kRoute).names, 1u);
 
-  c.Send(Req(ResourceType::kCluster, {"c1", "c2"}));
-  auto rc = c.Next(s1);
+  auto rc = c.Exchange(Req(ResourceType::kCluster, {"c1", "c2"}), s1);
   ASSERT_TRUE(rc);
   EXPECT_EQ(rc->bodies, (Bodies{"c1@v1", "c2@v1"}));
   EXPECT_EQ(c.Ack(*rc, {"c2"}), RequestKind::kAck);
@@ -363,8 +314,7 @@ TEST(SotwStateTest, DroppingARouteNameGetsNothingButDroppingAClusterNameGetsTheS
 TEST(SotwStateTest, ANewlyNamedRouteIsSentEvenIfUnchanged) {
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kRoute, {"r1"}));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kRoute, {"r1"}), s1);
   ASSERT_TRUE(r);
   c.Ack(*r, {"r2"});
   auto r2 = c.Next(s1);
@@ -390,9 +340,7 @@ TEST(SotwStateTest, AReconnectWithTheCurrentVersionGetsNothingUntilSomethingChan
   EXPECT_EQ(c.info(ResourceType::kCluster).version_acked, held);
   EXPECT_EQ(c.info(ResourceType::kCluster).answer, Answer::kAcked);
 
-  auto next = World1();
-  next[ResourceType::kCluster]["c2"] = "v2";
-  auto s2 = Snap(next);
+  auto s2 = Snap(With(World1(), ResourceType::kCluster, "c2", "v2"));
   auto r = c.Next(s2);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, (Bodies{"c1@v1", "c2@v2"}));
@@ -405,8 +353,7 @@ TEST(SotwStateTest, AReconnectWithAnOlderVersionGetsTheCurrentState) {
   const std::string held = Snap(old)->Get(ResourceType::kCluster).version;
   auto s1 = Snap(World1());
   Stream c;
-  c.Send(Req(ResourceType::kCluster, {}, held));
-  auto r = c.Next(s1);
+  auto r = c.Exchange(Req(ResourceType::kCluster, {}, held), s1);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->bodies, (Bodies{"c1@v1", "c2@v1"}));
   EXPECT_EQ(r->version, s1->Get(ResourceType::kCluster).version);

@@ -16,16 +16,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/consul_agent.h"
-#include "support/http_get.h"
 #include "support/probe.h"
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
-#include "support/xds_bootstrap.h"
 
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
@@ -33,103 +31,25 @@ constexpr char kV1[] = "greeter-v1";
 constexpr char kV2[] = "greeter-v2";
 constexpr char kProxyless[] = "proxyless";
 
-long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
-
-class ConsulRoutingTest : public ::testing::Test {
+class ConsulRoutingTest : public TernTest {
  protected:
   void SetUp() override {
     auto consul = ConsulAgent::Start(dir_.path());
     ASSERT_TRUE(consul.ok()) << consul.status();
     consul_ = std::move(*consul);
-    auto v1 = StartTestBackend(kV1, dir_.path());
-    ASSERT_TRUE(v1.ok()) << v1.status();
-    v1_ = std::move(*v1);
-    auto v2 = StartTestBackend(kV2, dir_.path());
-    ASSERT_TRUE(v2.ok()) << v2.status();
-    v2_ = std::move(*v2);
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kV1, &v1_));
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kV2, &v2_));
     ASSERT_TRUE(consul_->Register("greeter", "g1", v1_.grpc_port, R"({"version":"1"})").ok());
     ASSERT_TRUE(consul_->Register("greeter", "g2", v2_.grpc_port, R"({"version":"2"})").ok());
-
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-    auto bootstrap = WriteXdsBootstrap(
-        dir_.path(), {.server_uri = tern_->xds_address(), .node_id = "probe-1", .node_cluster = kProxyless});
-    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-    bootstrap_ = *bootstrap;
+    StartTernWithProbes({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")},
+                        kProxyless);
   }
 
-  void TearDown() override {
-    if (HasFailure() && tern_) {
-      std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-    }
-  }
+  // One series of tern's /metrics (-1 when it is not exported).
+  double Metric(const std::string& series) { return Metrics()[series]; }
 
-  std::string Admin(const std::string& path) {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), path);
-    return r.ok() ? r->body : "";
-  }
-  std::string Resources(const std::string& type, const std::string& node_cluster = kProxyless) {
-    return Admin("/debug/resources?node_cluster=" + node_cluster + "&type=" + type);
-  }
-  // Polls `pred` until it holds or `timeout` passes.
-  template <typename Pred>
-  bool WaitFor(Pred pred, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(25));
-    }
-    return pred();
-  }
-  double Metric(const std::string& name) {
-    std::string text = Admin("/metrics");
-    size_t pos = 0;
-    while ((pos = text.find(name, pos)) != std::string::npos) {
-      if (pos == 0 || text[pos - 1] == '\n') {
-        size_t sp = text.find(' ', pos);
-        return std::stod(text.substr(sp + 1, text.find('\n', sp) - sp - 1));
-      }
-      pos += name.size();
-    }
-    return -1;
-  }
-
-  ProbeOptions Probe(int calls) {
-    return {.target = "xds:///greeter", .bootstrap_path = bootstrap_, .calls = calls,
-            .log_path = dir_.File(absl::StrCat("probe-", probe_runs_++, ".log"))};
-  }
-  // A client that stays connected and reports a round of 20 calls every ~20 ms.
-  std::unique_ptr<Subprocess> LiveClient() {
-    ProbeOptions o = Probe(20);
-    o.rounds = 100000;
-    o.round_interval_ms = 20;
-    auto c = StartProbe(o);
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) return nullptr;
-    EXPECT_TRUE((*c)->WaitForLine(R"("ok":20)", seconds(20)).ok()) << (*c)->LogTail();
-    return std::move(*c);
-  }
-  // Time until a round that started after `since` went entirely to `backend` (or -1).
-  long MovedWithin(Subprocess& client, const std::string& backend, size_t rounds_before, milliseconds timeout) {
-    const auto start = Clock::now();
-    while (Clock::now() < start + timeout) {
-      auto rounds = ParseProbeOutput(client.Log());
-      for (size_t i = rounds_before; i < rounds.size(); ++i) {
-        if (rounds[i].count(backend) == 20) return Ms(Clock::now() - start);
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return -1;
-  }
-
-  TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
   TestBackend v1_, v2_;
-  std::unique_ptr<TernServer> tern_;
-  std::string bootstrap_;
-  int probe_runs_ = 0;
 };
 
 constexpr char kResolver[] = R"({"Kind":"service-resolver","Name":"greeter","DefaultSubset":"v1",

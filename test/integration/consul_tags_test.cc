@@ -16,11 +16,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/consul_agent.h"
-#include "support/http_get.h"
 #include "support/probe.h"
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
-#include "support/xds_bootstrap.h"
 
 namespace tern::testing {
 namespace {
@@ -33,36 +32,20 @@ constexpr char kV1[] = "tags-v1";
 constexpr char kV2[] = "tags-v2";
 constexpr char kProxyless[] = "proxyless";
 
-long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
-
-class ConsulTagsTest : public ::testing::Test {
+class ConsulTagsTest : public TernTest {
  protected:
   void SetUp() override {
     auto consul = ConsulAgent::Start(dir_.path());
     ASSERT_TRUE(consul.ok()) << consul.status();
     consul_ = std::move(*consul);
-    auto v1 = StartTestBackend(kV1, dir_.path());
-    ASSERT_TRUE(v1.ok()) << v1.status();
-    v1_ = std::move(*v1);
-    auto v2 = StartTestBackend(kV2, dir_.path());
-    ASSERT_TRUE(v2.ok()) << v2.status();
-    v2_ = std::move(*v2);
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kV1, &v1_));
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kV2, &v2_));
   }
 
   void StartTern(const std::string& consul_extra) {
-    auto tern = TernServer::Start({.dir = dir_.path(),
-                                   .extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\", ",
-                                                                consul_extra, " }\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-    auto bootstrap = WriteXdsBootstrap(
-        dir_.path(), {.server_uri = tern_->xds_address(), .node_id = "probe-1", .node_cluster = kProxyless});
-    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-    bootstrap_ = *bootstrap;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
+    StartTernWithProbes({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\", ",
+                                                      consul_extra, " }\n")},
+                        kProxyless);
   }
 
   // An instance as Nomad registers it: tags (urlprefix-..., canary_tags) and a TTL check.
@@ -71,28 +54,6 @@ class ConsulTagsTest : public ::testing::Test {
                          absl::StrCat(R"({"Name":")", service, R"(","ID":")", id, R"(","Address":"127.0.0.1","Port":)",
                                       port, R"(,"Tags":)", tags_json, R"(,"Check":{"CheckID":")", id,
                                       R"(-ttl","TTL":"600s","Status":"passing"}})"));
-  }
-
-  std::string Admin(const std::string& path) {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), path);
-    return r.ok() ? r->body : "";
-  }
-  std::string Resources(const std::string& type, const std::string& node_cluster = kProxyless) {
-    return Admin("/debug/resources?node_cluster=" + node_cluster + "&type=" + type);
-  }
-  template <typename Pred>
-  bool WaitFor(Pred pred, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(25));
-    }
-    return pred();
-  }
-
-  ProbeOptions Probe(const std::string& service, int calls) {
-    return {.target = "xds:///" + service, .bootstrap_path = bootstrap_, .calls = calls,
-            .log_path = dir_.File(absl::StrCat("probe-", probe_runs_++, ".log"))};
   }
 
   // `tern render` of one node cluster's route configurations, as JSON.
@@ -107,12 +68,8 @@ class ConsulTagsTest : public ::testing::Test {
     return j;
   }
 
-  TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
   TestBackend v1_, v2_;
-  std::unique_ptr<TernServer> tern_;
-  std::string bootstrap_;
-  int probe_runs_ = 0;
 };
 
 // Every route of every virtual host of every route configuration in a render.

@@ -19,8 +19,8 @@
 #include "support/http_get.h"
 #include "support/probe.h"
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
-#include "support/xds_bootstrap.h"
 
 namespace tern::testing {
 namespace {
@@ -33,33 +33,14 @@ constexpr char kV1[] = "greeter-v1";
 constexpr char kV2[] = "greeter-v2";
 constexpr char kProxylessCluster[] = "proxyless";
 
-class E2EFileTest : public ::testing::Test {
+class E2EFileTest : public TernTest {
  protected:
   void SetUp() override {
-    auto v1 = StartTestBackend(kV1, dir_.path());
-    ASSERT_TRUE(v1.ok()) << v1.status();
-    v1_ = std::move(*v1);
-    auto v2 = StartTestBackend(kV2, dir_.path());
-    ASSERT_TRUE(v2.ok()) << v2.status();
-    v2_ = std::move(*v2);
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kV1, &v1_));
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kV2, &v2_));
 
     ASSERT_TRUE(WriteFileAtomic(ServicesPath(), ServicesYaml(90, 10)).ok());
-    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"}});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-
-    auto bootstrap = WriteXdsBootstrap(
-        dir_.path(), {.server_uri = tern_->xds_address(), .node_id = "probe-1",
-                      .node_cluster = kProxylessCluster});
-    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-    bootstrap_ = *bootstrap;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && tern_) {
-      std::cerr << "---- tern log (" << tern_->process().log_path() << ") tail:\n"
-                << tern_->process().LogTail(6000) << "\n----\n";
-    }
+    StartTernWithProbes({.files = {"services.yaml"}}, kProxylessCluster);
   }
 
   std::string ServicesPath() const { return dir_.File("services.yaml"); }
@@ -113,11 +94,7 @@ class E2EFileTest : public ::testing::Test {
     return j;
   }
 
-  TempDir dir_;
   TestBackend v1_, v2_;
-  std::unique_ptr<TernServer> tern_;
-  std::string bootstrap_;
-  int probe_runs_ = 0;
 };
 
 TEST_F(E2EFileTest, GrpcCppClientSeesTheCanarySplit) { ExpectCanarySplit(ProbeClient::kGrpcCpp); }

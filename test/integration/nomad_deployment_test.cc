@@ -19,11 +19,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/nomad_fake.h"
-#include "support/http_get.h"
 #include "support/probe.h"
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
-#include "support/xds_bootstrap.h"
 
 namespace tern::testing {
 namespace {
@@ -36,21 +35,14 @@ constexpr char kProxyless[] = "proxyless";
 constexpr char kJob[] = "web";
 constexpr char kGroup[] = "frontend";
 
-long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
-
-class NomadDeploymentTest : public ::testing::Test {
+class NomadDeploymentTest : public TernTest {
  protected:
+  NomadDeploymentTest() { show_sources_on_failure_ = true; }
+
   void SetUp() override {
     auto nomad = FakeNomad::Start(dir_.path());
     ASSERT_TRUE(nomad.ok()) << nomad.status();
     nomad_ = std::move(*nomad);
-  }
-
-  void TearDown() override {
-    if (HasFailure() && tern_) {
-      std::cerr << "---- /debug/sources:\n" << Admin("/debug/sources") << "\n---- tern log tail:\n"
-                << tern_->process().LogTail(6000) << "\n----\n";
-    }
   }
 
   // A backend for allocation `alloc` (the backend answers with the allocation's ID as its name).
@@ -78,53 +70,17 @@ class NomadDeploymentTest : public ::testing::Test {
   }
 
   void StartTern() {
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-    auto bootstrap = WriteXdsBootstrap(
-        dir_.path(), {.server_uri = tern_->xds_address(), .node_id = "probe-1", .node_cluster = kProxyless});
-    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-    bootstrap_ = *bootstrap;
+    StartTernWithProbes({.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")},
+                        kProxyless);
   }
 
-  std::string Admin(const std::string& path) {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), path);
-    return r.ok() ? r->body : "";
-  }
-  std::string Resources(const std::string& type) {
-    return Admin("/debug/resources?node_cluster=" + std::string(kProxyless) + "&type=" + type);
-  }
-  template <typename Pred>
-  bool WaitFor(Pred pred, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(25));
-    }
-    return pred();
-  }
   // /debug/sources says `text` (e.g. the job's traffic line).
   bool SourcesSay(const std::string& text) { return Admin("/debug/sources").find(text) != std::string::npos; }
 
-  ProbeOptions Probe(int calls) {
-    return {.target = "xds:///greeter", .bootstrap_path = bootstrap_, .calls = calls,
-            .log_path = dir_.File(absl::StrCat("probe-", probe_runs_++, ".log"))};
-  }
   ProbeResult Run(int calls) {
     auto r = RunProbe(Probe(calls));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : ProbeResult{};
-  }
-  std::unique_ptr<Subprocess> LiveClient() {
-    ProbeOptions o = Probe(20);
-    o.rounds = 100000;
-    o.round_interval_ms = 20;
-    auto c = StartProbe(o);
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) return nullptr;
-    EXPECT_TRUE((*c)->WaitForLine(R"("ok":20)", seconds(20)).ok()) << (*c)->LogTail();
-    return std::move(*c);
   }
   // Time until a round reported after `rounds_before` satisfied `pred` (or -1).
   template <typename Pred>
@@ -141,12 +97,8 @@ class NomadDeploymentTest : public ::testing::Test {
   }
   size_t Rounds(Subprocess& client) { return ParseProbeOutput(client.Log()).size(); }
 
-  TempDir dir_;
   std::unique_ptr<FakeNomad> nomad_;
   std::vector<TestBackend> backends_;
-  std::unique_ptr<TernServer> tern_;
-  std::string bootstrap_;
-  int probe_runs_ = 0;
 };
 
 // v1 runs on s1 and s2; v2 (update.canary = 1) places c1.

@@ -22,32 +22,25 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
 constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-class OutsideBytesTest : public ::testing::Test {
+class OutsideBytesTest : public TernTest {
  protected:
   void SetUp() override {
     auto nomad = FakeNomad::Start(dir_.path());
     ASSERT_TRUE(nomad.ok()) << nomad.status();
     nomad_ = std::move(*nomad);
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", 7001).ok());
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-  }
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
+    StartTern({.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
   }
 
   // GET path; the body must be JSON that a strict parser (which refuses invalid UTF-8) accepts.
@@ -68,19 +61,8 @@ class OutsideBytesTest : public ::testing::Test {
     }
     return nullptr;
   }
-  template <typename Pred>
-  bool WaitFor(Pred pred, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(25));
-    }
-    return pred();
-  }
 
-  TempDir dir_;
   std::unique_ptr<FakeNomad> nomad_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 TEST_F(OutsideBytesTest, ANon_Utf8ErrorAnswerIsShownWithReplacementCharactersAndTernStaysUp) {

@@ -16,11 +16,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/nomad_fake.h"
-#include "support/http_get.h"
 #include "support/probe.h"
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
-#include "support/xds_bootstrap.h"
 
 namespace tern::testing {
 namespace {
@@ -34,9 +33,7 @@ constexpr char kB[] = "greeter-b";
 constexpr char kProxyless[] = "proxyless";
 constexpr char kToken[] = "4f1c2b8e-0d7a-4c55-9c1e-5b8f7a6d3e21";
 
-long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
-
-class NomadRoutingTest : public ::testing::Test {
+class NomadRoutingTest : public TernTest {
  protected:
   // Starts the fake (with ACLs when `token`), two backends registered as two allocations of
   // greeter, and tern watching the fake.
@@ -44,12 +41,8 @@ class NomadRoutingTest : public ::testing::Test {
     auto nomad = FakeNomad::Start(dir_.path(), token);
     ASSERT_TRUE(nomad.ok()) << nomad.status();
     nomad_ = std::move(*nomad);
-    auto a = StartTestBackend(kA, dir_.path());
-    ASSERT_TRUE(a.ok()) << a.status();
-    a_ = std::move(*a);
-    auto b = StartTestBackend(kB, dir_.path());
-    ASSERT_TRUE(b.ok()) << b.status();
-    b_ = std::move(*b);
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kA, &a_));
+    ASSERT_NO_FATAL_FAILURE(StartBackend(kB, &b_));
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", a_.grpc_port).ok());
     ASSERT_TRUE(nomad_->Register("alloc-b", "greeter", b_.grpc_port).ok());
 
@@ -58,67 +51,15 @@ class NomadRoutingTest : public ::testing::Test {
       ASSERT_TRUE(WriteFile(dir_.File("nomad-token"), std::string(token) + "\n").ok());
       nomad_config += "  token_file: nomad-token\n";
     }
-    auto tern = TernServer::Start({.dir = dir_.path(), .extra_config = nomad_config});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-    auto bootstrap = WriteXdsBootstrap(
-        dir_.path(), {.server_uri = tern_->xds_address(), .node_id = "probe-1", .node_cluster = kProxyless});
-    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status();
-    bootstrap_ = *bootstrap;
+    StartTernWithProbes({.extra_config = nomad_config}, kProxyless);
   }
 
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
-
-  std::string Admin(const std::string& path) {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), path);
-    return r.ok() ? r->body : "";
-  }
-  std::string Resources(const std::string& type) {
-    return Admin("/debug/resources?node_cluster=" + std::string(kProxyless) + "&type=" + type);
-  }
-  template <typename Pred>
-  bool WaitFor(Pred pred, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(25));
-    }
-    return pred();
-  }
   bool HasBothEndpoints() {
     std::string e = Resources("endpoint");
     return e.find(std::to_string(a_.grpc_port)) != std::string::npos &&
            e.find(std::to_string(b_.grpc_port)) != std::string::npos;
   }
 
-  ProbeOptions Probe(int calls) {
-    return {.target = "xds:///greeter", .bootstrap_path = bootstrap_, .calls = calls,
-            .log_path = dir_.File(absl::StrCat("probe-", probe_runs_++, ".log"))};
-  }
-  std::unique_ptr<Subprocess> LiveClient() {
-    ProbeOptions o = Probe(20);
-    o.rounds = 100000;
-    o.round_interval_ms = 20;
-    auto c = StartProbe(o);
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) return nullptr;
-    EXPECT_TRUE((*c)->WaitForLine(R"("ok":20)", seconds(20)).ok()) << (*c)->LogTail();
-    return std::move(*c);
-  }
-  // Time until a round reported after `rounds_before` went entirely to `backend` (or -1).
-  long MovedWithin(Subprocess& client, const std::string& backend, size_t rounds_before, milliseconds timeout) {
-    const auto start = Clock::now();
-    while (Clock::now() < start + timeout) {
-      auto rounds = ParseProbeOutput(client.Log());
-      for (size_t i = rounds_before; i < rounds.size(); ++i) {
-        if (rounds[i].count(backend) == 20) return Ms(Clock::now() - start);
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return -1;
-  }
   // /v1 requests the fake answers over `window` (tern's watches are the only client).
   long RequestsOver(milliseconds window) {
     const long before = nomad_->Requests();
@@ -126,12 +67,8 @@ class NomadRoutingTest : public ::testing::Test {
     return nomad_->Requests() - before;
   }
 
-  TempDir dir_;
   std::unique_ptr<FakeNomad> nomad_;
   TestBackend a_, b_;
-  std::unique_ptr<TernServer> tern_;
-  std::string bootstrap_;
-  int probe_runs_ = 0;
 };
 
 TEST_F(NomadRoutingTest, TwoAllocationsShareTheCallsAndAStoppedOneLosesThemWithin2s) {

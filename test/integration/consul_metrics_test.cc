@@ -16,6 +16,7 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/prometheus_text.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -34,24 +35,16 @@ constexpr char kUp[] = "tern_source_up{source=\"consul\"}";
 constexpr char kSourceErrors[] = "tern_source_errors_total{source=\"consul\"}";
 constexpr char kSourceUpdates[] = "tern_source_updates_total{source=\"consul\"}";
 
-class ConsulMetricsTest : public ::testing::Test {
+class ConsulMetricsTest : public TernTest {
  protected:
   void SetUp() override {
     auto consul = ConsulAgent::Start(dir_.path());
     ASSERT_TRUE(consul.ok()) << consul.status();
     consul_ = std::move(*consul);
     ASSERT_TRUE(consul_->Register("greeter", "g1", 50001).ok());
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    StartTern({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
   }
 
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
-
-  Scrape Metrics() { return ScrapeMetrics(tern_->admin_port()); }
   template <typename Pred>
   Scrape AwaitMetrics(Pred pred, milliseconds timeout = seconds(15)) {
     return testing::AwaitMetrics(tern_->admin_port(), pred, timeout);
@@ -68,9 +61,7 @@ class ConsulMetricsTest : public ::testing::Test {
     return nlohmann::json::object();
   }
 
-  TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 TEST_F(ConsulMetricsTest, ANewServiceAndConsulGoingAwayMoveTheConsulSeries) {

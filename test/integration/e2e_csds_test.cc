@@ -24,6 +24,7 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -65,13 +66,11 @@ csds::ClientStatusRequest ByNodeId(const std::function<void(envoy::type::matcher
   return req;
 }
 
-class CsdsTest : public ::testing::Test {
+class CsdsTest : public TernTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), kWorld).ok());
-    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"}});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    ASSERT_NO_FATAL_FAILURE(StartTern({.files = {"services.yaml"}}));
     stub_ = csds::ClientStatusDiscoveryService::NewStub(
         grpc::CreateChannel(tern_->xds_address(), grpc::InsecureChannelCredentials()));
 
@@ -117,10 +116,6 @@ class CsdsTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     FAIL() << "tern never reported the proxies' ACKs and NACK";
-  }
-
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
   }
 
   static bool Settled(const csds::ClientStatusResponse& r) {
@@ -187,8 +182,6 @@ class CsdsTest : public ::testing::Test {
       "              - match: { prefix: / }\n"
       "                service: api\n";
 
-  TempDir dir_;
-  std::unique_ptr<TernServer> tern_;
   std::unique_ptr<csds::ClientStatusDiscoveryService::Stub> stub_;
   std::unique_ptr<RawXdsClient> edge_, internal_;
   std::string cds_version_, lds_version_;

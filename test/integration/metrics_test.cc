@@ -28,6 +28,7 @@
 #include "support/process.h"
 #include "support/prometheus_text.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -59,22 +60,13 @@ std::string ServicesYaml(const std::vector<std::string>& names) {
                       routes, " ] } ]\n");
 }
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public TernTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), ServicesYaml({"web"})).ok());
     // With an audit log, so that tern_audit_records_total has series from the first record on.
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .files = {"services.yaml"}, .extra_config = "audit:\n  path: audit.jsonl\n"});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    StartTern({.files = {"services.yaml"}, .extra_config = "audit:\n  path: audit.jsonl\n"});
   }
-
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
-
-  Scrape Metrics() { return ScrapeMetrics(tern_->admin_port()); }
 
   // Polls /metrics until `pred` holds (or 10 s pass) and returns the last scrape.
   template <typename Pred>
@@ -96,8 +88,6 @@ class MetricsTest : public ::testing::Test {
     return r;
   }
 
-  TempDir dir_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 // The story of one Envoy: it connects and ACKs (counted, in sync, not a push); the operator adds a

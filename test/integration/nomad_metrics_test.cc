@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/nomad_fake.h"
-#include "support/http_get.h"
 #include "support/process.h"
 #include "support/prometheus_text.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -22,32 +22,22 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class NomadMetricsTest : public ::testing::Test {
+class NomadMetricsTest : public TernTest {
  protected:
   void SetUp() override {
     auto nomad = FakeNomad::Start(dir_.path());
     ASSERT_TRUE(nomad.ok()) << nomad.status();
     nomad_ = std::move(*nomad);
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", 50001).ok());
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    StartTern({.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
   }
 
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
-
-  Scrape Metrics() { return ScrapeMetrics(tern_->admin_port()); }
   template <typename Pred>
   Scrape AwaitMetrics(Pred pred, milliseconds timeout = seconds(10)) {
     return testing::AwaitMetrics(tern_->admin_port(), pred, timeout);
   }
 
-  TempDir dir_;
   std::unique_ptr<FakeNomad> nomad_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 constexpr char kRequests[] = "tern_nomad_requests_total{source=\"nomad\"}";

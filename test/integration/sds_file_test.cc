@@ -23,6 +23,7 @@
 #include "support/probe.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 #include "support/xds_bootstrap.h"
 
@@ -53,7 +54,7 @@ struct Served {
   Secret secret;
 };
 
-class SdsFileTest : public ::testing::Test {
+class SdsFileTest : public TernTest {
  protected:
   void SetUp() override {
     ASSERT_EQ(::mkdir(dir_.File("certs").c_str(), 0700), 0);
@@ -62,18 +63,9 @@ class SdsFileTest : public ::testing::Test {
     WriteCertAndKey(cert_);
     ASSERT_TRUE(WriteFileAtomic(dir_.File("certs/ca.pem"), ca_.cert).ok());
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), kServicesYaml).ok());
-    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"},
-                                   .extra_config = "audit: { path: audit.jsonl }\n"});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-  }
-
-  void TearDown() override {
-    // tern's log is shown on failure; it must not hold key material either (checked below), so
-    // printing it cannot leak.
-    if (HasFailure() && tern_) {
-      std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-    }
+    // TernTest shows tern's log on failure; it must not hold key material either (checked
+    // below), so printing it cannot leak.
+    StartTern({.files = {"services.yaml"}, .extra_config = "audit: { path: audit.jsonl }\n"});
   }
 
   Pem NewLeaf() { return MakeCert({.common_name = kServerName, .dns_sans = {kServerName}}, ca_); }
@@ -166,9 +158,7 @@ gateways:
         virtual_hosts: [ { domains: ["*"], routes: [ { service: web } ] } ]
 )";
 
-  TempDir dir_;
   Pem ca_, cert_;
-  std::unique_ptr<TernServer> tern_;
   std::string last_nonce_;
 };
 

@@ -31,6 +31,7 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -56,7 +57,7 @@ std::vector<std::string> KeyLines(const std::string& pem) {
   return out;
 }
 
-class SecretsCanaryTest : public ::testing::Test {
+class SecretsCanaryTest : public TernTest {
  protected:
   void SetUp() override {
     ca_ = MakeCa("tern canary CA");
@@ -95,24 +96,18 @@ class SecretsCanaryTest : public ::testing::Test {
     nomad_ = std::move(*nomad);
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", 9100).ok());
 
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(),
-         .files = {"services.yaml"},
+    StartTern(
+        {.files = {"services.yaml"},
          .extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\", token_file: consul-token }\n",
                                       "nomad: { address: \"", nomad_->address(), "\", token_file: nomad-token }\n",
                                       "audit: { path: audit.jsonl, signing_key_file: certs/audit.key }\n"),
          .xds_extra = "  tls: { cert_file: certs/xds.pem, key_file: certs/xds.key, ca_file: certs/ca.pem,\n"
                       "         require_client_cert: true, client_identity: \"spiffe://tern/gateway/{node_cluster}\" }\n",
          .admin_extra = "  token_file: admin-token\n"});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
   }
 
   void RunCommand(const std::vector<std::string>& argv) {
-    auto p = Subprocess::Start({.argv = argv, .log_path = dir_.File("cmd-" + std::to_string(++runs_) + ".log")});
-    ASSERT_TRUE(p.ok()) << p.status();
-    auto code = (*p)->Wait(seconds(20));
-    ASSERT_TRUE(code.ok() && *code == 0) << (*p)->Log();
+    testing::RunCommand(argv, dir_.File("cmd-" + std::to_string(++runs_) + ".log"));
   }
 
   std::shared_ptr<grpc::ChannelCredentials> ProxyCredentials() const {
@@ -146,12 +141,10 @@ gateways:
         virtual_hosts: [ { domains: ["*"], routes: [ { service: web } ] } ]
 )";
 
-  TempDir dir_;
   Pem ca_, xds_cert_, shop_cert_, proxy_cert_;
   std::string audit_key_;
   std::unique_ptr<ConsulAgent> consul_;
   std::unique_ptr<FakeNomad> nomad_;
-  std::unique_ptr<TernServer> tern_;
   std::vector<std::pair<std::string, std::string>> canaries_;  // what, value
   std::vector<std::pair<std::string, std::string>> outputs_;   // where, text
   int runs_ = 0;

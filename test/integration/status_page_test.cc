@@ -26,6 +26,7 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -77,18 +78,11 @@ std::string Section(const std::string& dom, const std::string& id) {
 
 std::string ArtifactsDir() { return std::string(TERN_BINARY_DIR) + "/test-artifacts"; }
 
-class StatusPageTest : public ::testing::Test {
+class StatusPageTest : public TernTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), kGoodServices).ok());
-    auto t = TernServer::Start(
-        {.dir = dir_.path(), .files = {"services.yaml"}, .extra_config = "audit: { path: audit.jsonl }\n"});
-    ASSERT_TRUE(t.ok()) << t.status();
-    tern_ = std::move(*t);
-  }
-
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(4000) << "\n----\n";
+    StartTern({.files = {"services.yaml"}, .extra_config = "audit: { path: audit.jsonl }\n"});
   }
 
   nlohmann::json AdminJson(const std::string& path) {
@@ -149,9 +143,6 @@ class StatusPageTest : public ::testing::Test {
     EXPECT_EQ(code.value_or(-1), 0) << ReadFile(sp.stderr_path).value_or("");
     return (*p)->Log();
   }
-
-  TempDir dir_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 TEST_F(StatusPageTest, ABrowserShowsSourcesGatewaysProxiesAndAuditAsText) {

@@ -9,6 +9,7 @@
 #include "server/audit_chain.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern {
@@ -16,6 +17,9 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::RawXdsClient;
+using testing::ReadLines;
+using testing::RunCommand;
+using testing::WriteLines;
 
 // The per-type CDS service: on ADS a new CDS would wait for the proxy's EDS (tern's ADS ordering).
 constexpr char kCds[] = "/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters";
@@ -32,31 +36,9 @@ const char kV2[] = R"(services:
     endpoints: [ { address: 127.0.0.1, port: 9100 } ]
 )";
 
-std::vector<std::string> Lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty()) out.push_back(l);
-  }
-  return out;
-}
-
-void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : lines) out << l << "\n";
-}
-
 std::string Kind(const std::string& line) {
   auto j = nlohmann::json::parse(line, nullptr, false);
   return j.is_object() && j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
-}
-
-// Runs a command (openssl) to completion.
-void RunCommand(const std::vector<std::string>& argv, const std::string& log) {
-  auto p = testing::Subprocess::Start({.argv = argv, .log_path = log});
-  ASSERT_TRUE(p.ok()) << p.status();
-  auto code = (*p)->Wait(std::chrono::seconds(20));
-  ASSERT_TRUE(code.ok() && *code == 0) << (*p)->Log();
 }
 
 // What a forger with write access but without the private key can do: rewrite the lines from
@@ -149,7 +131,7 @@ TEST_F(AuditProxyTest, AProxysConnectAckNackAndDisconnectAreSignedRecordsAndEver
   }
   (*tern)->process().Kill();  // SIGTERM: the last records and a final checkpoint
 
-  const std::vector<std::string> lines = Lines(log);
+  const std::vector<std::string> lines = ReadLines(log);
   ASSERT_GE(lines.size(), 6u);
   std::vector<nlohmann::json> acks, nacks, connects, disconnects;
   for (const auto& l : lines) {
@@ -257,7 +239,7 @@ TEST_F(AuditProxyTest, ADeltaStreamsConnectAndAckAreRecordedToo) {
   }
   (*tern)->process().Kill();
   std::vector<std::string> kinds;
-  for (const auto& l : Lines(dir_.path() + "/audit.jsonl")) {
+  for (const auto& l : ReadLines(dir_.path() + "/audit.jsonl")) {
     auto j = nlohmann::json::parse(l);
     if (j["kind"] == "config") continue;
     kinds.push_back(j["kind"]);

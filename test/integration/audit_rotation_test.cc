@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern {
@@ -16,16 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
+using testing::RunCommand;
 
 std::string Services(int port) {
   return "services:\n  - name: web\n    endpoints: [ { address: 127.0.0.1, port: " + std::to_string(port) + " } ]\n";
-}
-
-void RunCommand(const std::vector<std::string>& argv, const std::string& log) {
-  auto p = testing::Subprocess::Start({.argv = argv, .log_path = log});
-  ASSERT_TRUE(p.ok()) << p.status();
-  auto code = (*p)->Wait(std::chrono::seconds(20));
-  ASSERT_TRUE(code.ok() && *code == 0) << (*p)->Log();
 }
 
 class AuditRotationTest : public ::testing::Test {

@@ -8,6 +8,7 @@
 
 #include "support/http_get.h"
 #include "support/process.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern {
@@ -24,19 +25,8 @@ const char kV2[] = R"(services:
     endpoints: [ { address: 127.0.0.1, port: 9100 } ]
 )";
 
-std::vector<std::string> Lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty()) out.push_back(l);
-  }
-  return out;
-}
-
-void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : lines) out << l << "\n";
-}
+using testing::ReadLines;
+using testing::WriteLines;
 
 TEST(AuditLogTest, EveryChangeIsRecordedWithItsReasonAndTheChainCatchesTampering) {
   testing::TempDir dir;
@@ -48,7 +38,7 @@ TEST(AuditLogTest, EveryChangeIsRecordedWithItsReasonAndTheChainCatchesTampering
 
   ASSERT_TRUE(testing::WriteFileAtomic(dir.path() + "/services.yaml", kV2).ok());
   std::vector<std::string> lines;
-  for (int i = 0; i < 100 && (lines = Lines(log)).size() < 2; ++i) {
+  for (int i = 0; i < 100 && (lines = ReadLines(log)).size() < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(lines.size(), 2u);
@@ -78,7 +68,7 @@ TEST(AuditLogTest, EveryChangeIsRecordedWithItsReasonAndTheChainCatchesTampering
 
   // A deleted record.
   ASSERT_TRUE(testing::WriteFileAtomic(dir.path() + "/services.yaml", kV1).ok());
-  for (int i = 0; i < 100 && (lines = Lines(log)).size() < 3; ++i) {
+  for (int i = 0; i < 100 && (lines = ReadLines(log)).size() < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(lines.size(), 3u);

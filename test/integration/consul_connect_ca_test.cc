@@ -23,6 +23,7 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -47,7 +48,7 @@ std::string KeyBody(const std::string& key_pem) {
   return key_pem.substr(start, key_pem.find('\n', start) - start);
 }
 
-class ConsulConnectCaTest : public ::testing::Test {
+class ConsulConnectCaTest : public TernTest {
  protected:
   void SetUp() override {
     auto consul = ConsulAgent::Start(dir_.path());
@@ -57,16 +58,11 @@ class ConsulConnectCaTest : public ::testing::Test {
     ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"service-defaults","Name":"web","Protocol":"http"})").ok());
     ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge","TLS":{"Enabled":true},
       "Listeners":[{"Port":8443,"Protocol":"http","Services":[{"Name":"web"}]}]})").ok());
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    // TernTest prints tern's log on failure: it never holds key material (checked below), so that
+    // cannot leak.
+    StartTern({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
   }
 
-  void TearDown() override {
-    // tern's log never holds key material (checked below), so printing it cannot leak.
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
 
   // The secrets a proxy of `node_cluster` receives when it asks for the leaf and the roots,
   // collected until both arrived or `timeout` passed.
@@ -98,9 +94,7 @@ class ConsulConnectCaTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 TEST_F(ConsulConnectCaTest, TheGatewayReceivesItsConnectLeafAndConsulsRootsOverSds) {

@@ -21,6 +21,7 @@
 #include "support/fault_proxy.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 #include "translate/pgv_validator.h"
 
@@ -51,11 +52,8 @@ constexpr char kServiceDefaults[] = R"([
   {"Kind":"service-defaults","Name":"edge","UpstreamConfig":{"Defaults":{"ConnectTimeoutMs":2500}},
    "CreateIndex":6,"ModifyIndex":6}])";
 
-class ConsulLimitsTest : public ::testing::Test {
+class ConsulLimitsTest : public TernTest {
  protected:
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
 
   // The cluster `name` as node cluster `node` receives it over ADS (wildcard for a gateway,
   // by name for a proxyless client): the first version `want` accepts, ACKing the ones before.
@@ -79,9 +77,7 @@ class ConsulLimitsTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 uint32_t MaxConnections(const Cluster& c) {
@@ -111,10 +107,8 @@ TEST_F(ConsulLimitsTest, TheGatewayWithLimitsGetsThemOthersAndProxylessClientsDo
                   .moving_index = true,
                   .hold = hold});
   proxy.SetFault("/v1/config/service-defaults", {.status = 200, .body = kServiceDefaults, .moving_index = true, .hold = hold});
-  auto tern = TernServer::Start(
-      {.dir = dir_.path(), .extra_config = absl::StrCat("consul: { address: \"", proxy.address(), "\" }\n")});
-  ASSERT_TRUE(tern.ok()) << tern.status();
-  tern_ = std::move(*tern);
+  ASSERT_NO_FATAL_FAILURE(
+      StartTern({.extra_config = absl::StrCat("consul: { address: \"", proxy.address(), "\" }\n")}));
 
   auto edge = ClusterUntil("edge", true, [](const Cluster& c) { return MaxConnections(c) == 64; }, seconds(20));
   ASSERT_TRUE(edge.has_value()) << "gateway edge never received its limits on " << kWeb;

@@ -21,6 +21,7 @@
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 #include "translate/pgv_validator.h"
 
@@ -34,19 +35,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 
-class ConsulPolicyTest : public ::testing::Test {
+class ConsulPolicyTest : public TernTest {
  protected:
   void SetUp() override {
     auto consul = ConsulAgent::Start(dir_.path());
     ASSERT_TRUE(consul.ok()) << consul.status();
     consul_ = std::move(*consul);
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(), .extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-  }
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
+    StartTern({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
   }
 
   // Subscribes as an Envoy of gateway `edge` to route configuration `name` and returns the
@@ -69,9 +64,7 @@ class ConsulPolicyTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  TempDir dir_;
   std::unique_ptr<ConsulAgent> consul_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 const envoy::config::route::v3::Route* RouteWithPrefix(const RouteConfiguration& rc, const std::string& prefix) {

@@ -22,6 +22,7 @@
 #include "support/probe.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 #include "translate/pgv_validator.h"
 #include "support/xds_bootstrap.h"
@@ -76,16 +77,11 @@ gateways:
         service: db
 )";
 
-class E2EPolicyTest : public ::testing::Test {
+class E2EPolicyTest : public TernTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), kServices).ok());
-    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"}});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
-  }
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
+    StartTern({.files = {"services.yaml"}});
   }
 
   // What a new Envoy of gateway `edge` receives for route configuration `name`.
@@ -112,8 +108,6 @@ class E2EPolicyTest : public ::testing::Test {
     return "";
   }
 
-  TempDir dir_;
-  std::unique_ptr<TernServer> tern_;
 };
 
 TEST_F(E2EPolicyTest, TheGatewayReceivesRetriesTimeoutsAndHeaderRewrites) {

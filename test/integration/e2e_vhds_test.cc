@@ -25,6 +25,7 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -63,21 +64,16 @@ std::string ServicesYaml(const std::vector<Host>& hosts) {
                       vhosts);
 }
 
-class E2EVhdsTest : public ::testing::Test {
+class E2EVhdsTest : public TernTest {
  protected:
   void SetUp() override {
     hosts_ = {{"web-1"}, {"web-2"}};
     ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), ServicesYaml(hosts_)).ok());
-    auto tern = TernServer::Start({.dir = dir_.path(), .files = {"services.yaml"}});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    ASSERT_NO_FATAL_FAILURE(StartTern({.files = {"services.yaml"}}));
     ads_ = std::make_unique<RawXdsClient>(tern_->xds_address(), kDeltaAds);
     vhds_ = std::make_unique<RawXdsClient>(tern_->xds_address(), kDeltaVhds);
   }
 
-  void TearDown() override {
-    if (HasFailure() && tern_) std::cerr << "---- tern log tail:\n" << tern_->process().LogTail(6000) << "\n----\n";
-  }
 
   void WriteHosts() { ASSERT_TRUE(WriteFileAtomic(dir_.File("services.yaml"), ServicesYaml(hosts_)).ok()); }
 
@@ -128,9 +124,7 @@ class E2EVhdsTest : public ::testing::Test {
     return false;
   }
 
-  TempDir dir_;
   std::vector<Host> hosts_;
-  std::unique_ptr<TernServer> tern_;
   std::unique_ptr<RawXdsClient> ads_;   // the Envoy's ADS stream (delta)
   std::unique_ptr<RawXdsClient> vhds_;  // its VHDS stream, as the route configuration tells it
 };

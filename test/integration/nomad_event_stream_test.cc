@@ -20,10 +20,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "integration/nomad_fake.h"
-#include "support/http_get.h"
 #include "support/process.h"
 #include "support/prometheus_text.h"
 #include "support/raw_xds_client.h"
+#include "support/tern_fixture.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
@@ -38,8 +38,6 @@ constexpr char kGroup[] = "frontend";
 constexpr char kStream[] = "/v1/event/stream";
 constexpr char kLive[] = "live: reads on demand";
 constexpr char kFallingBack[] = "falling back to blocking queries";
-
-long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
 // The source's failure reports in tern's log that say `what` (the warning a failing endpoint
 // gets once per distinct error; the core repeats each report as an error line of its own).
@@ -56,14 +54,9 @@ size_t Reports(const std::string& log, const std::string& what) {
   return n;
 }
 
-class NomadEventStreamTest : public ::testing::Test {
+class NomadEventStreamTest : public TernTest {
  protected:
-  void TearDown() override {
-    if (HasFailure() && tern_) {
-      std::cerr << "---- /debug/sources:\n" << Admin("/debug/sources") << "\n---- tern log tail:\n"
-                << tern_->process().LogTail(6000) << "\n----\n";
-    }
-  }
+  NomadEventStreamTest() { show_sources_on_failure_ = true; }
 
   // The fake with heartbeats every 200 ms (Nomad: 10 s) so that a stream is live at once, and
   // job web (group frontend) with `allocs` running allocations serving greeter.
@@ -81,17 +74,10 @@ class NomadEventStreamTest : public ::testing::Test {
   }
 
   void StartTern(const std::string& nomad_extra = "") {
-    auto tern = TernServer::Start(
-        {.dir = dir_.path(),
-         .extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n", nomad_extra)});
-    ASSERT_TRUE(tern.ok()) << tern.status();
-    tern_ = std::move(*tern);
+    TernTest::StartTern(
+        {.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n", nomad_extra)});
   }
 
-  std::string Admin(const std::string& path) {
-    auto r = HttpGet("127.0.0.1", tern_->admin_port(), path);
-    return r.ok() ? r->body : "";
-  }
   bool SourcesSay(const std::string& text) { return Admin("/debug/sources").find(text) != std::string::npos; }
   // The Nomad source's entry in /debug/sources (null when it cannot be read).
   nlohmann::json NomadStatus() {
@@ -120,14 +106,9 @@ class NomadEventStreamTest : public ::testing::Test {
     }
     return false;
   }
-  template <typename Pred>
-  bool WaitFor(Pred pred, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return pred();
+  // These stories time changes in hundreds of milliseconds: poll every 10 ms.
+  static bool WaitFor(const std::function<bool()>& pred, milliseconds timeout) {
+    return testing::WaitFor(pred, timeout, milliseconds(10));
   }
 
   // Subscribes to greeter's endpoints; the count of the first answer.
@@ -155,9 +136,7 @@ class NomadEventStreamTest : public ::testing::Test {
     return -1;
   }
 
-  TempDir dir_;
   std::unique_ptr<FakeNomad> nomad_;
-  std::unique_ptr<TernServer> tern_;
   std::unique_ptr<RawXdsClient> eds_;
   int next_port_ = 0;
 };

@@ -70,6 +70,20 @@ Seen Parse(const PendingResponse& p) {
   return s;
 }
 
+// World1 after cluster c2 changed and c3 was deleted: an update and a removal in one snapshot.
+Contents C2ChangedC3Deleted() {
+  auto next = With(World1(), ResourceType::kCluster, "c2", "v2");
+  next[ResourceType::kCluster].erase("c3");
+  return next;
+}
+
+// What a reconnecting client holds: every resource of `type` in `snapshot`, at its version.
+std::map<std::string, std::string> Held(const cache::SnapshotPtr& snapshot, ResourceType type) {
+  std::map<std::string, std::string> held;
+  for (const auto& [name, r] : snapshot->Get(type).resources) held[name] = r->version;
+  return held;
+}
+
 // One delta stream.
 class Stream : public StateStream<DeltaState, DeltaDiscoveryRequest, Seen, Parse> {
  public:
@@ -133,9 +147,7 @@ TEST(DeltaStateTest, OnAdsARemovedClusterIsNamedOnceAfterTheUpdateAndThenNothing
   auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}), s1);
   ASSERT_TRUE(r);
   c.Ack(*r);
-  auto next = World1();
-  next[ResourceType::kCluster]["c2"] = "v2";
-  next[ResourceType::kCluster].erase("c3");
+  auto next = C2ChangedC3Deleted();
   auto s2 = Snap(next);
   auto update = c.Next(s2);
   ASSERT_TRUE(update);
@@ -159,10 +171,7 @@ TEST(DeltaStateTest, OnAPerTypeClusterServiceTheUpdateAndTheRemovalComeTogether)
   auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}), s1);
   ASSERT_TRUE(r);
   c.Ack(*r);
-  auto next = World1();
-  next[ResourceType::kCluster]["c2"] = "v2";
-  next[ResourceType::kCluster].erase("c3");
-  auto s2 = Snap(next);
+  auto s2 = Snap(C2ChangedC3Deleted());
   auto r2 = c.Next(s2);
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->bodies, Names{"c2@v2"});
@@ -274,8 +283,7 @@ TEST(DeltaStateTest, AnEndpointSetThatDoesNotExistYetGetsNothingUntilItAppears) 
 // holds, so that it is not sent again.
 TEST(DeltaStateTest, AReconnectHoldingEveryCurrentVersionGetsNothingAndCountsAsAcked) {
   auto s1 = Snap(World1());
-  std::map<std::string, std::string> held;
-  for (const auto& [name, r] : s1->Get(ResourceType::kCluster).resources) held[name] = r->version;
+  const auto held = Held(s1, ResourceType::kCluster);
   Stream c;
   EXPECT_EQ(c.Send(Req(ResourceType::kCluster, {"*"}, {}, "", held)), RequestKind::kInitial);
   EXPECT_FALSE(c.Next(s1));
@@ -285,12 +293,8 @@ TEST(DeltaStateTest, AReconnectHoldingEveryCurrentVersionGetsNothingAndCountsAsA
 
 TEST(DeltaStateTest, AReconnectHoldingAChangedAndADeletedClusterGetsTheChangeThenTheRemoval) {
   auto s1 = Snap(World1());
-  std::map<std::string, std::string> held;
-  for (const auto& [name, r] : s1->Get(ResourceType::kCluster).resources) held[name] = r->version;
-  auto next = World1();  // while the client was away: c3 deleted, c2 changed
-  next[ResourceType::kCluster].erase("c3");
-  next[ResourceType::kCluster]["c2"] = "v2";
-  auto s2 = Snap(next);
+  const auto held = Held(s1, ResourceType::kCluster);
+  auto s2 = Snap(C2ChangedC3Deleted());  // while the client was away
   Stream c;
   auto r = c.Exchange(Req(ResourceType::kCluster, {"*"}, {}, "", held), s2);
   ASSERT_TRUE(r);

@@ -48,7 +48,7 @@ class AdminAccessTest : public ::testing::Test {
 
 TEST_F(AdminAccessTest, WithATokenTheDebugEndpointsAndThePageNeedIt) {
   ASSERT_TRUE(WriteFile(dir_.File("admin-token"), std::string(kToken) + "\n").ok());
-  StartTern("  token_file: admin-token\n");
+  ASSERT_NO_FATAL_FAILURE(StartTern("  token_file: admin-token\n"));
   const std::string bearer = absl::StrCat("Bearer ", kToken);
 
   for (const std::string path : {"/", "/debug/proxies", "/debug/sources", "/debug/gateways", "/debug/audit",
@@ -95,7 +95,7 @@ TEST_F(AdminAccessTest, WithATokenTheDebugEndpointsAndThePageNeedIt) {
 }
 
 TEST_F(AdminAccessTest, WithoutATokenTheAdminApiIsOpenAndOnLoopbackByDefault) {
-  StartTern("");
+  ASSERT_NO_FATAL_FAILURE(StartTern(""));
   EXPECT_EQ(Get("/debug/sources").status, 200);
   EXPECT_EQ(Get("/").status, 200);
   // The embedded default (no --config) and an empty tern.yaml bind the admin API to loopback.

@@ -32,11 +32,7 @@ namespace {
 using envoy::extensions::transport_sockets::tls::v3::Secret;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kGateway[] = "edge";
 constexpr char kLeaf[] = "connect-leaf/edge";
 constexpr char kRoots[] = "connect-roots";
@@ -51,9 +47,7 @@ std::string KeyBody(const std::string& key_pem) {
 class ConsulConnectCaTest : public TernTest {
  protected:
   void SetUp() override {
-    auto consul = ConsulAgent::Start(dir_.path());
-    ASSERT_TRUE(consul.ok()) << consul.status();
-    consul_ = std::move(*consul);
+    ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path()), &consul_));
     ASSERT_TRUE(consul_->Register("web", "web-1", FreePort()).ok());
     ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"service-defaults","Name":"web","Protocol":"http"})").ok());
     ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge","TLS":{"Enabled":true},
@@ -68,7 +62,7 @@ class ConsulConnectCaTest : public TernTest {
   // collected until both arrived or `timeout` passed.
   std::map<std::string, Secret> Subscribe(const std::string& node_cluster, milliseconds timeout = seconds(10)) {
     std::map<std::string, Secret> got;
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     if (!client.Send(RawXdsClient::Request(kSecretTypeUrl, {kLeaf, kRoots}, "", "", node_cluster, "envoy-1"))) return got;
     const auto deadline = Clock::now() + timeout;
     while (got.size() < 2 && Clock::now() < deadline) {
@@ -217,7 +211,7 @@ TEST_F(ConsulConnectCaTest, NoOtherNodeClusterEverReceivesTheSecrets) {
 // the leaf Consul's agent re-issues from the new root (after the agent's own jitter), each under
 // the same secret name with a new version; the new leaf verifies against the served roots.
 TEST_F(ConsulConnectCaTest, AConsulCaRotationReachesTheSubscribedGatewayUnderTheSameNames) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(client.Send(RawXdsClient::Request(kSecretTypeUrl, {kLeaf, kRoots}, "", "", kGateway, "envoy-1")));
   std::map<std::string, Secret> seen;
   auto pump = [&](milliseconds wait) {

@@ -29,11 +29,7 @@ namespace tern::testing {
 namespace {
 
 using envoy::config::cluster::v3::Cluster;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kWeb[] = "web.default.dc1";
 
 std::string IngressAnswer(const std::string& edge_defaults) {
@@ -59,7 +55,7 @@ class ConsulLimitsTest : public TernTest {
   // by name for a proxyless client): the first version `want` accepts, ACKing the ones before.
   template <typename Want>
   std::optional<Cluster> ClusterUntil(const std::string& node, bool wildcard, Want want, milliseconds timeout) {
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     const std::string type(kClusterType);
     std::vector<std::string> names;
     if (!wildcard) names = {kWeb};
@@ -85,9 +81,7 @@ uint32_t MaxConnections(const Cluster& c) {
 }
 
 TEST_F(ConsulLimitsTest, TheGatewayWithLimitsGetsThemOthersAndProxylessClientsDoNot) {
-  auto consul = ConsulAgent::Start(dir_.path());
-  ASSERT_TRUE(consul.ok()) << consul.status();
-  consul_ = std::move(*consul);
+  ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path()), &consul_));
   // What Consul 1.8.7 itself accepts: none of these fields.
   absl::Status refused = consul_->PutConfig(R"({"Kind":"ingress-gateway","Name":"edge","Defaults":{"MaxConnections":64},
     "Listeners":[{"Port":8080,"Protocol":"http","Services":[{"Name":"web"}]}]})");

@@ -22,9 +22,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
 constexpr char kRequests[] = "tern_consul_requests_total{source=\"consul\"}";
 constexpr char kErrors[] = "tern_consul_errors_total{source=\"consul\"}";
 constexpr char kUpdates[] = "tern_consul_updates_total{source=\"consul\"}";
@@ -38,9 +35,7 @@ constexpr char kSourceUpdates[] = "tern_source_updates_total{source=\"consul\"}"
 class ConsulMetricsTest : public TernTest {
  protected:
   void SetUp() override {
-    auto consul = ConsulAgent::Start(dir_.path());
-    ASSERT_TRUE(consul.ok()) << consul.status();
-    consul_ = std::move(*consul);
+    ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path()), &consul_));
     ASSERT_TRUE(consul_->Register("greeter", "g1", 50001).ok());
     StartTern({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
   }

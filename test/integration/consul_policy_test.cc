@@ -29,18 +29,12 @@ namespace tern::testing {
 namespace {
 
 using envoy::config::route::v3::RouteConfiguration;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 
 class ConsulPolicyTest : public TernTest {
  protected:
   void SetUp() override {
-    auto consul = ConsulAgent::Start(dir_.path());
-    ASSERT_TRUE(consul.ok()) << consul.status();
-    consul_ = std::move(*consul);
+    ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path()), &consul_));
     StartTern({.extra_config = absl::StrCat("consul: { address: \"", consul_->address(), "\" }\n")});
   }
 
@@ -48,7 +42,7 @@ class ConsulPolicyTest : public TernTest {
   // first version whose web route satisfies `want`, ACKing the ones before it.
   template <typename Want>
   std::optional<RouteConfiguration> RouteUntil(const std::string& name, Want want, milliseconds timeout) {
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     const std::string type(kRouteType);
     if (!client.Send(RawXdsClient::Request(type, {name}, "", "", "edge", "envoy-1"))) return std::nullopt;
     const auto deadline = Clock::now() + timeout;
@@ -124,7 +118,7 @@ TEST_F(ConsulPolicyTest, ProxyDefaultsTracingReachesTheIngressGateway) {
 
   using envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
   auto traced = [&](std::string* collector) {
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     client.Send(RawXdsClient::Request(std::string(kListenerType), {}, "", "", "edge", "envoy-1"));
     auto r = client.Next(seconds(5));
     if (!r) return false;
@@ -149,7 +143,7 @@ TEST_F(ConsulPolicyTest, ProxyDefaultsTracingReachesTheIngressGateway) {
   ASSERT_EQ(collector, "zipkin") << "the gateway never received the tracer";
 
   // The collector cluster is among the gateway's clusters.
-  RawXdsClient cds(tern_->xds_address(), kAds);
+  RawXdsClient cds(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(cds.Send(RawXdsClient::Request(std::string(kClusterType), {}, "", "", "edge", "envoy-1")));
   auto clusters_response = cds.Next(seconds(5));
   ASSERT_TRUE(clusters_response.has_value());
@@ -190,7 +184,7 @@ TEST_F(ConsulPolicyTest, IngressGatewayMetaRateLimitsReachTheGateway) {
     "Listeners":[{"Port":8080,"Protocol":"http","Services":[{"Name":"web"}]}]})").ok());
 
   auto listener_bucket = [&]() -> std::optional<LocalRateLimit> {
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     client.Send(RawXdsClient::Request(std::string(kListenerType), {}, "", "", "edge", "envoy-1"));
     auto r = client.Next(seconds(5));
     if (!r) return std::nullopt;

@@ -24,9 +24,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
 constexpr char kV1[] = "greeter-v1";
 constexpr char kV2[] = "greeter-v2";
 constexpr char kProxyless[] = "proxyless";
@@ -34,9 +31,7 @@ constexpr char kProxyless[] = "proxyless";
 class ConsulRoutingTest : public TernTest {
  protected:
   void SetUp() override {
-    auto consul = ConsulAgent::Start(dir_.path());
-    ASSERT_TRUE(consul.ok()) << consul.status();
-    consul_ = std::move(*consul);
+    ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path()), &consul_));
     ASSERT_NO_FATAL_FAILURE(StartBackend(kV1, &v1_));
     ASSERT_NO_FATAL_FAILURE(StartBackend(kV2, &v2_));
     ASSERT_TRUE(consul_->Register("greeter", "g1", v1_.grpc_port, R"({"version":"1"})").ok());
@@ -234,9 +229,7 @@ TEST_F(ConsulRoutingTest, ConsulOutageKeepsEveryRouteAndResyncsWithoutBusyLoop) 
   EXPECT_LE(requests, watches * 12) << "about one request per watch per 0.5-1 s is the budget";
 
   // Consul comes back empty (new data, index reset); the services are registered again.
-  auto back = ConsulAgent::Start(dir_.path(), port);
-  ASSERT_TRUE(back.ok()) << back.status();
-  consul_ = std::move(*back);
+  ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path(), port), &consul_));
   const auto up = Clock::now();
   ASSERT_TRUE(WaitFor([&] { return Admin("/debug/sources").find("\"serving_last_good\": false") != std::string::npos; },
                       seconds(5))) << Admin("/debug/sources");

@@ -24,10 +24,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
 constexpr char kV1[] = "tags-v1";
 constexpr char kV2[] = "tags-v2";
 constexpr char kProxyless[] = "proxyless";
@@ -35,9 +31,7 @@ constexpr char kProxyless[] = "proxyless";
 class ConsulTagsTest : public TernTest {
  protected:
   void SetUp() override {
-    auto consul = ConsulAgent::Start(dir_.path());
-    ASSERT_TRUE(consul.ok()) << consul.status();
-    consul_ = std::move(*consul);
+    ASSERT_NO_FATAL_FAILURE(Started(ConsulAgent::Start(dir_.path()), &consul_));
     ASSERT_NO_FATAL_FAILURE(StartBackend(kV1, &v1_));
     ASSERT_NO_FATAL_FAILURE(StartBackend(kV2, &v2_));
   }
@@ -88,7 +82,7 @@ std::vector<nlohmann::json> Routes(const nlohmann::json& render) {
 }
 
 TEST_F(ConsulTagsTest, FabioTagsBecomeGatewayRoutesAndAWeightSplitsARealClient) {
-  StartTern("fabio_gateway: fabio");
+  ASSERT_NO_FATAL_FAILURE(StartTern("fabio_gateway: fabio"));
   ASSERT_TRUE(Register("a", "a-1", v1_.http_port ? v1_.http_port : v1_.grpc_port, R"(["urlprefix-/a"])").ok());
   ASSERT_TRUE(Register("b", "b-1", v2_.grpc_port, R"(["urlprefix-/b strip=/b"])").ok());
   ASSERT_TRUE(WaitFor([&] { return Resources("route", "fabio").find("b~fabio~/b") != std::string::npos; }, seconds(10)))
@@ -145,7 +139,7 @@ TEST_F(ConsulTagsTest, FabioTagsBecomeGatewayRoutesAndAWeightSplitsARealClient) 
 }
 
 TEST_F(ConsulTagsTest, NomadCanaryGetsItsShareAHeaderRouteAndLeavesOnPromotion) {
-  StartTern("canary_tag: canary");
+  ASSERT_NO_FATAL_FAILURE(StartTern("canary_tag: canary"));
   ASSERT_TRUE(consul_->PutConfig(R"({"Kind":"service-defaults","Name":"greeter","Protocol":"grpc"})").ok());
   ASSERT_TRUE(Register("greeter", "g-stable", v1_.grpc_port, R"(["v1"])").ok());
   ASSERT_TRUE(Register("greeter", "g-canary", v2_.grpc_port, R"(["v2","canary"])").ok());

@@ -32,9 +32,7 @@ namespace {
 
 namespace csds = envoy::service::status::v3;
 using envoy::admin::v3::ClientResourceStatus;
-using std::chrono::seconds;
 
-const std::string kAds = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 const std::string kCds(kClusterType), kLds(kListenerType);
 constexpr char kNackText[] = "Error adding/updating listener(s) http: unknown filter 'envoy.filters.http.bogus'";
 
@@ -75,7 +73,7 @@ class CsdsTest : public TernTest {
         grpc::CreateChannel(tern_->xds_address(), grpc::InsecureChannelCredentials()));
 
     // The edge Envoy (with node metadata): ACKs CDS, NACKs LDS.
-    edge_ = std::make_unique<RawXdsClient>(tern_->xds_address(), kAds);
+    edge_ = std::make_unique<RawXdsClient>(tern_->xds_address(), kAdsMethod);
     auto first = RawXdsClient::Request(kCds, {}, "", "", "edge", "edge-envoy-1");
     auto& md = *first.mutable_node()->mutable_metadata()->mutable_fields();
     md["zone"].set_string_value("eu-west-1a");
@@ -100,7 +98,7 @@ class CsdsTest : public TernTest {
     ASSERT_TRUE(edge_->Send(nack));
 
     // The internal Envoy: ACKs its clusters.
-    internal_ = std::make_unique<RawXdsClient>(tern_->xds_address(), kAds);
+    internal_ = std::make_unique<RawXdsClient>(tern_->xds_address(), kAdsMethod);
     ASSERT_TRUE(internal_->Send(RawXdsClient::Request(kCds, {}, "", "", "internal", "internal-envoy-7")));
     auto icds = internal_->Next();
     ASSERT_TRUE(icds) << "no CDS response for the internal proxy";
@@ -307,7 +305,7 @@ TEST_F(CsdsTest, ABadRegexIsRejectedAndChangesNothing) {
 }
 
 TEST_F(CsdsTest, AProxyWithOversizedMetadataIsListedWithoutIt) {
-  RawXdsClient big(tern_->xds_address(), kAds);
+  RawXdsClient big(tern_->xds_address(), kAdsMethod);
   auto first = RawXdsClient::Request(kCds, {}, "", "", "edge", "edge-envoy-big");
   (*first.mutable_node()->mutable_metadata()->mutable_fields())["blob"].set_string_value(std::string(32 * 1024, 'x'));
   ASSERT_TRUE(big.Send(first));

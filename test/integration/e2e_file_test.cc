@@ -25,10 +25,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
 constexpr char kV1[] = "greeter-v1";
 constexpr char kV2[] = "greeter-v2";
 constexpr char kProxylessCluster[] = "proxyless";

@@ -34,11 +34,7 @@ using envoy::config::core::v3::HeaderValueOption;
 using envoy::config::route::v3::RouteConfiguration;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 
 constexpr char kServices[] = R"(services:
   - name: web
@@ -86,7 +82,7 @@ class E2EPolicyTest : public TernTest {
 
   // What a new Envoy of gateway `edge` receives for route configuration `name`.
   std::optional<RouteConfiguration> FetchRoute(const std::string& name) {
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     if (!client.Send(RawXdsClient::Request(std::string(kRouteType), {name}, "", "", "edge", "envoy-1"))) return std::nullopt;
     auto r = client.Next(seconds(10));
     if (!r) return std::nullopt;
@@ -135,7 +131,7 @@ TEST_F(E2EPolicyTest, TheGatewayReceivesRetriesTimeoutsAndHeaderRewrites) {
 // the TCP gRPC access-log service) and, asked to, the listener's own connections: what a new
 // Envoy of that gateway receives over LDS.
 TEST_F(E2EPolicyTest, ATcpListenerLogsItsConnectionsAndTheListenerItsOwn) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(client.Send(RawXdsClient::Request(std::string(kListenerType), {}, "", "", "data", "envoy-1")));
   auto r = client.Next(seconds(10));
   ASSERT_TRUE(r.has_value());

@@ -31,10 +31,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kDeltaAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 constexpr char kDeltaVhds[] = "/envoy.service.route.v3.VirtualHostDiscoveryService/DeltaVirtualHosts";
 const std::string kRds(kRouteType);
@@ -242,7 +238,7 @@ TEST_F(E2EVhdsTest, AnEnvoyGetsTheHostsItAsksForAndOnlyThose) {
 // A proxyless gRPC client (any node cluster that is not a gateway) never uses VHDS: its route
 // configuration carries its virtual host inline.
 TEST_F(E2EVhdsTest, ProxylessClientsKeepInlineRoutes) {
-  RawXdsClient grpc_client(tern_->xds_address(), kAds);
+  RawXdsClient grpc_client(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(grpc_client.Send(RawXdsClient::Request(kLds, {"web-1"}, "", "", "proxyless", "grpc-1")));
   auto lds = grpc_client.Next(seconds(10));
   ASSERT_TRUE(lds.has_value());

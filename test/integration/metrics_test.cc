@@ -34,11 +34,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kDeltaAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 const std::string kCds(kClusterType);
 
@@ -98,7 +93,7 @@ TEST_F(MetricsTest, AnEnvoyThatAcksNacksAndConvergesMovesEveryXdsSeries) {
   const Scrape before = Metrics();
   ASSERT_EQ(before["tern_xds_acks_total{type=\"cluster\"}"], 0);
 
-  auto client = std::make_unique<RawXdsClient>(tern_->xds_address(), kAds);
+  auto client = std::make_unique<RawXdsClient>(tern_->xds_address(), kAdsMethod);
   auto first = SubscribeAndAck(*client);
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->resources_size(), 1);
@@ -122,9 +117,12 @@ TEST_F(MetricsTest, AnEnvoyThatAcksNacksAndConvergesMovesEveryXdsSeries) {
   ASSERT_TRUE(pushed.has_value());
   ASSERT_EQ(pushed->resources_size(), 2);
   // The push latency is observed when the write starts, the response counted when it completes.
-  s = AwaitMetrics([](const Scrape& m) {
+  // The snapshot and source series move after the push has gone out: wait for them too.
+  s = AwaitMetrics([&](const Scrape& m) {
     return m["tern_xds_push_latency_seconds_count{type=\"cluster\"}"] == 1 && m["tern_xds_oldest_unacked_seconds"] > 0 &&
-           m["tern_xds_responses_total{type=\"cluster\"}"] == 2;
+           m["tern_xds_responses_total{type=\"cluster\"}"] == 2 &&
+           m["tern_snapshots_published_total"] == before["tern_snapshots_published_total"] + 1 &&
+           m["tern_source_updates_total{source=\"file\"}"] == before["tern_source_updates_total{source=\"file\"}"] + 1;
   });
   EXPECT_EQ(s["tern_xds_push_latency_seconds_count{type=\"cluster\"}"], 1);
   EXPECT_GT(s["tern_xds_push_latency_seconds_sum{type=\"cluster\"}"], 0);
@@ -205,7 +203,7 @@ TEST_F(MetricsTest, DeltaStreamsAndMalformedRequestsAreCounted) {
   EXPECT_EQ(s["tern_xds_responses_total{type=\"cluster\"}"], 1);
   EXPECT_EQ(s["tern_xds_proxies_out_of_sync"], 0);
 
-  RawXdsClient garbage(tern_->xds_address(), kAds);
+  RawXdsClient garbage(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(garbage.SendRaw(std::string("\xff\xff\xff\xff", 4)));
   EXPECT_EQ(garbage.AwaitStatus().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   s = AwaitMetrics([&](const Scrape& m) {
@@ -284,7 +282,7 @@ TEST(MetricsStartupTest, NotReadyUntilTheSourceSyncsAndTheSourceIsExportedAtZero
 // tern's exposition, with every histogram and per-type series populated, passes promtool's
 // parser and linter.
 TEST_F(MetricsTest, PromtoolAcceptsTheExposition) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(SubscribeAndAck(client).has_value());
   WriteServices({"web", "api"});
   ASSERT_TRUE(client.Next().has_value());
@@ -313,7 +311,7 @@ std::string UrlEncode(const std::string& s) {
 // A real Prometheus server scraping tern's admin port every second, with tern's rules loaded:
 // a PromQL query over its HTTP API returns tern's series with tern's labels and values.
 TEST_F(MetricsTest, ARealPrometheusScrapesTernAndAnswersPromQL) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(SubscribeAndAck(client).has_value());
   AwaitMetrics([](const Scrape& m) { return m["tern_xds_acks_total{type=\"cluster\"}"] == 1; });
 
@@ -473,7 +471,7 @@ TEST_F(MetricsTest, EveryMetricTheDashboardUsesExists) {
   walk(dash);
   EXPECT_GE(exprs, 25);
 
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   ASSERT_TRUE(SubscribeAndAck(client).has_value());
   WriteServices({"web", "api"});
   ASSERT_TRUE(client.Next().has_value());

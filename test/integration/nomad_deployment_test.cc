@@ -27,10 +27,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
 constexpr char kProxyless[] = "proxyless";
 constexpr char kJob[] = "web";
 constexpr char kGroup[] = "frontend";
@@ -40,9 +36,7 @@ class NomadDeploymentTest : public TernTest {
   NomadDeploymentTest() { show_sources_on_failure_ = true; }
 
   void SetUp() override {
-    auto nomad = FakeNomad::Start(dir_.path());
-    ASSERT_TRUE(nomad.ok()) << nomad.status();
-    nomad_ = std::move(*nomad);
+    ASSERT_NO_FATAL_FAILURE(Started(FakeNomad::Start(dir_.path()), &nomad_));
   }
 
   // A backend for allocation `alloc` (the backend answers with the allocation's ID as its name).
@@ -97,6 +91,20 @@ class NomadDeploymentTest : public TernTest {
   }
   size_t Rounds(Subprocess& client) { return ParseProbeOutput(client.Log()).size(); }
 
+  // v1 on s1 and s2, v2's canary c1 healthy and given half the calls by the group's meta
+  // (tern.canary_weight), and tern serving that; `*d2` is v2's deployment.
+  void StartWithHalfCanary(std::string* d2) {
+    Submit(2, 1);
+    ASSERT_FALSE(Place("s1"));
+    ASSERT_FALSE(Place("s2"));
+    *d2 = Submit(2, 1, {{"tern.canary_weight", "50"}});
+    ASSERT_TRUE(Place("c1"));
+    ASSERT_TRUE(nomad_->SetAllocHealth(*d2, {"c1"}).ok());
+    StartTern();
+    ASSERT_TRUE(WaitFor([&] { return SourcesSay("1 canary at 50%, 2 stable"); }, seconds(10)))
+        << Admin("/debug/sources");
+  }
+
   std::unique_ptr<FakeNomad> nomad_;
   std::vector<TestBackend> backends_;
 };
@@ -109,7 +117,7 @@ TEST_F(NomadDeploymentTest, CanaryGetsNothingUntilHealthyThenItsShareAndPromotio
   const std::string d2 = Submit(2, 1);
   ASSERT_FALSE(d2.empty());
   ASSERT_TRUE(Place("c1")) << "Nomad makes the first allocation of v2 a canary";
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartTern());
 
   // 1. The canary is registered but not healthy yet: no call reaches it.
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("phase canary: 2 stable, 1 excluded"); }, seconds(10)))
@@ -160,15 +168,8 @@ TEST_F(NomadDeploymentTest, CanaryGetsNothingUntilHealthyThenItsShareAndPromotio
 }
 
 TEST_F(NomadDeploymentTest, FailedDeploymentDrainsTheCanaryWithin2sAndAFailingCheckTakesAnAllocationOut) {
-  Submit(2, 1);
-  ASSERT_FALSE(Place("s1"));
-  ASSERT_FALSE(Place("s2"));
-  // The group's meta sets the canary's share: half.
-  const std::string d2 = Submit(2, 1, {{"tern.canary_weight", "50"}});
-  ASSERT_TRUE(Place("c1"));
-  ASSERT_TRUE(nomad_->SetAllocHealth(d2, {"c1"}).ok());
-  StartTern();
-  ASSERT_TRUE(WaitFor([&] { return SourcesSay("1 canary at 50%, 2 stable"); }, seconds(10))) << Admin("/debug/sources");
+  std::string d2;
+  ASSERT_NO_FATAL_FAILURE(StartWithHalfCanary(&d2));
   auto half = Run(1000);
   SCOPED_TRACE(ToString(half));
   EXPECT_GE(half.count("c1"), 450);
@@ -206,14 +207,8 @@ TEST_F(NomadDeploymentTest, FailedDeploymentDrainsTheCanaryWithin2sAndAFailingCh
 }
 
 TEST_F(NomadDeploymentTest, WhileNomadFailsTheLastKnownPlanIsKeptReportedAndNotPolledHard) {
-  Submit(2, 1);
-  ASSERT_FALSE(Place("s1"));
-  ASSERT_FALSE(Place("s2"));
-  const std::string d2 = Submit(2, 1, {{"tern.canary_weight", "50"}});
-  ASSERT_TRUE(Place("c1"));
-  ASSERT_TRUE(nomad_->SetAllocHealth(d2, {"c1"}).ok());
-  StartTern();
-  ASSERT_TRUE(WaitFor([&] { return SourcesSay("1 canary at 50%, 2 stable"); }, seconds(10))) << Admin("/debug/sources");
+  std::string d2;
+  ASSERT_NO_FATAL_FAILURE(StartWithHalfCanary(&d2));
   const std::string clusters = Resources("cluster");
   const std::string endpoints = Resources("endpoint");
 
@@ -259,7 +254,7 @@ TEST_F(NomadDeploymentTest, BlueGreenGetsTheShareUntilPromotionThenEverything) {
   ASSERT_TRUE(Place("green1"));
   ASSERT_TRUE(Place("green2"));
   ASSERT_TRUE(nomad_->SetAllocHealth(d2, {"green1", "green2"}).ok());
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("phase blue-green: 2 canary at 10%, 2 stable"); }, seconds(10)))
       << Admin("/debug/sources");
   auto split = Run(1000);

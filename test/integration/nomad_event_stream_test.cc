@@ -29,10 +29,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
 constexpr char kJob[] = "web";
 constexpr char kGroup[] = "frontend";
 constexpr char kStream[] = "/v1/event/stream";
@@ -61,9 +57,7 @@ class NomadEventStreamTest : public TernTest {
   // The fake with heartbeats every 200 ms (Nomad: 10 s) so that a stream is live at once, and
   // job web (group frontend) with `allocs` running allocations serving greeter.
   void StartNomad(int allocs) {
-    auto nomad = FakeNomad::Start(dir_.path(), FakeNomadOptions{.heartbeat_ms = 200});
-    ASSERT_TRUE(nomad.ok()) << nomad.status();
-    nomad_ = std::move(*nomad);
+    ASSERT_NO_FATAL_FAILURE(Started(FakeNomad::Start(dir_.path(), FakeNomadOptions{.heartbeat_ms = 200}), &nomad_));
     auto d = nomad_->SubmitJob({.id = kJob, .groups = {{.name = kGroup, .count = allocs}}});
     ASSERT_TRUE(d.ok()) << d.status();
     for (int i = 0; i < allocs; ++i) Place("a" + std::to_string(i));
@@ -142,8 +136,8 @@ class NomadEventStreamTest : public TernTest {
 };
 
 TEST_F(NomadEventStreamTest, WithTheStreamLiveAChangeReachesTheClientWithin500msAndOnlyTheListQueryIsHeld) {
-  StartNomad(2);
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartNomad(2));
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_EQ(Subscribe(), 2);
   ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(10))) << Admin("/debug/sources");
 
@@ -172,8 +166,8 @@ TEST_F(NomadEventStreamTest, WithTheStreamLiveAChangeReachesTheClientWithin500ms
 }
 
 TEST_F(NomadEventStreamTest, AStreamCutMidFrameFallsBackToBlockingQueriesWithoutLosingAChangeAndComesBack) {
-  StartNomad(1);
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartNomad(1));
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_EQ(Subscribe(), 1);
   ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(10))) << Admin("/debug/sources");
 
@@ -207,9 +201,9 @@ TEST_F(NomadEventStreamTest, AStreamCutMidFrameFallsBackToBlockingQueriesWithout
 }
 
 TEST_F(NomadEventStreamTest, AStreamNomadRefusesIsReportedOnceServedFromBlockingQueriesAndAskedForAtABoundedPace) {
-  StartNomad(1);
+  ASSERT_NO_FATAL_FAILURE(StartNomad(1));
   ASSERT_TRUE(nomad_->StreamFault("forbidden").ok());
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_EQ(Subscribe(), 1);
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("HTTP 403: Permission denied"); }, seconds(10)))
       << Admin("/debug/sources");
@@ -236,9 +230,9 @@ TEST_F(NomadEventStreamTest, AStreamNomadRefusesIsReportedOnceServedFromBlocking
 }
 
 TEST_F(NomadEventStreamTest, AStreamAnsweringGarbageIsReportedOnceAndServedFromBlockingQueries) {
-  StartNomad(1);
+  ASSERT_NO_FATAL_FAILURE(StartNomad(1));
   ASSERT_TRUE(nomad_->StreamFault("garbage").ok());
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_EQ(Subscribe(), 1);
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("line 1 (byte 0)"); }, seconds(10))) << Admin("/debug/sources");
   EXPECT_TRUE(StreamFallingBack()) << Admin("/debug/sources");
@@ -261,8 +255,8 @@ TEST_F(NomadEventStreamTest, AStreamAnsweringGarbageIsReportedOnceAndServedFromB
 }
 
 TEST_F(NomadEventStreamTest, AnIndexThatGoesBackwardsIsAFallBackAndTheStreamStartsOverFromTheList) {
-  StartNomad(1);
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartNomad(1));
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_EQ(Subscribe(), 1);
   ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(10))) << Admin("/debug/sources");
   auto start = Clock::now();
@@ -284,8 +278,8 @@ TEST_F(NomadEventStreamTest, AnIndexThatGoesBackwardsIsAFallBackAndTheStreamStar
 }
 
 TEST_F(NomadEventStreamTest, NomadDownCostsABoundedNumberOfRequestsPerSecond) {
-  StartNomad(2);
-  StartTern();
+  ASSERT_NO_FATAL_FAILURE(StartNomad(2));
+  ASSERT_NO_FATAL_FAILURE(StartTern());
   ASSERT_EQ(Subscribe(), 2);
   ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(10))) << Admin("/debug/sources");
 
@@ -306,8 +300,8 @@ TEST_F(NomadEventStreamTest, NomadDownCostsABoundedNumberOfRequestsPerSecond) {
 }
 
 TEST_F(NomadEventStreamTest, WithTheStreamTurnedOffTernNeverAsksForItAndChangesStillArrive) {
-  StartNomad(1);
-  StartTern("  event_stream: false\n");
+  ASSERT_NO_FATAL_FAILURE(StartNomad(1));
+  ASSERT_NO_FATAL_FAILURE(StartTern("  event_stream: false\n"));
   ASSERT_EQ(Subscribe(), 1);
   ASSERT_EQ(Stream(), "off (nomad.event_stream: false): blocking queries") << Admin("/debug/sources");
   auto start = Clock::now();

@@ -19,15 +19,10 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
 class NomadMetricsTest : public TernTest {
  protected:
   void SetUp() override {
-    auto nomad = FakeNomad::Start(dir_.path());
-    ASSERT_TRUE(nomad.ok()) << nomad.status();
-    nomad_ = std::move(*nomad);
+    ASSERT_NO_FATAL_FAILURE(Started(FakeNomad::Start(dir_.path()), &nomad_));
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", 50001).ok());
     StartTern({.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
   }

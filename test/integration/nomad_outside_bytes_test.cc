@@ -28,17 +28,12 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::seconds;
-
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 class OutsideBytesTest : public TernTest {
  protected:
   void SetUp() override {
-    auto nomad = FakeNomad::Start(dir_.path());
-    ASSERT_TRUE(nomad.ok()) << nomad.status();
-    nomad_ = std::move(*nomad);
+    ASSERT_NO_FATAL_FAILURE(Started(FakeNomad::Start(dir_.path()), &nomad_));
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", 7001).ok());
     StartTern({.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
   }
@@ -107,14 +102,14 @@ std::string WithBytes(const DiscoveryRequest& req, const std::string& placeholde
 TEST_F(OutsideBytesTest, ANackOrANodeIdThatIsNotUtf8IsRefusedAsMalformedAndDebugProxiesStaysValid) {
   const std::string type_url(TypeUrl(ResourceType::kCluster));
   // A well-behaved proxy, connected throughout.
-  RawXdsClient good(tern_->xds_address(), kAds);
+  RawXdsClient good(tern_->xds_address(), kAdsMethod);
   good.Send(RawXdsClient::Request(type_url, {}, "", "", "proxyless", "good-1"));
   auto first = good.Next();
   ASSERT_TRUE(first);
   good.Send(RawXdsClient::Request(type_url, {}, first->version_info(), first->nonce(), "proxyless", "good-1"));
 
   // 1. A NACK whose error_detail holds Latin-1 and stray bytes.
-  RawXdsClient nacker(tern_->xds_address(), kAds);
+  RawXdsClient nacker(tern_->xds_address(), kAdsMethod);
   nacker.Send(RawXdsClient::Request(type_url, {}, "", "", "proxyless", "nacker-1"));
   auto r = nacker.Next();
   ASSERT_TRUE(r);
@@ -126,7 +121,7 @@ TEST_F(OutsideBytesTest, ANackOrANodeIdThatIsNotUtf8IsRefusedAsMalformedAndDebug
   EXPECT_NE(st.error_message().find("malformed request"), std::string::npos) << st.error_message();
 
   // 2. A first request whose node id is not UTF-8.
-  RawXdsClient stranger(tern_->xds_address(), kAds);
+  RawXdsClient stranger(tern_->xds_address(), kAdsMethod);
   auto hello = RawXdsClient::Request(type_url, {}, "", "", "proxyless", "PLACEHOLDER");
   ASSERT_TRUE(stranger.SendRaw(WithBytes(hello, "PLACEHOLDER", "envoy-\xC0\xAF\xED\xA0\x80")));
   EXPECT_EQ(stranger.AwaitStatus().error_code(), grpc::StatusCode::INVALID_ARGUMENT);

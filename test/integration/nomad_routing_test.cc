@@ -24,10 +24,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
 constexpr char kA[] = "greeter-a";
 constexpr char kB[] = "greeter-b";
 constexpr char kProxyless[] = "proxyless";
@@ -38,9 +34,7 @@ class NomadRoutingTest : public TernTest {
   // Starts the fake (with ACLs when `token`), two backends registered as two allocations of
   // greeter, and tern watching the fake.
   void StartAll(const std::string& token = "") {
-    auto nomad = FakeNomad::Start(dir_.path(), token);
-    ASSERT_TRUE(nomad.ok()) << nomad.status();
-    nomad_ = std::move(*nomad);
+    ASSERT_NO_FATAL_FAILURE(Started(FakeNomad::Start(dir_.path(), token), &nomad_));
     ASSERT_NO_FATAL_FAILURE(StartBackend(kA, &a_));
     ASSERT_NO_FATAL_FAILURE(StartBackend(kB, &b_));
     ASSERT_TRUE(nomad_->Register("alloc-a", "greeter", a_.grpc_port).ok());

@@ -33,11 +33,7 @@ namespace {
 using envoy::extensions::transport_sockets::tls::v3::Secret;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
 
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kSecretName[] = "shop-cert";
 constexpr char kServerName[] = "shop.example.com";
 
@@ -119,7 +115,7 @@ class SdsFileTest : public TernTest {
 
   // A broken edit: refused naming `file_mention`; a new stream still gets the last good secret.
   void ExpectRefusedAndOldSecretKept(const std::string& file_mention, const std::string& what) {
-    RawXdsClient before(tern_->xds_address(), kAds);
+    RawXdsClient before(tern_->xds_address(), kAdsMethod);
     auto good = Subscribe(before);
     ASSERT_TRUE(good.has_value());
 
@@ -129,7 +125,7 @@ class SdsFileTest : public TernTest {
     EXPECT_THAT(error, HasSubstr(what));
     EXPECT_THAT(error, Not(HasSubstr(KeyBody(cert_.key))));
 
-    RawXdsClient after(tern_->xds_address(), kAds);
+    RawXdsClient after(tern_->xds_address(), kAdsMethod);
     auto still = Subscribe(after);
     ASSERT_TRUE(still.has_value());
     EXPECT_EQ(still->version, good->version);
@@ -163,7 +159,7 @@ gateways:
 };
 
 TEST_F(SdsFileTest, TheGatewaysSdsSubscriptionReceivesTheCertificateFromTheFiles) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   auto s = Subscribe(client);
   ASSERT_TRUE(s.has_value()) << "no secret served";
   EXPECT_EQ(s->secret.name(), kSecretName);
@@ -174,7 +170,7 @@ TEST_F(SdsFileTest, TheGatewaysSdsSubscriptionReceivesTheCertificateFromTheFiles
 
 TEST_F(SdsFileTest, AnotherGatewayAndProxylessClientsNeverReceiveIt) {
   for (const std::string node_cluster : {"backoffice", "proxyless"}) {
-    RawXdsClient client(tern_->xds_address(), kAds);
+    RawXdsClient client(tern_->xds_address(), kAdsMethod);
     ASSERT_TRUE(client.Send(RawXdsClient::Request(kSecretTypeUrl, {kSecretName}, "", "", node_cluster, "x-1")));
     auto r = client.Next(milliseconds(700));
     if (r) {
@@ -184,7 +180,7 @@ TEST_F(SdsFileTest, AnotherGatewayAndProxylessClientsNeverReceiveIt) {
 }
 
 TEST_F(SdsFileTest, RewritingTheFilesPushesTheNewSecretUnderTheSameNameWithinOneSecond) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   auto first = Subscribe(client);
   ASSERT_TRUE(first.has_value());
   Ack(client, first->version);
@@ -261,7 +257,7 @@ TEST_F(SdsFileTest, RenderDebugOutputAndLogsNeverShowThePrivateKey) {
 // The certificate tern serves works: a TLS server set up from the very secret a proxy received
 // is verified by a client that trusts only the CA, for the listener's server name.
 TEST_F(SdsFileTest, TheServedCertificateCompletesAVerifiedTlsHandshake) {
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   auto s = Subscribe(client);
   ASSERT_TRUE(s.has_value());
   const std::string cert = dir_.File("served.crt"), key = dir_.File("served.key");
@@ -332,7 +328,7 @@ TEST_F(SdsFileTest, AGrpcXdsClientKeepsWorkingWhileTheCertificateRotates) {
   ASSERT_TRUE((*probe)->WaitForLine(R"("ok":20)", seconds(20)).ok()) << (*probe)->LogTail();
   const size_t rounds_before = ParseProbeOutput((*probe)->Log()).size();
 
-  RawXdsClient client(tern_->xds_address(), kAds);
+  RawXdsClient client(tern_->xds_address(), kAdsMethod);
   auto current = Subscribe(client);
   ASSERT_TRUE(current.has_value());
   Ack(client, current->version);

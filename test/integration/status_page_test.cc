@@ -32,11 +32,6 @@
 namespace tern::testing {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
-
-constexpr char kAds[] = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 constexpr char kNackingNode[] = "edge-1 <b>bold</b>";
 constexpr char kNackText[] = "cluster web: <img src=x onerror=alert(1)> is not acceptable";
 
@@ -110,7 +105,7 @@ class StatusPageTest : public TernTest {
   enum class Answer { kAck, kNack, kNone };
   std::unique_ptr<RawXdsClient> ConnectProxy(const std::string& node_id, Answer answer_with) {
     const bool nack = answer_with == Answer::kNack;
-    auto c = std::make_unique<RawXdsClient>(tern_->xds_address(), kAds);
+    auto c = std::make_unique<RawXdsClient>(tern_->xds_address(), kAdsMethod);
     const std::string cds(kClusterType);
     EXPECT_TRUE(c->Send(RawXdsClient::Request(cds, {}, "", "", "edge", node_id)));
     auto r = c->Next(seconds(10));

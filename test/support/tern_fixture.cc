@@ -11,9 +11,6 @@
 
 namespace tern::testing {
 
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
 long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
 bool WaitFor(const std::function<bool()>& pred, milliseconds timeout, milliseconds poll) {

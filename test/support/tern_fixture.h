@@ -9,14 +9,21 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "support/probe.h"
 #include "support/process.h"
 #include "support/prometheus_text.h"
 #include "support/tern_process.h"
 
 namespace tern::testing {
+
+// The clock and units every end-to-end test times its stories with.
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 // Milliseconds in `d`, for latency bounds and messages.
 long Ms(std::chrono::steady_clock::duration d);
@@ -49,6 +56,14 @@ class TernTest : public ::testing::Test {
   void StartTernWithProbes(TernServerOptions options, const std::string& node_cluster = "proxyless",
                            const std::string& node_id = "probe-1");
 
+  // Takes what a source's Start() returned (ConsulAgent, FakeNomad, ...) into `*out`; fails the
+  // test with the start's status when it did not come up. Callers wrap it in
+  // ASSERT_NO_FATAL_FAILURE.
+  template <typename T>
+  static void Started(absl::StatusOr<T> started, T* out) {
+    ASSERT_TRUE(started.ok()) << started.status();
+    *out = std::move(*started);
+  }
   // Starts tern-test-backend `name` (its log in dir_) into `*backend`; fails the test when it
   // does not come up. Callers wrap it in ASSERT_NO_FATAL_FAILURE.
   void StartBackend(const std::string& name, TestBackend* backend);

@@ -29,8 +29,12 @@ for f in test/cache/*_test.cc test/common/*_test.cc test/model/*_test.cc test/se
   [ "$n" = memory_trimmer_test ] && continue
   UNIT_TESTS+=("$n")
 done
-TSAN_TESTS=(sotw_protocol_test delta_protocol_test reconciler_test file_source_test tls_file_source_test
-            consul_http_client_test)
+# TSan: every xds and source test in process, the reconciler, and the integration tests that run
+# the Consul and Nomad sources' threads inside a TSan-built `tern serve` (faults, event stream,
+# shutdown with streams connected, two replicas).
+TSAN_TESTS=(reconciler_test nomad_event_stream_test nomad_faults_test consul_faults_test shutdown_test
+            replicas_test)
+for f in test/xds/*_test.cc test/sources/*_test.cc; do TSAN_TESTS+=("$(basename "$f" .cc)"); done
 
 configure() {  # DIR SANITIZERS
   if [ ! -f "$1/build.ninja" ]; then
@@ -60,7 +64,7 @@ case "$MODE" in
     ;;
   tsan)
     configure build-tsan thread
-    cmake --build build-tsan -j "$JOBS" --target "${TSAN_TESTS[@]}"
+    cmake --build build-tsan -j "$JOBS" --target tern tern-fake-nomad tern-test-backend tern-xds-probe "${TSAN_TESTS[@]}"
     run_each build-tsan "${TSAN_TESTS[@]}"
     ;;
   *) echo "usage: $0 unit|all|tsan" >&2; exit 2 ;;

@@ -82,7 +82,7 @@ class AuditFailureTest : public ::testing::Test {
 };
 
 TEST_F(AuditFailureTest, FailClosedHoldsTheChangeBackUntilItsRecordCanBeWritten) {
-  Start("fail-closed");
+  ASSERT_NO_FATAL_FAILURE(Start("fail-closed"));
   ASSERT_FALSE(ServesV2());
   BreakTheLog();
   ASSERT_TRUE(testing::WriteFileAtomic(dir_.path() + "/services.yaml", kV2).ok());
@@ -111,7 +111,7 @@ TEST_F(AuditFailureTest, FailClosedHoldsTheChangeBackUntilItsRecordCanBeWritten)
 }
 
 TEST_F(AuditFailureTest, FailOpenServesTheChangeAndStaysReady) {
-  Start("fail-open");
+  ASSERT_NO_FATAL_FAILURE(Start("fail-open"));
   BreakTheLog();
   ASSERT_TRUE(testing::WriteFileAtomic(dir_.path() + "/services.yaml", kV2).ok());
   ASSERT_TRUE(Eventually([&] { return ServesV2(); }));

@@ -156,7 +156,7 @@ ConsulAgent* ConsulFaultsTest::consul_ = nullptr;
 // nothing. Without a body deadline a blocking watch would hang for the whole wait + margin
 // (~69 s): tern gives up 5 s after the last byte (ClientOptions::body_idle_timeout).
 TEST_F(ConsulFaultsTest, AnAnswerThatStallsAfterItsHeadersIsAFailureAfterFiveSecondsAndNothingIsDropped) {
-  Start("stall");
+  ASSERT_NO_FATAL_FAILURE(Start("stall"));
   proxy_->SetFault(health_, {.forward = true, .stall_after_headers = true});
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(consul_->FailCheck("stall-1").ok());  // wakes the blocking watch: its answer stalls
@@ -179,7 +179,7 @@ TEST_F(ConsulFaultsTest, AnAnswerThatStallsAfterItsHeadersIsAFailureAfterFiveSec
 
 // Content-Length promises more than is sent, then the connection closes.
 TEST_F(ConsulFaultsTest, ATruncatedBodyIsAFailureReportedOnceAndBackedOff) {
-  Start("trunc");
+  ASSERT_NO_FATAL_FAILURE(Start("trunc"));
   proxy_->SetFault(health_, {.forward = true, .truncate_at = 20});
   ASSERT_TRUE(consul_->FailCheck("trunc-1").ok());
   ASSERT_TRUE(AwaitReported(health_ + ": Transferred a partial file", seconds(5))) << DebugSources();
@@ -194,7 +194,7 @@ TEST_F(ConsulFaultsTest, ATruncatedBodyIsAFailureReportedOnceAndBackedOff) {
 
 // Consul's answer when its servers have lost their leader (consistency mode "default").
 TEST_F(ConsulFaultsTest, NoClusterLeaderIsAFailureThatKeepsTheRoutesAndIsReportedOnce) {
-  Start("noleader");
+  ASSERT_NO_FATAL_FAILURE(Start("noleader"));
   proxy_->SetFault(health_, {.status = 500, .body = "No cluster leader"});
   ASSERT_TRUE(consul_->FailCheck("noleader-1").ok());
   ASSERT_TRUE(AwaitReported(health_ + ": HTTP 500: No cluster leader", seconds(5))) << DebugSources();
@@ -212,7 +212,7 @@ TEST_F(ConsulFaultsTest, NoClusterLeaderIsAFailureThatKeepsTheRoutesAndIsReporte
 // be stale). tern uses it — dropping routes on a possibly-stale read would be worse than serving
 // it — and says so once in its log, and once that the leader is back.
 TEST_F(ConsulFaultsTest, AnAnswerWithoutAKnownLeaderIsUsedAndLoggedOnce) {
-  Start("stale");
+  ASSERT_NO_FATAL_FAILURE(Start("stale"));
   proxy_->SetFault(health_, {.forward = true, .known_leader = "false"});
   ASSERT_TRUE(consul_->FailCheck("stale-1").ok());
   EXPECT_EQ(NextEndpoints(seconds(5)), 0) << "the answer is used";
@@ -235,7 +235,7 @@ TEST_F(ConsulFaultsTest, AnAnswerWithoutAKnownLeaderIsUsedAndLoggedOnce) {
 // documented rule is to reset to 0. The answer that went backwards is used, the next request is a
 // plain read (no index), and then the watch blocks at the new, lower index: no busy loop.
 TEST_F(ConsulFaultsTest, AnIndexThatGoesBackwardsIsUsedFollowedByAPlainReadAndBlockingAgain) {
-  Start("reset");
+  ASSERT_NO_FATAL_FAILURE(Start("reset"));
   const uint64_t current = proxy_->LastUpstreamIndex(health_);
   ASSERT_GT(current, 5u);
   // Answers from now on carry the real index minus (current - 1): the next one is ~2.
@@ -265,7 +265,7 @@ TEST_F(ConsulFaultsTest, AnIndexThatGoesBackwardsIsUsedFollowedByAPlainReadAndBl
 // The body trickles in (four pieces 800 ms apart): slow, but moving. It is not cut (no gap reaches
 // the 5 s body deadline) and its data is used.
 TEST_F(ConsulFaultsTest, ASlowBodyIsWaitedForAndUsed) {
-  Start("slow");
+  ASSERT_NO_FATAL_FAILURE(Start("slow"));
   proxy_->SetFault(health_, {.forward = true, .trickle_chunks = 4, .trickle_gap_ms = 800});
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(consul_->FailCheck("slow-1").ok());

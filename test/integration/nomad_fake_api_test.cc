@@ -331,7 +331,7 @@ size_t EventsOf(const std::vector<EventFrame>& frames, EventKind kind) {
 }
 
 TEST_F(NomadFakeApi, TheEventStreamCarriesEveryChangeAsDecodableFramesWithHeartbeatsAndResumes) {
-  Start({.heartbeat_ms = 200});
+  ASSERT_NO_FATAL_FAILURE(Start({.heartbeat_ms = 200}));
   auto stream = HttpStream::Open(nomad_->address() + EventStreamPath(0, "", ""));
   ASSERT_TRUE(Eventually([&] { return stream->Status() == 200; }));
   DeployFirstVersion({.name = "frontend", .count = 2, .canary = 1});
@@ -388,7 +388,7 @@ TEST_F(NomadFakeApi, TheEventStreamCarriesEveryChangeAsDecodableFramesWithHeartb
 }
 
 TEST_F(NomadFakeApi, AStreamCutMidFrameIsATruncatedFrameAndGarbageIsABrokenLine) {
-  Start({.heartbeat_ms = 200});
+  ASSERT_NO_FATAL_FAILURE(Start({.heartbeat_ms = 200}));
   DeployFirstVersion({.name = "frontend", .count = 1});
   auto stream = HttpStream::Open(nomad_->address() + EventStreamPath(0, "", ""));
   ASSERT_TRUE(Eventually([&] { return !Frames(*stream).empty(); }));
@@ -413,7 +413,7 @@ TEST_F(NomadFakeApi, AStreamCutMidFrameIsATruncatedFrameAndGarbageIsABrokenLine)
 }
 
 TEST_F(NomadFakeApi, AStreamAskingForAnIndexOlderThanTheBufferStartsAtTheOldestFrameItHolds) {
-  Start({.heartbeat_ms = 200, .event_buffer = 3});
+  ASSERT_NO_FATAL_FAILURE(Start({.heartbeat_ms = 200, .event_buffer = 3}));
   DeployFirstVersion({.name = "frontend", .count = 2});  // 4 changes: job, 2 allocs, health
   auto stream = HttpStream::Open(nomad_->address() + EventStreamPath(1, "", ""));
   ASSERT_TRUE(Eventually([&] { return Frames(*stream).size() >= 3; }));
@@ -422,7 +422,7 @@ TEST_F(NomadFakeApi, AStreamAskingForAnIndexOlderThanTheBufferStartsAtTheOldestF
 }
 
 TEST_F(NomadFakeApi, WithAclsOnTheNewEndpointsAndTheStreamWantTheTokenAndA500FaultReachesTheStream) {
-  Start({.token = "s3cr3t", .heartbeat_ms = 200});
+  ASSERT_NO_FATAL_FAILURE(Start({.token = "s3cr3t", .heartbeat_ms = 200}));
   for (const std::string& path : {JobPath("web", "", ""), JobDeploymentPath("web", "", ""),
                                  AllocationChecksPath("a1", "", ""), EventStreamPath(0, "", "")}) {
     auto none = NomadRequest("GET", nomad_->address() + path);

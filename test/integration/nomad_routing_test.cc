@@ -66,7 +66,7 @@ class NomadRoutingTest : public TernTest {
 };
 
 TEST_F(NomadRoutingTest, TwoAllocationsShareTheCallsAndAStoppedOneLosesThemWithin2s) {
-  StartAll();
+  ASSERT_NO_FATAL_FAILURE(StartAll());
   ASSERT_TRUE(WaitFor([&] { return HasBothEndpoints(); }, seconds(10))) << Resources("endpoint");
 
   // 1. Two allocations: 1000 calls spread over both, round robin (1:1 within ±5 points).
@@ -98,7 +98,7 @@ TEST_F(NomadRoutingTest, TwoAllocationsShareTheCallsAndAStoppedOneLosesThemWithi
 }
 
 TEST_F(NomadRoutingTest, NomadFailuresKeepServingAreReportedWithoutBusyLoopAndRecover) {
-  StartAll();
+  ASSERT_NO_FATAL_FAILURE(StartAll());
   ASSERT_TRUE(WaitFor([&] { return HasBothEndpoints(); }, seconds(10))) << Resources("endpoint");
   const std::string endpoints_before = Resources("endpoint");
   const double watches = 2;  // /v1/services and /v1/service/greeter
@@ -167,7 +167,7 @@ TEST_F(NomadRoutingTest, NomadFailuresKeepServingAreReportedWithoutBusyLoopAndRe
 }
 
 TEST_F(NomadRoutingTest, WithAclsOnTernBringsItsTokenAndNeverLogsIt) {
-  StartAll(kToken);
+  ASSERT_NO_FATAL_FAILURE(StartAll(kToken));
   ASSERT_TRUE(WaitFor([&] { return HasBothEndpoints(); }, seconds(10))) << Resources("endpoint");
   auto r = RunProbe(Probe(100));
   ASSERT_TRUE(r.ok()) << r.status();

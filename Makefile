@@ -44,8 +44,7 @@ test: build
 
 # libFuzzer targets (clang 14, ASan+UBSan) in build-fuzz/, FUZZ_SECONDS each. The generated Envoy
 # API library is the main build's (GCC and clang share libstdc++'s ABI): not compiled twice.
-fuzz-build:
-	@$(MAKE) --no-print-directory setup
+fuzz-build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target envoy_api
 	@[ -f build-fuzz/build.ninja ] || cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang-14 \
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DTERN_FUZZ=ON -DTERN_SANITIZE=address,undefined \
@@ -67,8 +66,7 @@ check-tsan: configure
 
 # clang's -Wthread-safety over tern's own code (src/), as errors: the ABSL_GUARDED_BY and
 # ABSL_EXCLUSIVE_LOCKS_REQUIRED annotations are checked. The Envoy API library is the main build's.
-check-thread-safety:
-	@$(MAKE) --no-print-directory setup
+check-thread-safety: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target envoy_api
 	@[ -f build-tsa/build.ninja ] || cmake -S . -B build-tsa -G Ninja -DCMAKE_C_COMPILER=clang-14 \
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DTERN_THREAD_SAFETY=ON -DTERN_WERROR=OFF \

@@ -97,7 +97,12 @@ TEST_F(MetricsTest, AnEnvoyThatAcksNacksAndConvergesMovesEveryXdsSeries) {
   auto first = SubscribeAndAck(*client);
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->resources_size(), 1);
-  Scrape s = AwaitMetrics([](const Scrape& m) { return m["tern_xds_acks_total{type=\"cluster\"}"] == 1; });
+  // A scrape is not atomic: the stream gauges are read first, the counters rendered after, and
+  // the ACK can land in between (counted, while the gauges still show the response un-ACKed).
+  // Wait until both show the ACK.
+  Scrape s = AwaitMetrics([](const Scrape& m) {
+    return m["tern_xds_acks_total{type=\"cluster\"}"] == 1 && m["tern_xds_proxies_out_of_sync"] == 0;
+  });
   EXPECT_EQ(s["tern_xds_acks_total{type=\"cluster\"}"], 1);
   EXPECT_EQ(s["tern_xds_streams{protocol=\"sotw\"}"], before["tern_xds_streams{protocol=\"sotw\"}"] + 1);
   EXPECT_EQ(s["tern_xds_streams_opened_total"], before["tern_xds_streams_opened_total"] + 1);
@@ -148,7 +153,9 @@ TEST_F(MetricsTest, AnEnvoyThatAcksNacksAndConvergesMovesEveryXdsSeries) {
   DiscoveryRequest nack = RawXdsClient::Request(kCds, {}, first->version_info(), pushed->nonce());
   nack.mutable_error_detail()->set_message("cluster api: rejected by the test");
   ASSERT_TRUE(client->Send(nack));
-  s = AwaitMetrics([](const Scrape& m) { return m["tern_xds_nacks_total{type=\"cluster\"}"] == 1; });
+  s = AwaitMetrics([](const Scrape& m) {
+    return m["tern_xds_nacks_total{type=\"cluster\"}"] == 1 && m["tern_xds_proxies_nacking"] == 1;
+  });
   EXPECT_EQ(s["tern_xds_nacks_total{type=\"cluster\"}"], 1);
   EXPECT_EQ(s["tern_xds_proxies_nacking"], 1);
   EXPECT_EQ(s["tern_xds_proxies_out_of_sync"], 1) << "a NACKed response is still not in effect";
@@ -197,7 +204,10 @@ TEST_F(MetricsTest, DeltaStreamsAndMalformedRequestsAreCounted) {
   ack.set_type_url(kCds);
   ack.set_response_nonce(r->nonce());
   ASSERT_TRUE(delta.Send(ack));
-  Scrape s = AwaitMetrics([](const Scrape& m) { return m["tern_xds_acks_total{type=\"cluster\"}"] == 1; });
+  // The gauges are read before the counters within a scrape: wait until both show the ACK.
+  Scrape s = AwaitMetrics([](const Scrape& m) {
+    return m["tern_xds_acks_total{type=\"cluster\"}"] == 1 && m["tern_xds_proxies_out_of_sync"] == 0;
+  });
   EXPECT_EQ(s["tern_xds_streams{protocol=\"delta\"}"], before["tern_xds_streams{protocol=\"delta\"}"] + 1);
   EXPECT_EQ(s["tern_xds_acks_total{type=\"cluster\"}"], 1);
   EXPECT_EQ(s["tern_xds_responses_total{type=\"cluster\"}"], 1);

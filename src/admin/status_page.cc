@@ -95,6 +95,8 @@ async function getJson(path) {
 function sourceState(s) {
   if (!s.synced) return s.last_error ? ['bad', 'failing, never synced'] : ['dim', 'waiting for first sync'];
   if (s.serving_last_good) return ['bad', 'failing: serving last good'];
+  const degraded = Array.isArray(s.degraded) ? s.degraded : [];
+  if (degraded.length) return ['warn', 'degraded: ' + degraded.map(d => str(d && d.subject)).join(', ')];
   return ['ok', 'synced'];
 }
 function renderSources(r) {
@@ -103,7 +105,9 @@ function renderSources(r) {
   const rows = r.body.map(s => {
     const [cls, text] = sourceState(s);
     const err = el('span', 'nack', str(s.last_error));
-    return [el('span', 'mono', str(s.name)), el('span', cls + ' nowrap', text), el('span', 'nowrap', str(s.last_successful_sync) || 'never'), err];
+    const state = el('span', cls + ' nowrap', text);
+    if (Array.isArray(s.degraded)) state.title = s.degraded.map(d => str(d && d.subject) + ': ' + str(d && d.reason)).join('\n');
+    return [el('span', 'mono', str(s.name)), state, el('span', 'nowrap', str(s.last_successful_sync) || 'never'), err];
   });
   fill('sources', 'Sources', table(['source', 'state', 'last successful sync', 'last error'], rows));
 }

@@ -150,8 +150,10 @@ nlohmann::json SourcesJson(const std::vector<server::SourceState>& states,
       if (auto* r = dynamic_cast<const sources::StatusReporter*>(src.get())) own = r->status();
     }
     nlohmann::json failing = nlohmann::json::array();
+    nlohmann::json degraded = nlohmann::json::array();
     if (own) {
       for (const auto& [endpoint, error] : own->failing) failing.push_back({{"endpoint", endpoint}, {"error", error}});
+      for (const auto& [subject, why] : own->degraded) degraded.push_back({{"subject", subject}, {"reason", why}});
     }
     out.push_back({{"name", s.name},
                    {"synced", s.synced},
@@ -161,6 +163,8 @@ nlohmann::json SourcesJson(const std::vector<server::SourceState>& states,
                    {"index", own ? own->index : 0},
                    {"watches", own ? own->watches : 0},
                    {"failing_endpoints", failing},
+                   // Working a slower way, the data current (not a failure).
+                   {"degraded", degraded},
                    {"details", own ? nlohmann::json(own->details) : nlohmann::json::object()},
                    {"errors", s.errors},
                    {"rejected_updates", s.rejected},

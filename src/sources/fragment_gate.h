@@ -38,6 +38,22 @@ class FragmentGate {
     pending_errors.push_back({origin, error});
   }
 
+  // A part of the source (`subject`) works a slower way than configured, the data staying
+  // current (the Nomad event stream replaced by blocking queries). Counted as an error of the
+  // source and logged once per subject and reason, but not handed to the core: what is served is
+  // not stale.
+  void Degraded(const std::string& source, const std::string& subject, const std::string& why) {
+    errors_total++;
+    auto it = degraded.find(subject);
+    if (it != degraded.end() && it->second == why) return;  // already said
+    degraded[subject] = why;
+    spdlog::warn("source {}: {}: {} (degraded; the data stays current)", source, subject, why);
+  }
+  // `subject` works as configured again.
+  void Restored(const std::string& source, const std::string& subject) {
+    if (degraded.erase(subject) > 0) spdlog::info("source {}: {} works again", source, subject);
+  }
+
   // A watch answered well; `event` says what it brought. When the last failing endpoint
   // recovers, the next offer is published even if equal, so the core hears the source is healthy.
   void Succeeded(const std::string& source, const std::string& endpoint, const std::string& origin,
@@ -121,6 +137,7 @@ class FragmentGate {
   std::vector<model::Problem> mapping_problems;
   uint64_t updates_total = 0;
   std::map<std::string, std::string> failing;  // endpoint → error
+  std::map<std::string, std::string> degraded;  // subject → why (see Degraded)
   std::vector<model::Problem> pending_errors;  // failures not yet handed to the core
   uint64_t errors_total = 0;
 };

@@ -20,6 +20,10 @@ struct SourceStatus {
   // every endpoint whose last answer failed, with its error (its last good data is what is used).
   size_t watches = 0;
   std::map<std::string, std::string> failing;
+  // What works, but a slower way than configured, by subject → why (the Nomad source: "event
+  // stream" → "falling back to blocking queries: HTTP 403 ..."). The data stays current, so this
+  // is not a failure: not in `failing`, not an error the core sees, never `serving_last_good`.
+  std::map<std::string, std::string> degraded;
   // What else the source says about its state, by subject (the Nomad source: each job's traffic
   // plan, "job web (default)" → "job web (default) deployment 70638f62 running, phase canary: ...").
   std::map<std::string, std::string> details;

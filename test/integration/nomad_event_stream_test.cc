@@ -5,8 +5,9 @@
 // The stories: with the stream live a change reaches the client within 500 ms while no per-service
 // or per-job query is held; a stream cut mid-frame makes tern fall back to blocking queries without
 // losing the change made while the stream is down, and the stream's return makes changes fast
-// again; a stream Nomad refuses (403) or that answers garbage is reported once, everything is
-// served from blocking queries, and the stream is asked for again at a bounded pace; Nomad down
+// again; a stream Nomad refuses (403) or that answers garbage is reported once as a degraded
+// state (not a failure: nothing is stale), everything is served from blocking queries, and the
+// stream is asked for again at a bounded pace; Nomad down
 // costs a bounded number of requests per second; `nomad.event_stream: false` never asks for it.
 #include <gtest/gtest.h>
 
@@ -34,9 +35,10 @@ constexpr char kGroup[] = "frontend";
 constexpr char kStream[] = "/v1/event/stream";
 constexpr char kLive[] = "live: reads on demand";
 constexpr char kFallingBack[] = "falling back to blocking queries";
+constexpr char kDegradedSeries[] = "tern_nomad_degraded{source=\"nomad\"}";
 
-// The source's failure reports in tern's log that say `what` (the warning a failing endpoint
-// gets once per distinct error; the core repeats each report as an error line of its own).
+// The source's reports in tern's log of the stream falling back that say `what` (the warning a
+// degraded part of a source gets once per distinct reason).
 size_t Reports(const std::string& log, const std::string& what) {
   size_t n = 0;
   size_t start = 0;
@@ -44,7 +46,8 @@ size_t Reports(const std::string& log, const std::string& what) {
     size_t end = log.find('\n', start);
     if (end == std::string::npos) end = log.size();
     const std::string_view line(log.data() + start, end - start);
-    n += line.find(what) != std::string_view::npos && line.find("(keeping its last good data)") != std::string_view::npos;
+    n += line.find(what) != std::string_view::npos &&
+         line.find("(degraded; the data stays current)") != std::string_view::npos;
     start = end + 1;
   }
   return n;
@@ -91,14 +94,30 @@ class NomadEventStreamTest : public TernTest {
   }
   bool StreamLive() { return Stream().rfind(kLive, 0) == 0; }
   bool StreamFallingBack() { return Stream().rfind(kFallingBack, 0) == 0; }
-  // The stream is among the failing endpoints.
-  bool StreamFailing() {
+  // The stream's fall back as the operator sees it: listed under `degraded` (with the reason),
+  // never among the failing endpoints, never `serving_last_good` (blocking queries keep the data
+  // current), and counted by the tern_nomad_degraded gauge. "" when it is reported so
+  // consistently; otherwise what is wrong.
+  std::string StreamReportedDegraded() {
     auto s = NomadStatus();
-    if (!s.is_object() || !s.contains("failing_endpoints")) return false;
-    for (const auto& f : s["failing_endpoints"]) {
-      if (f.value("endpoint", "") == "nomad /v1/event/stream") return true;
+    if (!s.is_object()) return "no nomad source in /debug/sources";
+    bool listed = false;
+    for (const auto& d : s.value("degraded", nlohmann::json::array())) {
+      listed |= d.value("subject", "") == "event stream" && d.value("reason", "").rfind(kFallingBack, 0) == 0;
     }
-    return false;
+    if (!listed) return "the stream is not listed under degraded";
+    for (const auto& f : s.value("failing_endpoints", nlohmann::json::array())) {
+      if (f.value("endpoint", "") == "nomad /v1/event/stream") return "the stream is listed as failing";
+    }
+    if (s.value("serving_last_good", true)) return "serving_last_good";
+    if (ScrapeMetrics(tern_->admin_port())[kDegradedSeries] != 1) return "tern_nomad_degraded is not 1";
+    return "";
+  }
+  // Nothing is listed under `degraded` and the gauge says 0.
+  bool NothingDegraded() {
+    auto s = NomadStatus();
+    return s.is_object() && s.value("degraded", nlohmann::json::array({nullptr})).empty() &&
+           ScrapeMetrics(tern_->admin_port())[kDegradedSeries] == 0;
   }
   // These stories time changes in hundreds of milliseconds: poll every 10 ms.
   static bool WaitFor(const std::function<bool()>& pred, milliseconds timeout) {
@@ -162,7 +181,7 @@ TEST_F(NomadEventStreamTest, WithTheStreamLiveAChangeReachesTheClientWithin500ms
   EXPECT_TRUE(WaitFor([&] { return nomad_->Stat("held") == 1; }, seconds(5))) << nomad_->Stat("held");
   EXPECT_EQ(nomad_->Stat("streams"), 1);
   EXPECT_TRUE(StreamLive()) << Admin("/debug/sources");
-  EXPECT_FALSE(StreamFailing()) << Admin("/debug/sources");
+  EXPECT_TRUE(NothingDegraded()) << Admin("/debug/sources");
 }
 
 TEST_F(NomadEventStreamTest, AStreamCutMidFrameFallsBackToBlockingQueriesWithoutLosingAChangeAndComesBack) {
@@ -175,7 +194,7 @@ TEST_F(NomadEventStreamTest, AStreamCutMidFrameFallsBackToBlockingQueriesWithout
   ASSERT_TRUE(nomad_->StreamFault("forbidden").ok());
   ASSERT_TRUE(nomad_->StreamFault("cut").ok());
   ASSERT_TRUE(WaitFor([&] { return StreamFallingBack(); }, seconds(5))) << Admin("/debug/sources");
-  EXPECT_TRUE(StreamFailing()) << Admin("/debug/sources");
+  EXPECT_EQ(StreamReportedDegraded(), "") << Admin("/debug/sources");
   EXPECT_TRUE(WaitFor([&] { return Reports(tern_->process().Log(), "truncated frame") == 1; }, seconds(2)))
       << tern_->process().LogTail(4000);
   // Every watch is a blocking query again: the list, greeter and the job's three.
@@ -191,7 +210,7 @@ TEST_F(NomadEventStreamTest, AStreamCutMidFrameFallsBackToBlockingQueriesWithout
   // The stream is back: live again (a resync), and changes are fast again.
   ASSERT_TRUE(nomad_->StreamFault("none").ok());
   ASSERT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(15))) << Admin("/debug/sources");
-  EXPECT_FALSE(StreamFailing()) << "recovered: no longer reported\n" << Admin("/debug/sources");
+  EXPECT_TRUE(NothingDegraded()) << "recovered: no longer reported\n" << Admin("/debug/sources");
   start = Clock::now();
   Place("a2");
   long after = EndpointsWithin(3, start, seconds(5));
@@ -208,7 +227,9 @@ TEST_F(NomadEventStreamTest, AStreamNomadRefusesIsReportedOnceServedFromBlocking
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("HTTP 403: Permission denied"); }, seconds(10)))
       << Admin("/debug/sources");
   EXPECT_TRUE(StreamFallingBack()) << Admin("/debug/sources");
-  EXPECT_TRUE(StreamFailing()) << Admin("/debug/sources");
+  EXPECT_EQ(StreamReportedDegraded(), "") << Admin("/debug/sources");
+  // Counted as an error of the source.
+  EXPECT_GE(ScrapeMetrics(tern_->admin_port())["tern_nomad_errors_total{source=\"nomad\"}"], 1);
 
   // Served from blocking queries.
   auto start = Clock::now();
@@ -236,6 +257,7 @@ TEST_F(NomadEventStreamTest, AStreamAnsweringGarbageIsReportedOnceAndServedFromB
   ASSERT_EQ(Subscribe(), 1);
   ASSERT_TRUE(WaitFor([&] { return SourcesSay("line 1 (byte 0)"); }, seconds(10))) << Admin("/debug/sources");
   EXPECT_TRUE(StreamFallingBack()) << Admin("/debug/sources");
+  EXPECT_EQ(StreamReportedDegraded(), "") << Admin("/debug/sources");
 
   auto start = Clock::now();
   Place("a1");
@@ -252,6 +274,7 @@ TEST_F(NomadEventStreamTest, AStreamAnsweringGarbageIsReportedOnceAndServedFromB
   // Nomad answers well again: live.
   ASSERT_TRUE(nomad_->StreamFault("none").ok());
   EXPECT_TRUE(WaitFor([&] { return StreamLive(); }, seconds(15))) << Admin("/debug/sources");
+  EXPECT_TRUE(NothingDegraded()) << Admin("/debug/sources");
 }
 
 TEST_F(NomadEventStreamTest, AnIndexThatGoesBackwardsIsAFallBackAndTheStreamStartsOverFromTheList) {

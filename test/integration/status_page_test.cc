@@ -23,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/type_urls.h"
+#include "integration/nomad_fake.h"
 #include "support/http_get.h"
 #include "support/process.h"
 #include "support/raw_xds_client.h"
@@ -250,6 +251,43 @@ TEST_F(StatusPageTest, TheAuditEndpointReadsTheLastRecordsFromDisk) {
     EXPECT_EQ(r->status, 400) << bad;
     EXPECT_NE(r->body.find("limit must be an integer from 1 to 1000"), std::string::npos) << r->body;
   }
+}
+
+// A Nomad that refuses the event stream (403): tern serves from blocking queries, and the page
+// shows the Nomad source as degraded (amber, the reason in the tooltip), not as failing.
+class StatusPageNomadTest : public StatusPageTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(Started(FakeNomad::Start(dir_.path()), &nomad_));
+    ASSERT_TRUE(nomad_->StreamFault("forbidden").ok());
+    auto d = nomad_->SubmitJob({.id = "web", .groups = {{.name = "frontend", .count = 1}}});
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE(nomad_->PlaceAlloc("a0", "web", "frontend", "greeter", 40000).ok());
+    StartTern({.extra_config = absl::StrCat("nomad:\n  address: \"", nomad_->address(), "\"\n")});
+  }
+  std::unique_ptr<FakeNomad> nomad_;
+};
+
+TEST_F(StatusPageNomadTest, ANomadWithoutItsEventStreamIsShownDegradedNotFailing) {
+  WaitFor("/debug/sources", [](const nlohmann::json& j) {
+    for (const auto& s : j.is_array() ? j : nlohmann::json::array()) {
+      if (s.value("name", "") == "nomad" && s.value("synced", false) && !s.value("degraded", nlohmann::json::array()).empty()) {
+        return true;
+      }
+    }
+    return false;
+  });
+  const std::string dom = RunChromium("--dump-dom", "dom");
+  SCOPED_TRACE("DOM:\n" + dom);
+  const std::string sources = Section(dom, "sources");
+  EXPECT_NE(sources.find(">nomad<"), std::string::npos);
+  EXPECT_NE(sources.find("class=\"warn nowrap\""), std::string::npos);
+  EXPECT_NE(sources.find("degraded: event stream"), std::string::npos);
+  const size_t tooltip = sources.find("title=\"event stream: falling back to blocking queries: ");
+  ASSERT_NE(tooltip, std::string::npos) << "the reason is not in the tooltip";
+  EXPECT_NE(sources.find("HTTP 403: Permission denied", tooltip), std::string::npos);
+  EXPECT_EQ(sources.find("failing"), std::string::npos);
+  EXPECT_NE(Section(dom, "summary").find("0 failing"), std::string::npos);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ WatchingSource::Settings SettingsOf(const NomadSource::Options& o) {
   s.client.key_file = o.tls.key_file;
   s.client.server_name = o.tls.server_name;
   s.index_metric = "services_index";
+  s.reports_degraded = true;  // the event stream replaced by blocking queries
   s.index_help = "X-Nomad-Index of the last /v1/services answer.";
   s.registry = o.registry;
   return s;
@@ -41,6 +42,7 @@ std::string JobName(const std::string& namespace_name, const std::string& id) {
 
 // The stream's endpoint as failures name it (without topics and index: one endpoint, one report).
 constexpr char kStreamEndpoint[] = "/v1/event/stream";
+constexpr char kStreamSubject[] = "event stream";  // in SourceStatus::details and ::degraded
 
 }  // namespace
 
@@ -275,6 +277,7 @@ void NomadSource::GoLive(uint64_t index) {
   stream_reason_.clear();
   if (!was_live) RestartWatches();  // on demand now, each read once (the resync)
   spdlog::info("source {}: Nomad's event stream is live (index {}): reads on demand", name(), index);
+  Restored(kStreamSubject);
   Succeeded(kStreamEndpoint, "nomad event stream live at index " + std::to_string(index));
 }
 
@@ -283,7 +286,8 @@ void NomadSource::FallBack(const std::string& reason) {
   stream_state_ = StreamState::kFallingBack;
   stream_reason_ = reason;
   if (was_live) RestartWatches();  // blocking queries again, each starting with a plain read
-  Failed(kStreamEndpoint, "falling back to blocking queries: " + reason);
+  // Not a failure: every watch is a blocking query again and keeps the data current.
+  Degraded(kStreamSubject, "falling back to blocking queries: " + reason);
 }
 
 void NomadSource::TriggerJob(const JobKey& key, bool job, bool deployment, bool allocations) {
@@ -617,7 +621,7 @@ model::World NomadSource::BuildTrafficWorld(nomad::NomadView view, const std::ma
 }
 
 void NomadSource::AddStatus(SourceStatus& status) const {
-  std::string& stream = status.details["event stream"];
+  std::string& stream = status.details[kStreamSubject];
   switch (stream_state_) {
     case StreamState::kOff: stream = "off (nomad.event_stream: false): blocking queries"; break;
     case StreamState::kConnecting: stream = "connecting (blocking queries meanwhile)"; break;

@@ -45,8 +45,9 @@
 //     query (one connection): new and gone services come from it as before.
 //   * connecting / falling back: every watch is a blocking query (as with the stream off); on a
 //     fall back they are started anew, so their first read is a plain read and nothing that
-//     happened meanwhile is lost. The fall back is reported once (Failed on the stream's endpoint,
-//     its reason in /debug/sources) and cleared when the stream is live again.
+//     happened meanwhile is lost. The fall back is reported once as a degraded state (Degraded:
+//     a log line, a count, /debug/sources `degraded` with the reason; not a failure, since the
+//     blocking queries keep the data current) and cleared when the stream is live again.
 //   * going live (again) turns the watches into on-demand ones and reads every path once (a
 //     resync: events between the fall back and the reconnection are not replayed for sure).
 // Each (re)connection asks from the last frame index seen + 1 (before any frame: the list's

@@ -76,6 +76,10 @@ WatchingSource::WatchingSource(std::string name, Settings settings)
   }
   watches_ = gauge("watches", "Blocking queries currently watched.");
   failing_ = gauge("failing_endpoints", r + " endpoints whose last answer failed.");
+  if (settings_.reports_degraded) {
+    degraded_ = gauge("degraded", "Parts of the source working a slower way than configured, the data staying current "
+                                  "(the Nomad event stream replaced by blocking queries).");
+  }
   index_ = gauge(settings_.index_metric, settings_.index_help);
 }
 
@@ -159,6 +163,7 @@ SourceStatus WatchingSource::status() const {
   if (uint64_t index = ReportedIndex()) s.index = index;
   s.watches = client_->watch_count();
   for (const auto& [endpoint, error] : gate_.failing) s.failing[Origin(endpoint)] = error;
+  s.degraded = gate_.degraded;
   AddStatus(s);
   return s;
 }
@@ -172,6 +177,7 @@ std::string WatchingSource::MetricsText() const {
     if (leaderless_) CatchUp(leaderless_, client_->leaderless_answers());
     watches_->Set(static_cast<double>(client_->watch_count()));
     failing_->Set(static_cast<double>(gate_.failing.size()));
+    if (degraded_) degraded_->Set(static_cast<double>(gate_.degraded.size()));
     index_->Set(static_cast<double>(ReportedIndex()));
   }
   if (!own_registry_) return "";  // rendered with the rest of tern's registry

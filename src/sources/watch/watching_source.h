@@ -63,6 +63,9 @@ class WatchingSource : public Source, public StatusReporter, public MetricsRepor
     // The remote says when it answers without a cluster leader (Consul's X-Consul-KnownLeader):
     // such answers are counted in tern_<kind>_leaderless_answers_total.
     bool reports_leader = false;
+    // Parts of the source can work a slower way than configured (the Nomad event stream):
+    // tern_<kind>_degraded counts them.
+    bool reports_degraded = false;
   };
 
   WatchingSource(std::string name, Settings settings);
@@ -106,6 +109,10 @@ class WatchingSource : public Source, public StatusReporter, public MetricsRepor
   // Failure bookkeeping (FragmentGate), under mu_.
   void Failed(const std::string& endpoint, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Succeeded(const std::string& endpoint, const std::string& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Degraded(const std::string& subject, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    gate_.Degraded(name_, subject, why);
+  }
+  void Restored(const std::string& subject) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { gate_.Restored(name_, subject); }
   std::string Origin(const std::string& endpoint) const { return settings_.kind + " " + endpoint; }
 
   // SyncOnce helpers. TokenProblem: the token could not be read (a problem is added). SyncDone:
@@ -138,6 +145,7 @@ class WatchingSource : public Source, public StatusReporter, public MetricsRepor
   prometheus::Counter* leaderless_ = nullptr;
   prometheus::Gauge* watches_ = nullptr;
   prometheus::Gauge* failing_ = nullptr;
+  prometheus::Gauge* degraded_ = nullptr;
   prometheus::Gauge* index_ = nullptr;
 };
 

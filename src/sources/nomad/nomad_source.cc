@@ -26,8 +26,8 @@ WatchingSource::Settings SettingsOf(const NomadSource::Options& o) {
   s.client.key_file = o.tls.key_file;
   s.client.server_name = o.tls.server_name;
   s.index_metric = "services_index";
-  s.reports_degraded = true;  // the event stream replaced by blocking queries
   s.index_help = "X-Nomad-Index of the last /v1/services answer.";
+  s.reports_degraded = true;  // the event stream replaced by blocking queries
   s.registry = o.registry;
   return s;
 }
@@ -40,7 +40,8 @@ std::string JobName(const std::string& namespace_name, const std::string& id) {
   return "job " + id + " (" + namespace_name + ")";
 }
 
-// The stream's endpoint as failures name it (without topics and index: one endpoint, one report).
+// The stream's endpoint as the parser's errors and the update reasons name it (without topics
+// and index).
 constexpr char kStreamEndpoint[] = "/v1/event/stream";
 constexpr char kStreamSubject[] = "event stream";  // in SourceStatus::details and ::degraded
 
